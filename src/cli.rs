@@ -1,0 +1,239 @@
+//! The command line: clap definitions (their doc comments are the help text) and the
+//! conversion of raw arguments into validated settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+
+use crate::tokens::{Profile, TokenUse};
+
+/// Prove that an API Gateway Lambda authorizer is right, stays right, and holds up under load.
+///
+/// authprobe mints its own keys and tokens, serves its own JWKS, sends every good and bad token
+/// that matters to the authorizer under test, and judges the answers.
+#[derive(Debug, Parser)]
+#[command(
+    name = "authprobe",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make RSA signing keys and print their public JWKS.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// List the token catalogue or mint one token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run the mock identity provider.
+    #[command(subcommand)]
+    Idp(IdpCommand),
+}
+
+/// `authprobe keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate RSA keys as PKCS#8 PEM files (mode 0600) and rewrite jwks.json.
+    Generate(KeysGenerate),
+    /// Print the public JWKS of the keys in a folder.
+    Jwks {
+        /// Key folder.
+        #[arg(long, default_value = "keys")]
+        dir: PathBuf,
+    },
+}
+
+/// Arguments of `keys generate`.
+#[derive(Debug, Args)]
+pub struct KeysGenerate {
+    /// Key folder.
+    #[arg(long, default_value = "keys")]
+    pub dir: PathBuf,
+    /// Key id of the new key (default: its RFC 7638 thumbprint). Only with --count 1.
+    #[arg(long)]
+    pub kid: Option<String>,
+    /// Key size: 2048, 3072 or 4096; 1024 makes a deliberately weak key for the weak-key case.
+    #[arg(long, default_value = "2048", value_parser = crate::keys::KeyBits::parse)]
+    pub bits: crate::keys::KeyBits,
+    /// How many keys to make.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub count: u16,
+    /// Keep the keys already in the folder and add these beside them.
+    #[arg(long, conflicts_with = "force")]
+    pub add: bool,
+    /// Delete the keys already in the folder and write these instead.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `authprobe token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print every kind: NAME<TAB>allow|reject<TAB>what it is.
+    List {
+        /// Only the kinds that apply to this profile.
+        #[arg(long, value_enum)]
+        profile: Option<Profile>,
+        /// With --profile cognito: which token the authorizer requires.
+        #[arg(long, value_enum, default_value_t = TokenUse::Access)]
+        token_use: TokenUse,
+    },
+    /// Print one token of a kind (the Authorization header value; --raw for the token alone).
+    Mint(TokenMint),
+}
+
+/// Arguments of `token mint`.
+#[derive(Debug, Args)]
+pub struct TokenMint {
+    /// The kind, as `authprobe token list` names it.
+    pub kind: String,
+    /// Profile whose good token the kind is a variation of.
+    #[arg(long, value_enum, default_value_t = Profile::Jwks)]
+    pub profile: Profile,
+    /// Key folder (jwks and cognito profiles).
+    #[arg(long, default_value = "keys")]
+    pub dir: PathBuf,
+    /// Print the credential alone, without the `Bearer ` scheme.
+    #[arg(long)]
+    pub raw: bool,
+    /// Claims and secrets of the token.
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+}
+
+/// The claims and secrets a token is minted with.
+#[derive(Debug, Clone, Args)]
+pub struct ClaimArgs {
+    /// Issuer (`iss`). Default: https://idp.authprobe.test, or the Cognito pool issuer.
+    #[arg(long)]
+    pub iss: Option<String>,
+    /// Audience (`aud`).
+    #[arg(long, default_value = "authprobe-api")]
+    pub aud: String,
+    /// Subject (`sub`).
+    #[arg(long, default_value = "user-1234")]
+    pub sub: String,
+    /// Cognito app client id.
+    #[arg(long, default_value = "authprobeclient0001")]
+    pub client_id: String,
+    /// Cognito access-token scope (space separated).
+    #[arg(long, default_value = "hello/read")]
+    pub scope: String,
+    /// Token lifetime, e.g. 300s, 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ttl: Duration,
+    /// Clock-skew leeway the authorizer allows, e.g. 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub leeway: Duration,
+    /// Shared secret of the hs256 profile.
+    #[arg(long, env = "AUTHPROBE_HS256_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Which Cognito token the authorizer requires.
+    #[arg(long, value_enum, default_value_t = TokenUse::Access)]
+    pub token_use: TokenUse,
+    /// Cognito region and pool id (the default issuer is built from them).
+    #[arg(long, default_value = "us-east-1_authprobe")]
+    pub pool_id: String,
+    /// Extra claim, repeatable: k=v, where v is JSON if it parses (`n=3`, `a=[1,2]`) and a
+    /// string otherwise.
+    #[arg(long = "claim", value_name = "K=V", value_parser = parse_claim)]
+    pub claims: Vec<(String, Value)>,
+}
+
+/// `authprobe idp …`
+#[derive(Debug, Subcommand)]
+pub enum IdpCommand {
+    /// Serve the JWKS and discovery documents of a key folder until Ctrl-C.
+    Serve {
+        /// Key folder.
+        #[arg(long, default_value = "keys")]
+        dir: PathBuf,
+        /// Address to listen on (loopback; port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+        /// Cognito region and pool id of the Cognito layout.
+        #[arg(long, default_value = "us-east-1_authprobe")]
+        pool_id: String,
+    },
+}
+
+/// Parses `300`, `300s`, `5m`, `1h`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. 90s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "ms" => return Ok(Duration::from_millis(n)),
+        _ => {
+            return Err(format!(
+                "`{s}` has an unknown unit `{unit}`: use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// Parses `k=v`; `v` is JSON when it parses as JSON, a string otherwise.
+pub fn parse_claim(s: &str) -> Result<(String, Value), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not K=V: write e.g. --claim role=admin or --claim n=3"))?;
+    let k = k.trim();
+    if k.is_empty() {
+        return Err(format!(
+            "`{s}` has an empty claim name: write e.g. --claim role=admin"
+        ));
+    }
+    let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+    Ok((k.to_string(), value))
+}
+
+/// Splits `us-east-1_abc` into region and suffix.
+pub fn split_pool_id(pool_id: &str) -> Result<(String, String), String> {
+    let (region, suffix) = pool_id
+        .split_once('_')
+        .filter(|(r, s)| !r.is_empty() && !s.is_empty())
+        .ok_or_else(|| {
+            format!("`{pool_id}` is not a user pool id: write REGION_ID, e.g. us-east-1_abc123")
+        })?;
+    Ok((region.to_string(), suffix.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5 minutes").is_err());
+    }
+
+    #[test]
+    fn claim_values_are_json_when_they_parse() {
+        assert_eq!(parse_claim("n=3").unwrap().1, Value::from(3));
+        assert_eq!(parse_claim("a=[1,2]").unwrap().1, serde_json::json!([1, 2]));
+        assert_eq!(parse_claim("role=admin").unwrap().1, Value::from("admin"));
+        assert!(parse_claim("novalue").is_err());
+        assert!(parse_claim("=x").is_err());
+    }
+}

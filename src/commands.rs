@@ -1,0 +1,221 @@
+//! What each subcommand does, once its arguments are parsed.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::cli::{
+    ClaimArgs, Cli, Command, IdpCommand, KeysCommand, KeysGenerate, TokenCommand, TokenMint,
+};
+use crate::idp::{Idp, IdpConfig};
+use crate::keys::{self, Existing, KeyDir, KeyRing, SigningKey};
+use crate::tokens::{Kind, MintSettings, Minter, Profile, TokenUse};
+use crate::{EXIT_OK, Error};
+
+pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    match cli.command {
+        Command::Keys(KeysCommand::Generate(args)) => keys_generate(args, out),
+        Command::Keys(KeysCommand::Jwks { dir }) => {
+            let keys = KeyDir::new(dir).load()?;
+            let jwks = keys::JwkSet::of(&keys);
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&jwks).expect("JWKS serializes")
+            )?;
+            Ok(EXIT_OK)
+        }
+        Command::Token(TokenCommand::List { profile, token_use }) => {
+            token_list(profile, token_use, out)
+        }
+        Command::Token(TokenCommand::Mint(args)) => token_mint(args, out),
+        Command::Idp(IdpCommand::Serve { dir, addr, pool_id }) => {
+            idp_serve(dir, addr, pool_id, out).await
+        }
+    }
+}
+
+fn keys_generate(args: KeysGenerate, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    if let Some(kid) = &args.kid {
+        if args.count > 1 {
+            return Err(Error::Usage {
+                message: "--kid names one key, but --count asks for several".into(),
+                hint: "drop --kid (kids are then thumbprints) or use --count 1".into(),
+            });
+        }
+        keys::validate_kid(kid)?;
+    }
+    let dir = KeyDir::new(&args.dir);
+    let existing = match (args.add, args.force) {
+        (true, _) => Existing::Add,
+        (_, true) => Existing::Replace,
+        _ => Existing::Refuse,
+    };
+    // Refuse before spending time on key generation.
+    if existing == Existing::Refuse && dir.load().is_ok() {
+        dir.store(&[], Existing::Refuse)?;
+    }
+    if args.bits == keys::KeyBits::Weak1024 {
+        eprintln!(
+            "warning: 1024-bit keys are deliberately weak; use them only for the weak-key case"
+        );
+    }
+    let mut made = keys::generate_many(args.bits, usize::from(args.count))?;
+    if let Some(kid) = args.kid {
+        made = made.into_iter().map(|k| k.with_kid(kid.clone())).collect();
+    }
+    let written = dir.store(&made, existing)?;
+    for (key, path) in made.iter().zip(&written) {
+        writeln!(
+            out,
+            "{}\t{} bits\t{}",
+            key.kid(),
+            key.bits(),
+            path.display()
+        )?;
+    }
+    eprintln!(
+        "wrote {} key(s) and {}",
+        written.len(),
+        args.dir.join(keys::JWKS_FILE).display()
+    );
+    Ok(EXIT_OK)
+}
+
+fn token_list(
+    profile: Option<Profile>,
+    token_use: TokenUse,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Error> {
+    for kind in Kind::ALL {
+        let direction = match profile {
+            Some(p) => match kind.expect(p, token_use) {
+                Some(e) => e,
+                None => continue,
+            },
+            None => kind.direction(),
+        };
+        writeln!(
+            out,
+            "{}\t{}\t{}",
+            kind.name(),
+            direction.word(),
+            kind.what()
+        )?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// Builds mint settings from the command line; `issuer` is the default when `--iss` is absent.
+pub(crate) fn mint_settings(args: &ClaimArgs, profile: Profile, issuer: String) -> MintSettings {
+    let mut settings = MintSettings {
+        issuer: args.iss.clone().unwrap_or(issuer),
+        audience: args.aud.clone(),
+        subject: args.sub.clone(),
+        client_id: args.client_id.clone(),
+        scope: args.scope.clone(),
+        ttl: args.ttl,
+        leeway: args.leeway,
+        token_use: args.token_use,
+        ..MintSettings::default()
+    };
+    if let Some(secret) = &args.secret {
+        settings.secret = secret.clone().into_bytes();
+    }
+    let _ = profile;
+    settings.extra = args.claims.iter().cloned().collect();
+    settings
+}
+
+fn token_mint(args: TokenMint, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    let kind = Kind::from_name(&args.kind).ok_or_else(|| Error::UnknownKind {
+        name: args.kind.clone(),
+        suggestions: Kind::suggest(&args.kind),
+    })?;
+    let (region, _) =
+        crate::cli::split_pool_id(&args.claims.pool_id).map_err(|message| Error::Usage {
+            message,
+            hint: "pass --pool-id like us-east-1_abc123".into(),
+        })?;
+    let default_issuer = match args.profile {
+        Profile::Cognito => format!(
+            "https://cognito-idp.{region}.amazonaws.com/{}",
+            args.claims.pool_id
+        ),
+        _ => MintSettings::default().issuer,
+    };
+    let settings = mint_settings(&args.claims, args.profile, default_issuer);
+    // Refuse kinds that do not apply before reading or making keys.
+    if kind.expect(args.profile, settings.token_use).is_none() {
+        return Err(crate::tokens::MintError::NotApplicable {
+            kind,
+            profile: args.profile,
+        }
+        .into());
+    }
+    let ring = match args.profile {
+        Profile::Jwks | Profile::Cognito => {
+            let keys = KeyDir::new(&args.dir).load()?;
+            KeyRing::from_keys(keys, &args.dir)?
+        }
+        // Nothing RSA is signed for these profiles; keys are only a formality.
+        Profile::Hs256 | Profile::Static => {
+            let key = Arc::new(SigningKey::generate(keys::KeyBits::B2048)?);
+            KeyRing {
+                primary: key.clone(),
+                secondary: None,
+                weak: None,
+                outside: key.clone(),
+                attacker: key,
+            }
+        }
+    };
+    let minted = Minter::new(args.profile, ring, settings).mint(kind)?;
+    if args.raw {
+        writeln!(out, "{}", minted.credential)?;
+    } else {
+        writeln!(out, "{}", minted.header_value())?;
+    }
+    Ok(EXIT_OK)
+}
+
+async fn idp_serve(
+    dir: std::path::PathBuf,
+    addr: std::net::SocketAddr,
+    pool_id: String,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Error> {
+    let (region, pool_suffix) =
+        crate::cli::split_pool_id(&pool_id).map_err(|message| Error::Usage {
+            message,
+            hint: "pass --pool-id like us-east-1_abc123".into(),
+        })?;
+    let keys = KeyDir::new(&dir).load()?;
+    let attacker = Arc::new(SigningKey::generate(keys::KeyBits::B2048)?);
+    let config = IdpConfig {
+        addr,
+        region,
+        pool_suffix,
+        reload_from: Some(dir.clone()),
+    };
+    let idp = Idp::start(
+        keys.into_iter().map(Arc::new).collect(),
+        Some(attacker),
+        config,
+    )
+    .await?;
+    writeln!(out, "jwks_url\t{}", idp.jwks_url())?;
+    writeln!(out, "issuer\t{}", idp.issuer())?;
+    writeln!(out, "cognito_jwks_url\t{}", idp.cognito_jwks_url())?;
+    writeln!(out, "cognito_issuer\t{}", idp.cognito_issuer())?;
+    out.flush()?;
+    eprintln!(
+        "serving {} key(s) from {} until Ctrl-C; control: {}{}/{{stats,fault,reload}}",
+        idp.published_kids().len(),
+        dir.display(),
+        idp.base_url(),
+        crate::idp::ADMIN_PREFIX
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("stopped after {} JWKS fetch(es)", idp.jwks_fetches());
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,546 @@
+//! The mock identity provider: JWKS, OIDC discovery, a Cognito user-pool layout, key rotation,
+//! faults on demand and a count of JWKS fetches, all on 127.0.0.1.
+//!
+//! Two servers stand behind one address. The JWKS paths, which an authorizer may fetch on every
+//! request, are answered by a small axum front that keeps nothing per request. Everything
+//! else (discovery documents, the attacker's `jku`/`x5u` targets, and any mock a caller mounts
+//! through [`Idp::mock_server`]) lives on a [`wiremock::MockServer`] the front forwards to.
+//! wiremock clones every request a mock matches into that mock and keeps it until `reset`,
+//! even with recording off (about 5 KB each), and a `reset` leaves a window in which every path
+//! answers 404; so the hot path stays off it. See docs/PERFORMANCE.md for the measurement.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use crate::keys::{JwkSet, SigningKey};
+
+/// Path of the JWKS under the base URL (and under a Cognito pool's issuer).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// Path of the discovery document.
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+/// Where the attacker's key set is served (the `jku` case points here).
+pub const ATTACKER_JWKS_PATH: &str = "/.attacker/jwks.json";
+/// Where the `x5u` case points.
+pub const ATTACKER_X5U_PATH: &str = "/.attacker/cert.pem";
+/// Prefix of the control endpoints used by `authprobe idp serve`.
+pub const ADMIN_PREFIX: &str = "/_authprobe/idp";
+
+/// A fault the JWKS endpoints serve until cleared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "kebab-case")]
+pub enum Fault {
+    /// Answer with this HTTP status.
+    Status {
+        /// The status code.
+        status: u16,
+    },
+    /// Answer normally after this many milliseconds.
+    Delay {
+        /// The delay.
+        millis: u64,
+    },
+    /// Answer 200 with a body that is not valid JSON.
+    MalformedJson,
+    /// Answer 200 with `{"keys":[]}`.
+    EmptyKeySet,
+}
+
+/// Where the IdP listens and what its Cognito pool is called.
+#[derive(Clone, Debug)]
+pub struct IdpConfig {
+    /// Address to bind; port 0 lets the OS choose.
+    pub addr: SocketAddr,
+    /// AWS region of the Cognito layout.
+    pub region: String,
+    /// Pool id suffix: the pool is `<region>_<pool_suffix>`.
+    pub pool_suffix: String,
+    /// Key folder that `POST /_authprobe/idp/reload` publishes anew (for `idp serve`).
+    pub reload_from: Option<std::path::PathBuf>,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        IdpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            region: "us-east-1".into(),
+            pool_suffix: "authprobe".into(),
+            reload_from: None,
+        }
+    }
+}
+
+/// Why the IdP could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct Published {
+    keys: Vec<Arc<SigningKey>>,
+    body: Bytes,
+}
+
+impl Published {
+    fn of(keys: Vec<Arc<SigningKey>>) -> Self {
+        let body = serde_json::to_vec(&JwkSet::of(keys.iter().map(|k| k.as_ref())))
+            .expect("JWKS serializes")
+            .into();
+        Published { keys, body }
+    }
+}
+
+struct Shared {
+    pool_id: String,
+    published: RwLock<Arc<Published>>,
+    fault: RwLock<Option<Fault>>,
+    jwks_fetches: AtomicU64,
+    attacker_fetches: Arc<AtomicU64>,
+    backend: String,
+    client: reqwest::Client,
+    reload_from: Option<std::path::PathBuf>,
+}
+
+/// A running mock IdP. Dropping it stops the front server.
+pub struct Idp {
+    base_url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    mock: MockServer,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Idp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idp")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Counts and answers with a fixed body: the attacker endpoints.
+struct CountingBody {
+    counter: Arc<AtomicU64>,
+    body: Vec<u8>,
+    content_type: &'static str,
+}
+
+impl Respond for CountingBody {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        self.counter.fetch_add(1, Ordering::Relaxed);
+        ResponseTemplate::new(200).set_body_raw(self.body.clone(), self.content_type)
+    }
+}
+
+impl Idp {
+    /// Starts the IdP publishing `keys`; `attacker` is served at the `jku`/`x5u` targets.
+    pub async fn start(
+        keys: Vec<Arc<SigningKey>>,
+        attacker: Option<Arc<SigningKey>>,
+        config: IdpConfig,
+    ) -> Result<Idp, IdpError> {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| IdpError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| IdpError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let base_url = format!("http://{addr}");
+        let pool_id = format!("{}_{}", config.region, config.pool_suffix);
+
+        let mock = MockServer::builder().start().await;
+        let attacker_fetches = Arc::new(AtomicU64::new(0));
+        mount_documents(
+            &mock,
+            &base_url,
+            &pool_id,
+            attacker,
+            attacker_fetches.clone(),
+        )
+        .await;
+
+        let shared = Arc::new(Shared {
+            pool_id,
+            published: RwLock::new(Arc::new(Published::of(keys))),
+            fault: RwLock::new(None),
+            jwks_fetches: AtomicU64::new(0),
+            attacker_fetches,
+            backend: mock.uri(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client builds"),
+            reload_from: config.reload_from,
+        });
+        let app = Router::new()
+            .route(JWKS_PATH, get(serve_jwks))
+            .route("/{pool}/.well-known/jwks.json", get(serve_pool_jwks))
+            .route(&format!("{ADMIN_PREFIX}/stats"), get(admin_stats))
+            .route(
+                &format!("{ADMIN_PREFIX}/fault"),
+                post(admin_set_fault).delete(admin_clear_fault),
+            )
+            .route(&format!("{ADMIN_PREFIX}/reload"), post(admin_reload))
+            .route(
+                &format!("{ADMIN_PREFIX}/keys/{{kid}}"),
+                axum::routing::delete(admin_retire_key),
+            )
+            .fallback(forward)
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Idp {
+            base_url,
+            addr,
+            shared,
+            mock,
+            server,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Issuer of the plain (Auth0/Okta style) layout: the base URL.
+    pub fn issuer(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// JWKS URL of the plain layout.
+    pub fn jwks_url(&self) -> String {
+        format!("{}{JWKS_PATH}", self.base_url)
+    }
+
+    /// Cognito pool id, `<region>_<suffix>`.
+    pub fn pool_id(&self) -> &str {
+        &self.shared.pool_id
+    }
+
+    /// Issuer of the Cognito layout: `<base>/<pool id>`.
+    pub fn cognito_issuer(&self) -> String {
+        format!("{}/{}", self.base_url, self.shared.pool_id)
+    }
+
+    /// JWKS URL of the Cognito layout.
+    pub fn cognito_jwks_url(&self) -> String {
+        format!("{}{JWKS_PATH}", self.cognito_issuer())
+    }
+
+    /// Where the `jku-header` case points.
+    pub fn jku_url(&self) -> String {
+        format!("{}{ATTACKER_JWKS_PATH}", self.base_url)
+    }
+
+    /// Where the `x5u-header` case points.
+    pub fn x5u_url(&self) -> String {
+        format!("{}{ATTACKER_X5U_PATH}", self.base_url)
+    }
+
+    /// The wiremock server behind the front: mount mocks on it to serve more paths at this
+    /// IdP's address (the JWKS paths and the control endpoints stay with the front).
+    pub fn mock_server(&self) -> &MockServer {
+        &self.mock
+    }
+
+    /// Publishes another key. Requests see the old set or the new one, never a gap.
+    pub fn add_key(&self, key: Arc<SigningKey>) {
+        add_key(&self.shared, key);
+    }
+
+    /// Stops publishing `kid`; returns whether it was published.
+    pub fn retire_key(&self, kid: &str) -> bool {
+        retire_key(&self.shared, kid)
+    }
+
+    /// Kids currently published, in order.
+    pub fn published_kids(&self) -> Vec<String> {
+        let published = self.shared.published.read().expect("lock").clone();
+        published.keys.iter().map(|k| k.kid().to_string()).collect()
+    }
+
+    /// Serves `fault` on the JWKS paths until cleared with `None`.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        *self.shared.fault.write().expect("lock") = fault;
+    }
+
+    /// JWKS fetches served (any layout, faults included).
+    pub fn jwks_fetches(&self) -> u64 {
+        self.shared.jwks_fetches.load(Ordering::Relaxed)
+    }
+
+    /// Fetches of the attacker's `jku`/`x5u` targets: anything above zero means the
+    /// authorizer followed a URL from a token header.
+    pub fn attacker_fetches(&self) -> u64 {
+        self.shared.attacker_fetches.load(Ordering::Relaxed)
+    }
+
+    /// Sets both counters back to zero.
+    pub fn reset_counts(&self) {
+        self.shared.jwks_fetches.store(0, Ordering::Relaxed);
+        self.shared.attacker_fetches.store(0, Ordering::Relaxed);
+    }
+}
+
+async fn mount_documents(
+    mock: &MockServer,
+    base: &str,
+    pool_id: &str,
+    attacker: Option<Arc<SigningKey>>,
+    attacker_fetches: Arc<AtomicU64>,
+) {
+    let discovery = |issuer: String| {
+        json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+            "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+            "token_endpoint": format!("{issuer}/oauth2/token"),
+            "response_types_supported": ["code", "token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+    };
+    Mock::given(method("GET"))
+        .and(path(DISCOVERY_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(discovery(base.to_string())))
+        .named("discovery")
+        .mount(mock)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{pool_id}{DISCOVERY_PATH}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(discovery(format!("{base}/{pool_id}"))),
+        )
+        .named("cognito discovery")
+        .mount(mock)
+        .await;
+    let attacker_set = JwkSet::of(attacker.as_deref());
+    for (p, content_type) in [
+        (ATTACKER_JWKS_PATH, "application/json"),
+        (ATTACKER_X5U_PATH, "application/json"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(CountingBody {
+                counter: attacker_fetches.clone(),
+                body: serde_json::to_vec(&attacker_set).expect("JWKS serializes"),
+                content_type,
+            })
+            .named("attacker key set")
+            .mount(mock)
+            .await;
+    }
+}
+
+fn add_key(shared: &Shared, key: Arc<SigningKey>) {
+    let mut slot = shared.published.write().expect("lock");
+    let mut keys = slot.keys.clone();
+    keys.retain(|k| k.kid() != key.kid());
+    keys.push(key);
+    *slot = Arc::new(Published::of(keys));
+}
+
+fn retire_key(shared: &Shared, kid: &str) -> bool {
+    let mut slot = shared.published.write().expect("lock");
+    let before = slot.keys.len();
+    let keys: Vec<_> = slot
+        .keys
+        .iter()
+        .filter(|k| k.kid() != kid)
+        .cloned()
+        .collect();
+    let removed = keys.len() != before;
+    *slot = Arc::new(Published::of(keys));
+    removed
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Response {
+    jwks_response(&shared).await
+}
+
+async fn serve_pool_jwks(
+    State(shared): State<Arc<Shared>>,
+    Path(pool): Path<String>,
+    req: Request,
+) -> Response {
+    if pool == shared.pool_id {
+        jwks_response(&shared).await
+    } else {
+        forward(State(shared), req).await
+    }
+}
+
+async fn jwks_response(shared: &Shared) -> Response {
+    shared.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+    let fault = shared.fault.read().expect("lock").clone();
+    let body = shared.published.read().expect("lock").body.clone();
+    match fault {
+        None => json_response(StatusCode::OK, body),
+        Some(Fault::Delay { millis }) => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            json_response(StatusCode::OK, body)
+        }
+        Some(Fault::Status { status }) => json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Bytes::from_static(br#"{"message":"fault injected by authprobe"}"#),
+        ),
+        Some(Fault::MalformedJson) => json_response(
+            StatusCode::OK,
+            Bytes::from_static(br#"{"keys":[{"kty":"RSA","#),
+        ),
+        Some(Fault::EmptyKeySet) => {
+            json_response(StatusCode::OK, Bytes::from_static(br#"{"keys":[]}"#))
+        }
+    }
+}
+
+/// Forwards a request to the wiremock server and relays its answer.
+async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let target = format!(
+        "{}{}",
+        shared.backend,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let body = match axum::body::to_bytes(body, 16 << 20).await {
+        Ok(b) => b,
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let mut headers = parts.headers;
+    headers.remove(header::HOST);
+    let sent = shared
+        .client
+        .request(parts.method, target)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    for (name, value) in &headers {
+        if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
+}
+
+/// Counters as the control endpoint reports them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdpStats {
+    /// JWKS fetches.
+    pub jwks_fetches: u64,
+    /// Fetches of the attacker targets.
+    pub attacker_fetches: u64,
+    /// Kids published.
+    pub published_kids: Vec<String>,
+    /// The fault being served, if any.
+    pub fault: Option<Fault>,
+}
+
+async fn admin_stats(State(shared): State<Arc<Shared>>) -> axum::Json<IdpStats> {
+    let published = shared.published.read().expect("lock").clone();
+    axum::Json(IdpStats {
+        jwks_fetches: shared.jwks_fetches.load(Ordering::Relaxed),
+        attacker_fetches: shared.attacker_fetches.load(Ordering::Relaxed),
+        published_kids: published.keys.iter().map(|k| k.kid().to_string()).collect(),
+        fault: shared.fault.read().expect("lock").clone(),
+    })
+}
+
+async fn admin_set_fault(
+    State(shared): State<Arc<Shared>>,
+    axum::Json(fault): axum::Json<Fault>,
+) -> StatusCode {
+    *shared.fault.write().expect("lock") = Some(fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_clear_fault(State(shared): State<Arc<Shared>>) -> StatusCode {
+    *shared.fault.write().expect("lock") = None;
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_reload(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(dir) = shared.reload_from.clone() else {
+        return (
+            StatusCode::CONFLICT,
+            "this IdP was not started from a key folder",
+        )
+            .into_response();
+    };
+    match tokio::task::spawn_blocking(move || crate::keys::KeyDir::new(dir).load()).await {
+        Ok(Ok(keys)) => {
+            let kids: Vec<String> = keys.iter().map(|k| k.kid().to_string()).collect();
+            *shared.published.write().expect("lock") =
+                Arc::new(Published::of(keys.into_iter().map(Arc::new).collect()));
+            axum::Json(json!({ "published_kids": kids })).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn admin_retire_key(
+    State(shared): State<Arc<Shared>>,
+    Path(kid): Path<String>,
+) -> StatusCode {
+    if retire_key(&shared, &kid) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}

@@ -1,0 +1,105 @@
+//! authprobe: a conformance, regression and load harness for AWS API Gateway Lambda
+//! authorizers.
+//!
+//! The pipeline, one module a stage: [`keys`] → [`tokens`] → [`idp`]. The binary is a thin
+//! shell around [`run`].
+#![warn(missing_docs)]
+
+pub mod cli;
+mod commands;
+pub mod idp;
+pub mod keys;
+pub mod tokens;
+
+use std::io::Write;
+
+pub use cli::Cli;
+
+/// Exit code: everything passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the authorizer failed cases (or load thresholds were breached).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or a bad input file.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: could not run (target or IdP unreachable, child died at start).
+pub const EXIT_COULD_NOT_RUN: u8 = 3;
+
+/// Everything that can stop a command before it has an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Key files.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    /// A token that cannot be minted as asked.
+    #[error(transparent)]
+    Mint(#[from] tokens::MintError),
+    /// A kind name not in the catalogue.
+    #[error("`{name}` is not a token kind")]
+    UnknownKind {
+        /// What was asked for.
+        name: String,
+        /// Close names.
+        suggestions: Vec<&'static str>,
+    },
+    /// The mock IdP.
+    #[error(transparent)]
+    Idp(#[from] idp::IdpError),
+    /// Arguments that parse but do not make sense together.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// Writing to stdout failed.
+    #[error("cannot write output")]
+    Output(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Idp(_) | Error::Output(_) => EXIT_COULD_NOT_RUN,
+            Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
+            _ => EXIT_USAGE,
+        }
+    }
+
+    /// How to fix it, in one line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Keys(e) => e.hint(),
+            Error::Mint(e) => Some(e.hint()),
+            Error::UnknownKind { suggestions, .. } => Some(match suggestions.first() {
+                Some(best) => format!("did you mean `{best}`? The kinds are listed below"),
+                None => "the kinds are listed below".to_string(),
+            }),
+            Error::Usage { hint, .. } => Some(hint.clone()),
+            Error::Idp(_) => Some("pick another --addr, or port 0 for a free one".into()),
+            Error::Output(_) => None,
+        }
+    }
+
+    /// The message with its sources, `: `-joined, on one line.
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            source = s.source();
+        }
+        out
+    }
+}
+
+/// Runs a parsed command line, writing its payload to `out` (progress goes to stderr).
+/// Returns the exit code.
+pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    commands::dispatch(cli, out).await
+}

@@ -1,0 +1,29 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = authprobe::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut stdout = std::io::stdout();
+    match runtime.block_on(authprobe::run(cli, &mut stdout)) {
+        Ok(code) => ExitCode::from(code),
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(authprobe::Error::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let hint = err.hint().map(|h| format!("; {h}")).unwrap_or_default();
+            eprintln!("error: {}{hint}", err.chain());
+            if let authprobe::Error::UnknownKind { .. } = err {
+                for kind in authprobe::tokens::Kind::ALL {
+                    eprintln!("  {kind}");
+                }
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

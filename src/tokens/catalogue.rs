@@ -1,0 +1,407 @@
+//! The catalogue of token kinds: what each one is, which profiles it applies to, and what a
+//! correct authorizer must do with it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The four authorizer profiles of the tutorial this project grew from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The header must equal a fixed token.
+    Static,
+    /// HS256 JWT with a shared secret.
+    Hs256,
+    /// RS256 JWT verified against a JWKS, with `iss` and `aud` (Auth0/Okta style).
+    Jwks,
+    /// Cognito user-pool token (`token_use`, `client_id` or `aud`).
+    Cognito,
+}
+
+impl Profile {
+    /// Lower-case name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Static => "static",
+            Profile::Hs256 => "hs256",
+            Profile::Jwks => "jwks",
+            Profile::Cognito => "cognito",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which Cognito token an authorizer requires.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    /// Access tokens: `token_use=access`, `client_id`, `scope`, no `aud`.
+    #[default]
+    Access,
+    /// ID tokens: `token_use=id`, `aud`.
+    Id,
+}
+
+/// Why a correct authorizer rejects a token: each bad kind is bad for exactly one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// No credential in the header at all.
+    MissingToken,
+    /// The header value is not `Bearer <token>` (scheme, spacing).
+    BadScheme,
+    /// Not a compact JWS: part count, base64url, JSON, stray characters.
+    Malformed,
+    /// Longer than any real token; must be refused before parsing.
+    Oversized,
+    /// The `alg` is not on the authorizer's allow-list.
+    AlgNotAllowed,
+    /// The header names no `kid`.
+    KidMissing,
+    /// The `kid` is in no published key set.
+    KidUnknown,
+    /// The signing key is too small (under 2048 bits).
+    WeakKey,
+    /// The header carries its own key or a key URL (`jwk`, `jku`, `x5u`).
+    UntrustedKeyHeader,
+    /// The signature does not verify.
+    BadSignature,
+    /// The header lists a `crit` extension the verifier does not understand.
+    UnknownCrit,
+    /// `exp` is past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iat` is in the future.
+    IssuedInFuture,
+    /// A required claim is absent.
+    MissingClaim,
+    /// A claim has the wrong JSON type.
+    ClaimType,
+    /// `iss` is not the expected issuer, exactly.
+    WrongIssuer,
+    /// `aud` does not hold the expected audience.
+    WrongAudience,
+    /// Cognito `token_use` is not the required one.
+    WrongTokenUse,
+    /// Cognito `client_id` is not the expected client.
+    WrongClientId,
+    /// Not the static token.
+    WrongStaticToken,
+}
+
+impl Reason {
+    /// Kebab-case name, as in reports.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// What a correct authorizer does with a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "expect", content = "reason")]
+pub enum Expect {
+    /// Allow the request.
+    Allow,
+    /// Reject it (401), for this reason.
+    Reject(Reason),
+}
+
+impl Expect {
+    /// `allow` or `reject`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Expect::Allow => "allow",
+            Expect::Reject(_) => "reject",
+        }
+    }
+}
+
+/// Groups of kinds, for listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Tokens a correct authorizer allows.
+    Good,
+    /// `exp`, `nbf`, `iat`.
+    Time,
+    /// `kid` and key selection.
+    Keys,
+    /// `alg` games.
+    Algorithm,
+    /// Broken signatures.
+    Signature,
+    /// Wrong or missing claims.
+    Claims,
+    /// Not a well-formed token or header.
+    Format,
+}
+
+macro_rules! kinds {
+    ($( $variant:ident = $name:literal, $family:ident, $what:literal; )*) => {
+        /// A kind of token in the catalogue.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind { $( #[doc = $what] $variant, )* }
+
+        impl Kind {
+            /// Every kind, in catalogue order.
+            pub const ALL: &'static [Kind] = &[ $( Kind::$variant, )* ];
+
+            /// Kebab-case name, as on the command line.
+            pub fn name(self) -> &'static str {
+                match self { $( Kind::$variant => $name, )* }
+            }
+
+            /// One line on what the token is.
+            pub fn what(self) -> &'static str {
+                match self { $( Kind::$variant => $what, )* }
+            }
+
+            /// Its family.
+            pub fn family(self) -> Family {
+                match self { $( Kind::$variant => Family::$family, )* }
+            }
+        }
+    };
+}
+
+kinds! {
+    Valid = "valid", Good, "RS256 signed by the published key, correct iss/aud/exp";
+    ValidAudArray = "valid-aud-array", Good, "valid, with aud as an array that holds the audience";
+    ValidWithinLeeway = "valid-within-leeway", Good, "exp passed, but by less than the leeway";
+    CognitoAccess = "cognito-access", Good, "Cognito access token: token_use=access, client_id, scope, no aud";
+    CognitoId = "cognito-id", Good, "Cognito ID token: token_use=id, aud";
+    Hs256Valid = "hs256-valid", Good, "HS256 signed with the shared secret";
+    AllowToken = "allow-token", Good, "the static token `allow-token`";
+    BearerLowercase = "bearer-lowercase", Good, "valid token after `bearer ` (the scheme is case-insensitive)";
+
+    Expired = "expired", Time, "exp an hour ago";
+    ExpiredBeyondLeeway = "expired-beyond-leeway", Time, "exp older than now minus the leeway by 1 s";
+    NotYetValid = "not-yet-valid", Time, "nbf an hour from now";
+    IatFuture = "iat-future", Time, "iat an hour from now";
+    ExpMissing = "exp-missing", Time, "no exp claim";
+    ExpString = "exp-string", Time, "exp as a string of digits (CVE-2026-25537 class)";
+
+    KidMissing = "kid-missing", Keys, "no kid in the header";
+    KidUnknown = "kid-unknown", Keys, "a kid no key set holds";
+    KidWrong = "kid-wrong", Keys, "signed by key A, header names published key B";
+    KeyNotInJwks = "key-not-in-jwks", Keys, "kid of the published key, signed by a key never published";
+    WeakKey = "weak-key", Keys, "signed by a 1024-bit key that is in the JWKS";
+    KidPathTraversal = "kid-path-traversal", Keys, "kid `../../dev/null`";
+    KidSqlInjection = "kid-sql-injection", Keys, "kid `x' UNION SELECT '1';--`";
+    JwkEmbedded = "jwk-embedded", Keys, "attacker key in a `jwk` header, signed by it (CVE-2018-0114)";
+    JkuHeader = "jku-header", Keys, "`jku` header pointing at an attacker JWKS on the harness";
+    X5uHeader = "x5u-header", Keys, "`x5u` header pointing at a harness URL";
+
+    AlgNone = "alg-none", Algorithm, "alg `none`, empty signature";
+    AlgNoneCapitalized = "alg-none-capitalized", Algorithm, "alg `None`, empty signature";
+    AlgNoneUpper = "alg-none-upper", Algorithm, "alg `NONE`, empty signature";
+    AlgNoneMixed = "alg-none-mixed", Algorithm, "alg `nOnE`, empty signature";
+    KeyConfusion = "key-confusion", Algorithm, "HS256 keyed with the RSA public key PEM";
+    Hs256EmptySecret = "hs256-empty-secret", Algorithm, "HS256 keyed with an empty secret";
+    Rs384 = "rs384", Algorithm, "RS384 by the right key where RS256 is expected";
+    Rs512 = "rs512", Algorithm, "RS512 by the right key where RS256 is expected";
+    Ps256 = "ps256", Algorithm, "PS256 by the right key where RS256 is expected";
+
+    SigStripped = "sig-stripped", Signature, "signature removed: `header.payload.`";
+    SigTruncated = "sig-truncated", Signature, "last 4 characters of the signature removed";
+    SigBitFlipped = "sig-bit-flipped", Signature, "one bit of the signature flipped";
+    PayloadTampered = "payload-tampered", Signature, "sub changed to `admin`, original signature kept";
+
+    AudWrong = "aud-wrong", Claims, "aud of another API";
+    AudMissing = "aud-missing", Claims, "no aud claim";
+    AudEmptyArray = "aud-empty-array", Claims, "aud is []";
+    IssWrong = "iss-wrong", Claims, "iss of another issuer";
+    IssMissing = "iss-missing", Claims, "no iss claim";
+    IssTrailingSlash = "iss-trailing-slash", Claims, "iss with a trailing `/` added";
+    IssPrefix = "iss-prefix", Claims, "iss a strict prefix of the right one (CVE-2024-53861 class)";
+    SubMissing = "sub-missing", Claims, "no sub claim";
+    TokenUseSwapped = "token-use-swapped", Claims, "Cognito ID token where access is required, or the reverse";
+    ClientIdWrong = "client-id-wrong", Claims, "Cognito access token of another app client";
+    CritUnknown = "crit-unknown", Claims, "crit header naming an unknown extension";
+    WrongStaticToken = "wrong-static-token", Claims, "a token that is not the static one";
+
+    TwoParts = "two-parts", Format, "`header.payload` with no signature part";
+    FourParts = "four-parts", Format, "a fourth part appended";
+    Base64Padding = "base64-padding", Format, "`=` padding on the base64url parts";
+    Base64Standard = "base64-standard", Format, "standard base64 alphabet (`+` `/`) instead of base64url";
+    WhitespaceInside = "whitespace-inside", Format, "a space inside the payload part";
+    Oversized = "oversized", Format, "a 1 MB token, validly signed";
+    ManyDots = "many-dots", Format, "thousands of dots (CVE-2025-30204 class)";
+    BearerDoubleSpace = "bearer-double-space", Format, "two spaces after `Bearer`";
+    EmptyHeader = "empty-header", Format, "an empty Authorization header value";
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Kind {
+    /// Looks a kind up by name.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// The closest names to a misspelt one, best first.
+    pub fn suggest(name: &str) -> Vec<&'static str> {
+        let mut scored: Vec<(usize, &'static str)> = Kind::ALL
+            .iter()
+            .map(|k| (edit_distance(name, k.name()), k.name()))
+            .filter(|(d, n)| *d <= 3.max(name.len() / 3) || n.contains(name))
+            .collect();
+        scored.sort();
+        scored.into_iter().take(3).map(|(_, n)| n).collect()
+    }
+
+    /// Allow or reject: the same for every profile the kind applies to.
+    pub fn direction(self) -> Expect {
+        match self.family() {
+            Family::Good => Expect::Allow,
+            _ => self
+                .expect(Profile::Jwks, TokenUse::Access)
+                .or_else(|| self.expect(Profile::Cognito, TokenUse::Access))
+                .or_else(|| self.expect(Profile::Cognito, TokenUse::Id))
+                .or_else(|| self.expect(Profile::Hs256, TokenUse::Access))
+                .or_else(|| self.expect(Profile::Static, TokenUse::Access))
+                .expect("every kind applies to some profile"),
+        }
+    }
+
+    /// What a correct authorizer of `profile` does with this kind, or `None` when the kind
+    /// means nothing there (an `aud` case against Cognito access tokens, say).
+    pub fn expect(self, profile: Profile, token_use: TokenUse) -> Option<Expect> {
+        use Kind::*;
+        use Profile::*;
+        use Reason as R;
+        let jwt = matches!(profile, Hs256 | Jwks | Cognito);
+        let rsa = matches!(profile, Jwks | Cognito);
+        let has_aud =
+            matches!(profile, Hs256 | Jwks) || (profile == Cognito && token_use == TokenUse::Id);
+        let reject = |r| Some(Expect::Reject(r));
+        let allow_if = |c: bool| c.then_some(Expect::Allow);
+        match self {
+            Valid | ValidAudArray => allow_if(profile == Jwks),
+            ValidWithinLeeway | BearerLowercase => allow_if(jwt),
+            CognitoAccess => allow_if(profile == Cognito && token_use == TokenUse::Access),
+            CognitoId => allow_if(profile == Cognito && token_use == TokenUse::Id),
+            Hs256Valid => allow_if(profile == Hs256),
+            AllowToken => allow_if(profile == Static),
+
+            Kind::Expired | ExpiredBeyondLeeway if jwt => reject(R::Expired),
+            Kind::NotYetValid if jwt => reject(R::NotYetValid),
+            IatFuture if jwt => reject(R::IssuedInFuture),
+            ExpMissing if jwt => reject(R::MissingClaim),
+            ExpString if jwt => reject(R::ClaimType),
+
+            Kind::KidMissing if rsa => reject(R::KidMissing),
+            Kind::KidUnknown | KidPathTraversal | KidSqlInjection if rsa => reject(R::KidUnknown),
+            KidWrong | KeyNotInJwks if rsa => reject(R::BadSignature),
+            Kind::WeakKey if rsa => reject(R::WeakKey),
+            JwkEmbedded | JkuHeader | X5uHeader if rsa => reject(R::UntrustedKeyHeader),
+
+            AlgNone | AlgNoneCapitalized | AlgNoneUpper | AlgNoneMixed if jwt => {
+                reject(R::AlgNotAllowed)
+            }
+            KeyConfusion | Rs384 | Rs512 | Ps256 if rsa => reject(R::AlgNotAllowed),
+            Hs256EmptySecret if rsa => reject(R::AlgNotAllowed),
+            Hs256EmptySecret if profile == Hs256 => reject(R::BadSignature),
+
+            SigStripped | SigTruncated | SigBitFlipped | PayloadTampered if jwt => {
+                reject(R::BadSignature)
+            }
+
+            AudWrong | AudEmptyArray if has_aud => reject(R::WrongAudience),
+            AudMissing if has_aud => reject(R::MissingClaim),
+            IssWrong | IssTrailingSlash | IssPrefix if jwt => reject(R::WrongIssuer),
+            IssMissing | SubMissing if jwt => reject(R::MissingClaim),
+            TokenUseSwapped if profile == Cognito => reject(R::WrongTokenUse),
+            ClientIdWrong if profile == Cognito && token_use == TokenUse::Access => {
+                reject(R::WrongClientId)
+            }
+            CritUnknown if jwt => reject(R::UnknownCrit),
+            Kind::WrongStaticToken if profile == Static => reject(R::WrongStaticToken),
+
+            TwoParts | FourParts | Base64Padding | Base64Standard | WhitespaceInside | ManyDots
+                if jwt =>
+            {
+                reject(R::Malformed)
+            }
+            Kind::Oversized if jwt => reject(R::Oversized),
+            BearerDoubleSpace if jwt => reject(R::BadScheme),
+            EmptyHeader => reject(R::MissingToken),
+            _ => None,
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_name(kind.name()), Some(*kind));
+        }
+        let mut names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len());
+    }
+
+    #[test]
+    fn every_kind_applies_to_some_profile_in_one_direction() {
+        for kind in Kind::ALL {
+            let directions: Vec<&str> = [
+                Profile::Static,
+                Profile::Hs256,
+                Profile::Jwks,
+                Profile::Cognito,
+            ]
+            .iter()
+            .flat_map(|p| [TokenUse::Access, TokenUse::Id].map(|u| kind.expect(*p, u)))
+            .flatten()
+            .map(Expect::word)
+            .collect();
+            assert!(!directions.is_empty(), "{kind} applies nowhere");
+            assert!(
+                directions.iter().all(|d| *d == kind.direction().word()),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_misspelt_kind_gets_a_suggestion() {
+        assert_eq!(Kind::suggest("expird").first(), Some(&"expired"));
+        assert!(Kind::suggest("alg-nnoe").contains(&"alg-none"));
+    }
+}

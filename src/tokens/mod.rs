@@ -1,0 +1,541 @@
+//! Tokens: the catalogue of good and bad kinds and the minter that makes each one.
+//!
+//! Every bad kind is a copy of the profile's good token changed in exactly one way, so an
+//! authorizer that rejects it can only be rejecting it for that one reason.
+
+pub mod catalogue;
+pub mod dangerous;
+pub mod jws;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+
+pub use catalogue::{Expect, Family, Kind, Profile, Reason, TokenUse};
+
+use crate::keys::{KeyRing, RsaAlg, SigningKey};
+
+/// The static token of the `static` profile.
+pub const STATIC_TOKEN: &str = "allow-token";
+
+/// How the Authorization header carries the credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// `Bearer <token>`.
+    Bearer,
+    /// The token alone (the static profile).
+    Bare,
+    /// `bearer <token>`.
+    LowercaseBearer,
+    /// `Bearer  <token>` (two spaces).
+    DoubleSpace,
+    /// An empty header value.
+    Empty,
+}
+
+/// One minted token and the header value that carries it.
+#[derive(Clone, Debug)]
+pub struct Minted {
+    /// The kind it was minted as.
+    pub kind: Kind,
+    /// The credential: a compact JWS, a broken one, or the static token.
+    pub credential: String,
+    /// How the header carries it.
+    pub scheme: Scheme,
+}
+
+impl Minted {
+    /// The Authorization header value (what a REST TOKEN authorizer receives).
+    pub fn header_value(&self) -> String {
+        match self.scheme {
+            Scheme::Bearer => format!("Bearer {}", self.credential),
+            Scheme::Bare => self.credential.clone(),
+            Scheme::LowercaseBearer => format!("bearer {}", self.credential),
+            Scheme::DoubleSpace => format!("Bearer  {}", self.credential),
+            Scheme::Empty => String::new(),
+        }
+    }
+}
+
+/// The claims and secrets a minter puts in tokens: what the authorizer under test expects.
+#[derive(Clone, Debug)]
+pub struct MintSettings {
+    /// `iss` of every good token.
+    pub issuer: String,
+    /// `aud` of JWKS/HS256 tokens.
+    pub audience: String,
+    /// `sub` of every good token.
+    pub subject: String,
+    /// Cognito app client id (`client_id` of access tokens, `aud` of ID tokens).
+    pub client_id: String,
+    /// `scope` of Cognito access tokens (space separated).
+    pub scope: String,
+    /// Lifetime of good tokens.
+    pub ttl: Duration,
+    /// Clock-skew leeway the authorizer allows on `exp`/`nbf`.
+    pub leeway: Duration,
+    /// Shared secret of the `hs256` profile.
+    pub secret: Vec<u8>,
+    /// Which Cognito token the authorizer requires.
+    pub token_use: TokenUse,
+    /// Extra claims merged into every token (`--claim k=v`); they win over the defaults.
+    pub extra: Map<String, Value>,
+    /// Where the `jku-header` case points (an attacker JWKS the IdP serves and counts).
+    pub jku_url: String,
+    /// Where the `x5u-header` case points.
+    pub x5u_url: String,
+}
+
+impl Default for MintSettings {
+    fn default() -> Self {
+        MintSettings {
+            issuer: "https://idp.authprobe.test".into(),
+            audience: "authprobe-api".into(),
+            subject: "user-1234".into(),
+            client_id: "authprobeclient0001".into(),
+            scope: "hello/read".into(),
+            ttl: Duration::from_secs(300),
+            leeway: Duration::from_secs(60),
+            secret: b"authprobe-hs256-shared-secret-0123456789".to_vec(),
+            token_use: TokenUse::Access,
+            extra: Map::new(),
+            jku_url: "https://idp.authprobe.test/.attacker/jwks.json".into(),
+            x5u_url: "https://idp.authprobe.test/.attacker/cert.pem".into(),
+        }
+    }
+}
+
+/// Why a kind could not be minted.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    /// The kind means nothing for this profile.
+    #[error("token kind `{kind}` does not apply to the {profile} profile")]
+    NotApplicable {
+        /// The kind.
+        kind: Kind,
+        /// The profile.
+        profile: Profile,
+    },
+    /// The kind needs a key role the key folder does not have.
+    #[error("token kind `{kind}` needs a {role} key and the key set has none")]
+    MissingKey {
+        /// The kind.
+        kind: Kind,
+        /// `second` or `weak`.
+        role: &'static str,
+    },
+    /// `valid-within-leeway` with a leeway too small to be inside of.
+    #[error("token kind `{kind}` needs a leeway of at least 2 s")]
+    NoLeeway {
+        /// The kind.
+        kind: Kind,
+    },
+}
+
+impl MintError {
+    /// How to fix it.
+    pub fn hint(&self) -> String {
+        match self {
+            MintError::NotApplicable { kind, .. } => {
+                let fits: Vec<&str> = [
+                    Profile::Static,
+                    Profile::Hs256,
+                    Profile::Jwks,
+                    Profile::Cognito,
+                ]
+                .into_iter()
+                .filter(|p| {
+                    kind.expect(*p, TokenUse::Access).is_some()
+                        || kind.expect(*p, TokenUse::Id).is_some()
+                })
+                .map(Profile::name)
+                .collect();
+                format!("use --profile {}", fits.join(" or --profile "))
+            }
+            MintError::MissingKey { role: "weak", .. } => {
+                "add one with `authprobe keys generate --add --bits 1024`".into()
+            }
+            MintError::MissingKey { .. } => "add one with `authprobe keys generate --add`".into(),
+            MintError::NoLeeway { .. } => "pass a larger --leeway".into(),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).expect("system randomness");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+enum Signing {
+    Rsa(Arc<SigningKey>, RsaAlg),
+    Hmac(Vec<u8>),
+    Unsigned,
+}
+
+/// A token before it is encoded: header, claims and how to sign them.
+struct Draft {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signing: Signing,
+}
+
+impl Draft {
+    fn encode(&self) -> String {
+        let header = Value::Object(self.header.clone());
+        let claims = Value::Object(self.claims.clone());
+        match &self.signing {
+            Signing::Rsa(key, alg) => jws::sign_rsa(&header, &claims, key, *alg),
+            Signing::Hmac(secret) => jws::sign_hs256(&header, &claims, secret),
+            Signing::Unsigned => dangerous::unsigned(&header, &claims),
+        }
+    }
+
+    fn set_alg(&mut self, alg: &str) {
+        self.header.insert("alg".into(), json!(alg));
+    }
+}
+
+/// Mints every kind of the catalogue for one profile.
+#[derive(Clone, Debug)]
+pub struct Minter {
+    profile: Profile,
+    keys: KeyRing,
+    settings: MintSettings,
+}
+
+impl Minter {
+    /// A minter for `profile`, signing with `keys`.
+    pub fn new(profile: Profile, keys: KeyRing, settings: MintSettings) -> Self {
+        Minter {
+            profile,
+            keys,
+            settings,
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &MintSettings {
+        &self.settings
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// What a correct authorizer does with `kind` under this minter's profile, or `None`.
+    pub fn expect(&self, kind: Kind) -> Option<Expect> {
+        kind.expect(self.profile, self.settings.token_use)
+    }
+
+    /// The kinds that apply to this profile, in catalogue order.
+    pub fn kinds(&self) -> Vec<Kind> {
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| self.expect(*k).is_some())
+            .collect()
+    }
+
+    /// Mints one token of `kind`, as of now.
+    pub fn mint(&self, kind: Kind) -> Result<Minted, MintError> {
+        self.mint_at(kind, unix_now())
+    }
+
+    /// The profile's good token, signed by `key` under its own kid (for rotation cases).
+    pub fn mint_good_with(&self, key: Arc<SigningKey>) -> Minted {
+        let now = unix_now();
+        let mut draft = self.base(now, self.settings.token_use);
+        draft.header.insert("kid".into(), json!(key.kid()));
+        draft.signing = Signing::Rsa(key, RsaAlg::Rs256);
+        self.finish(Kind::Valid, draft.encode(), Scheme::Bearer)
+    }
+
+    fn finish(&self, kind: Kind, credential: String, scheme: Scheme) -> Minted {
+        Minted {
+            kind,
+            credential,
+            scheme,
+        }
+    }
+
+    /// Mints one token of `kind` as if the clock read `now` (Unix seconds).
+    pub fn mint_at(&self, kind: Kind, now: i64) -> Result<Minted, MintError> {
+        if self.expect(kind).is_none() {
+            return Err(MintError::NotApplicable {
+                kind,
+                profile: self.profile,
+            });
+        }
+        use Kind::*;
+        let s = &self.settings;
+        let ok = |credential: String| Ok(self.finish(kind, credential, Scheme::Bearer));
+        match kind {
+            AllowToken => return Ok(self.finish(kind, STATIC_TOKEN.into(), Scheme::Bare)),
+            WrongStaticToken => return Ok(self.finish(kind, "deny-token".into(), Scheme::Bare)),
+            EmptyHeader => return Ok(self.finish(kind, String::new(), Scheme::Empty)),
+            ManyDots => return ok(dangerous::many_dots(5000)),
+            _ => {}
+        }
+
+        let mut d = self.base(now, s.token_use);
+        let ttl = s.ttl.as_secs() as i64;
+        let leeway = s.leeway.as_secs() as i64;
+        let primary = self.keys.primary.clone();
+        match kind {
+            Valid | CognitoAccess | CognitoId | Hs256Valid => {}
+            ValidAudArray => {
+                d.claims
+                    .insert("aud".into(), json!([s.audience, "another-api"]));
+            }
+            ValidWithinLeeway => {
+                if leeway < 2 {
+                    return Err(MintError::NoLeeway { kind });
+                }
+                d.claims.insert("exp".into(), json!(now - leeway / 2));
+                d.claims.insert("iat".into(), json!(now - leeway / 2 - ttl));
+            }
+            BearerLowercase => return Ok(self.finish(kind, d.encode(), Scheme::LowercaseBearer)),
+            BearerDoubleSpace => return Ok(self.finish(kind, d.encode(), Scheme::DoubleSpace)),
+
+            Expired => {
+                d.claims.insert("exp".into(), json!(now - 3600));
+                d.claims.insert("iat".into(), json!(now - 3600 - ttl));
+            }
+            ExpiredBeyondLeeway => {
+                d.claims.insert("exp".into(), json!(now - leeway - 1));
+                d.claims.insert("iat".into(), json!(now - leeway - 1 - ttl));
+            }
+            NotYetValid => {
+                d.claims.insert("nbf".into(), json!(now + 3600));
+            }
+            IatFuture => {
+                d.claims.insert("iat".into(), json!(now + 3600));
+            }
+            ExpMissing => {
+                d.claims.remove("exp");
+            }
+            ExpString => {
+                d.claims
+                    .insert("exp".into(), json!((now + ttl).to_string()));
+            }
+
+            KidMissing => {
+                d.header.remove("kid");
+            }
+            KidUnknown => {
+                d.header
+                    .insert("kid".into(), json!(format!("unknown-{}", random_hex(8))));
+            }
+            KidPathTraversal => {
+                d.header.insert("kid".into(), json!("../../dev/null"));
+            }
+            KidSqlInjection => {
+                d.header
+                    .insert("kid".into(), json!("x' UNION SELECT '1';--"));
+            }
+            KidWrong => {
+                let other = self.keys.secondary.as_ref().ok_or(MintError::MissingKey {
+                    kind,
+                    role: "second published",
+                })?;
+                d.header.insert("kid".into(), json!(other.kid()));
+            }
+            KeyNotInJwks => d.signing = Signing::Rsa(self.keys.outside.clone(), RsaAlg::Rs256),
+            WeakKey => {
+                let weak = self
+                    .keys
+                    .weak
+                    .clone()
+                    .ok_or(MintError::MissingKey { kind, role: "weak" })?;
+                d.header.insert("kid".into(), json!(weak.kid()));
+                d.signing = Signing::Rsa(weak, RsaAlg::Rs256);
+            }
+            JwkEmbedded | JkuHeader | X5uHeader => {
+                let attacker = self.keys.attacker.clone();
+                d.header.insert("kid".into(), json!(attacker.kid()));
+                let (name, value) = match kind {
+                    JwkEmbedded => (
+                        "jwk",
+                        serde_json::to_value(attacker.public_jwk()).expect("JWK"),
+                    ),
+                    JkuHeader => ("jku", json!(s.jku_url)),
+                    _ => ("x5u", json!(s.x5u_url)),
+                };
+                d.header.insert(name.into(), value);
+                d.signing = Signing::Rsa(attacker, RsaAlg::Rs256);
+            }
+
+            AlgNone | AlgNoneCapitalized | AlgNoneUpper | AlgNoneMixed => {
+                d.set_alg(match kind {
+                    AlgNone => "none",
+                    AlgNoneCapitalized => "None",
+                    AlgNoneUpper => "NONE",
+                    _ => "nOnE",
+                });
+                d.signing = Signing::Unsigned;
+            }
+            KeyConfusion => {
+                d.set_alg("HS256");
+                d.signing = Signing::Hmac(primary.public_key_pem().into_bytes());
+            }
+            Hs256EmptySecret => {
+                d.set_alg("HS256");
+                d.signing = Signing::Hmac(Vec::new());
+            }
+            Rs384 | Rs512 | Ps256 => {
+                let (name, alg) = match kind {
+                    Rs384 => ("RS384", RsaAlg::Rs384),
+                    Rs512 => ("RS512", RsaAlg::Rs512),
+                    _ => ("PS256", RsaAlg::Ps256),
+                };
+                d.set_alg(name);
+                d.signing = Signing::Rsa(primary, alg);
+            }
+
+            SigStripped => return ok(dangerous::strip_signature(&d.encode())),
+            SigTruncated => return ok(dangerous::truncate_signature(&d.encode(), 4)),
+            SigBitFlipped => return ok(dangerous::flip_signature_bit(&d.encode())),
+            PayloadTampered => {
+                let token = d.encode();
+                d.claims.insert("sub".into(), json!("admin"));
+                return ok(dangerous::replace_payload(&token, &Value::Object(d.claims)));
+            }
+
+            AudWrong => {
+                d.claims.insert("aud".into(), json!("another-api"));
+            }
+            AudMissing => {
+                d.claims.remove("aud");
+            }
+            AudEmptyArray => {
+                d.claims.insert("aud".into(), json!([]));
+            }
+            IssWrong => {
+                d.claims
+                    .insert("iss".into(), json!("https://attacker.authprobe.test"));
+            }
+            IssMissing => {
+                d.claims.remove("iss");
+            }
+            IssTrailingSlash => {
+                let iss = match s.issuer.strip_suffix('/') {
+                    Some(bare) => bare.to_string(),
+                    None => format!("{}/", s.issuer),
+                };
+                d.claims.insert("iss".into(), json!(iss));
+            }
+            IssPrefix => {
+                let trimmed = s.issuer.trim_end_matches('/');
+                let cut = trimmed.len().saturating_sub(1).max(1);
+                d.claims.insert("iss".into(), json!(&trimmed[..cut]));
+            }
+            SubMissing => {
+                d.claims.remove("sub");
+            }
+            TokenUseSwapped => {
+                let other = match s.token_use {
+                    TokenUse::Access => TokenUse::Id,
+                    TokenUse::Id => TokenUse::Access,
+                };
+                d = self.base(now, other);
+            }
+            ClientIdWrong => {
+                d.claims
+                    .insert("client_id".into(), json!("anotherclient0002"));
+            }
+            CritUnknown => {
+                d.header
+                    .insert("crit".into(), json!(["urn:authprobe:unknown"]));
+                d.header.insert("urn:authprobe:unknown".into(), json!(true));
+            }
+
+            TwoParts => return ok(dangerous::two_parts(&d.encode())),
+            FourParts => return ok(dangerous::four_parts(&d.encode())),
+            Base64Padding => return ok(dangerous::pad_base64(&d.encode())),
+            Base64Standard => {
+                // The change only shows where the token has `-` or `_`; a fresh jti makes
+                // a new signature, so a few tries always find one.
+                let mut token = d.encode();
+                while !token.contains(['-', '_']) {
+                    d.claims.insert("jti".into(), json!(random_hex(16)));
+                    token = d.encode();
+                }
+                return ok(dangerous::standard_alphabet(&token));
+            }
+            WhitespaceInside => return ok(dangerous::whitespace_inside(&d.encode())),
+            Oversized => {
+                const TARGET: usize = 1 << 20;
+                let len = d.encode().len();
+                let pad = (TARGET.saturating_sub(len + 16)) * 3 / 4;
+                d.claims.insert("pad".into(), json!("A".repeat(pad)));
+            }
+            AllowToken | WrongStaticToken | EmptyHeader | ManyDots => unreachable!("handled above"),
+        }
+        ok(d.encode())
+    }
+
+    /// The profile's good token as a draft; `token_use` picks the Cognito shape.
+    fn base(&self, now: i64, token_use: TokenUse) -> Draft {
+        let s = &self.settings;
+        let exp = now + s.ttl.as_secs() as i64;
+        let mut claims = Map::new();
+        let mut put = |k: &str, v: Value| {
+            claims.insert(k.to_string(), v);
+        };
+        put("iss", json!(s.issuer));
+        put("sub", json!(s.subject));
+        put("iat", json!(now));
+        put("exp", json!(exp));
+        put("jti", json!(random_hex(16)));
+        match (self.profile, token_use) {
+            (Profile::Cognito, TokenUse::Access) => {
+                put("client_id", json!(s.client_id));
+                put("token_use", json!("access"));
+                put("scope", json!(s.scope));
+                put("auth_time", json!(now));
+                put("username", json!(s.subject));
+            }
+            (Profile::Cognito, TokenUse::Id) => {
+                put("aud", json!(s.client_id));
+                put("token_use", json!("id"));
+                put("auth_time", json!(now));
+                put("cognito:username", json!(s.subject));
+            }
+            _ => put("aud", json!(s.audience)),
+        }
+        for (k, v) in &s.extra {
+            claims.insert(k.clone(), v.clone());
+        }
+        let mut header = Map::new();
+        header.insert("typ".into(), json!("JWT"));
+        let signing = if self.profile == Profile::Hs256 {
+            header.insert("alg".into(), json!("HS256"));
+            Signing::Hmac(s.secret.clone())
+        } else {
+            header.insert("alg".into(), json!("RS256"));
+            header.insert("kid".into(), json!(self.keys.primary.kid()));
+            Signing::Rsa(self.keys.primary.clone(), RsaAlg::Rs256)
+        };
+        Draft {
+            header,
+            claims,
+            signing,
+        }
+    }
+}
