@@ -1,0 +1,164 @@
+//! Every kind of the catalogue, minted and checked by an independent verifier that fetches
+//! the JWKS from the mock IdP over HTTP: good kinds verify, bad kinds fail for their own reason.
+
+mod support;
+
+use authprobe::idp::{Idp, IdpConfig};
+use authprobe::tokens::{Expect, Kind, MintSettings, Minter, Profile, TokenUse};
+use support::verifier::{Expected, Verifier};
+
+async fn check_profile(profile: Profile, token_use: TokenUse) {
+    let ring = support::keyring();
+    let idp = Idp::start(
+        ring.published(),
+        Some(ring.attacker.clone()),
+        IdpConfig::default(),
+    )
+    .await
+    .unwrap();
+    let issuer = match profile {
+        Profile::Cognito => idp.cognito_issuer(),
+        _ => idp.issuer(),
+    };
+    let settings = MintSettings {
+        issuer: issuer.clone(),
+        token_use,
+        jku_url: idp.jku_url(),
+        x5u_url: idp.x5u_url(),
+        ..MintSettings::default()
+    };
+    let expected = Expected {
+        profile,
+        issuer,
+        audience: settings.audience.clone(),
+        client_id: settings.client_id.clone(),
+        token_use,
+        secret: settings.secret.clone(),
+        leeway: settings.leeway.as_secs() as i64,
+    };
+    let jwks_url = match profile {
+        Profile::Cognito => Some(idp.cognito_jwks_url()),
+        Profile::Jwks => Some(idp.jwks_url()),
+        _ => None,
+    };
+    let verifier = Verifier::fetch(expected, jwks_url.as_deref()).await;
+    let minter = Minter::new(profile, ring, settings);
+
+    let kinds = minter.kinds();
+    assert!(kinds.len() >= 3, "{profile} has only {} kinds", kinds.len());
+    let mut wrong = Vec::new();
+    for kind in kinds {
+        let minted = minter.mint(kind).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let observed = verifier.verify(&minted.header_value());
+        let expected = minter.expect(kind).unwrap();
+        let ok = match (expected, &observed) {
+            (Expect::Allow, Ok(_)) => true,
+            (Expect::Reject(reason), Err(got)) => reason == *got,
+            _ => false,
+        };
+        if !ok {
+            wrong.push(format!(
+                "{kind}: expected {expected:?}, verifier said {observed:?}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{profile}/{token_use:?}:\n{}",
+        wrong.join("\n")
+    );
+    if jwks_url.is_some() {
+        assert!(
+            idp.jwks_fetches() >= 1,
+            "the verifier fetched the JWKS over HTTP"
+        );
+    }
+    assert_eq!(
+        idp.attacker_fetches(),
+        0,
+        "nothing followed a jku/x5u header"
+    );
+}
+
+#[tokio::test]
+async fn every_jwks_kind_verifies_or_fails_for_its_own_reason() {
+    check_profile(Profile::Jwks, TokenUse::Access).await;
+}
+
+#[tokio::test]
+async fn every_cognito_access_kind_verifies_or_fails_for_its_own_reason() {
+    check_profile(Profile::Cognito, TokenUse::Access).await;
+}
+
+#[tokio::test]
+async fn every_cognito_id_kind_verifies_or_fails_for_its_own_reason() {
+    check_profile(Profile::Cognito, TokenUse::Id).await;
+}
+
+#[tokio::test]
+async fn every_hs256_kind_verifies_or_fails_for_its_own_reason() {
+    check_profile(Profile::Hs256, TokenUse::Access).await;
+}
+
+#[tokio::test]
+async fn every_static_kind_verifies_or_fails_for_its_own_reason() {
+    check_profile(Profile::Static, TokenUse::Access).await;
+}
+
+#[test]
+fn every_kind_is_exercised_by_some_profile() {
+    let covered: Vec<Kind> = [
+        (Profile::Jwks, TokenUse::Access),
+        (Profile::Cognito, TokenUse::Access),
+        (Profile::Cognito, TokenUse::Id),
+        (Profile::Hs256, TokenUse::Access),
+        (Profile::Static, TokenUse::Access),
+    ]
+    .iter()
+    .flat_map(|(p, u)| {
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(move |k| k.expect(*p, *u).is_some())
+    })
+    .collect();
+    for kind in Kind::ALL {
+        assert!(covered.contains(kind), "{kind} is tested by no profile");
+    }
+}
+
+#[test]
+fn a_bad_token_differs_from_the_good_one_only_where_its_kind_says() {
+    use base64::Engine as _;
+    let decode = |part: &str| -> serde_json::Value {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let minter = Minter::new(Profile::Jwks, support::keyring(), MintSettings::default());
+    let claims = |kind| {
+        let token = minter.mint(kind).unwrap().credential;
+        let mut c = decode(token.split('.').nth(1).unwrap());
+        c.as_object_mut().unwrap().remove("jti");
+        c
+    };
+    let good = claims(Kind::Valid);
+    let mut expired = claims(Kind::Expired);
+    // Only exp (and the iat that goes with it) move.
+    for key in ["exp", "iat"] {
+        expired.as_object_mut().unwrap().remove(key);
+    }
+    let mut good_rest = good.clone();
+    for key in ["exp", "iat"] {
+        good_rest.as_object_mut().unwrap().remove(key);
+    }
+    assert_eq!(expired, good_rest);
+    let mut wrong_aud = claims(Kind::AudWrong);
+    assert_ne!(wrong_aud["aud"], good["aud"]);
+    wrong_aud["aud"] = good["aud"].clone();
+    for key in ["exp", "iat"] {
+        wrong_aud.as_object_mut().unwrap().remove(key);
+    }
+    assert_eq!(wrong_aud, good_rest);
+}
