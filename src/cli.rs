@@ -28,6 +28,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per run: the size of the biggest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make RSA signing keys and print their public JWKS.
@@ -78,6 +80,7 @@ pub struct KeysGenerate {
 }
 
 /// `authprobe token …`
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Print every kind: NAME<TAB>allow|reject<TAB>what it is.

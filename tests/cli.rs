@@ -1,0 +1,349 @@
+//! The real binary: keys, tokens, the IdP server, and how bad input is reported.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+fn authprobe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("authprobe runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn generate(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["keys", "generate", "--dir", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    authprobe(&args)
+}
+
+/// The error line: exactly one line that names the problem and the fix.
+fn assert_one_line_error(o: &Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line in {err}"));
+    for needle in needles {
+        assert!(line.contains(needle), "`{needle}` missing from: {line}");
+    }
+}
+
+#[test]
+fn the_help_lists_every_subcommand() {
+    insta::assert_snapshot!(stdout(&authprobe(&["--help"])));
+}
+
+#[test]
+fn token_list_prints_every_kind_with_its_direction() {
+    let out = authprobe(&["token", "list"]);
+    assert!(out.status.success());
+    for line in stdout(&out).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 3, "{line}");
+        assert!(cols[1] == "allow" || cols[1] == "reject", "{line}");
+    }
+    insta::assert_snapshot!(stdout(&out));
+}
+
+#[test]
+fn generated_keys_are_private_files_with_a_public_jwks_beside_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = generate(&keys, &["--count", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pems: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    assert_eq!(pems.len(), 2);
+    for pem in &pems {
+        assert_eq!(
+            std::fs::metadata(pem).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            std::fs::read_to_string(pem)
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+    }
+    let jwks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(keys.join("jwks.json")).unwrap()).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let printed = authprobe(&["keys", "jwks", "--dir", keys.to_str().unwrap()]);
+    let printed: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(printed, jwks);
+    assert!(
+        !stdout(&out).contains("PRIVATE"),
+        "no private key is printed"
+    );
+}
+
+#[test]
+fn existing_keys_are_kept_unless_force_or_add_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(generate(dir.path(), &[]).status.success());
+    let refused = generate(dir.path(), &[]);
+    assert_one_line_error(&refused, &["already holds 1 key", "--force", "--add"]);
+    assert!(generate(dir.path(), &["--add"]).status.success());
+    let count = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "pem")
+            })
+            .count()
+    };
+    assert_eq!(count(dir.path()), 2);
+    assert!(
+        generate(dir.path(), &["--force", "--kid", "only-key"])
+            .status
+            .success()
+    );
+    assert_eq!(count(dir.path()), 1);
+    assert!(dir.path().join("only-key.pem").exists());
+}
+
+#[test]
+fn a_minted_token_is_a_bearer_header_with_three_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(generate(dir.path(), &[]).status.success());
+    let out = authprobe(&[
+        "token",
+        "mint",
+        "valid",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--claim",
+        "role=admin",
+        "--claim",
+        "n=3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let header = stdout(&out);
+    let token = header
+        .trim()
+        .strip_prefix("Bearer ")
+        .expect("Bearer scheme");
+    assert_eq!(token.split('.').count(), 3);
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["role"], "admin");
+    assert_eq!(claims["n"], 3);
+    let raw = authprobe(&[
+        "token",
+        "mint",
+        "hs256-valid",
+        "--profile",
+        "hs256",
+        "--raw",
+    ]);
+    assert!(raw.status.success(), "{}", stderr(&raw));
+    assert!(!stdout(&raw).starts_with("Bearer"));
+}
+
+#[test]
+fn an_unknown_kind_gets_a_did_you_mean_and_the_list() {
+    let out = authprobe(&["token", "mint", "expird"]);
+    assert_one_line_error(
+        &out,
+        &["`expird` is not a token kind", "did you mean `expired`"],
+    );
+    assert!(stderr(&out).contains("  alg-none\n"), "the list follows");
+}
+
+#[test]
+fn a_bad_claim_is_refused_with_the_form_to_use() {
+    let out = authprobe(&["token", "mint", "valid", "--claim", "novalue"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not K=V: write e.g. --claim role=admin"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_corrupt_key_file_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.pem"),
+        "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let out = authprobe(&[
+        "token",
+        "mint",
+        "valid",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_one_line_error(
+        &out,
+        &[
+            "broken.pem",
+            "is not an RSA private key",
+            "keys generate --force",
+        ],
+    );
+}
+
+#[test]
+fn an_unreadable_key_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where a file should be cannot be read, even by root.
+    std::fs::create_dir(dir.path().join("odd.pem")).unwrap();
+    let out = authprobe(&["keys", "jwks", "--dir", dir.path().to_str().unwrap()]);
+    assert_one_line_error(&out, &["cannot read key file", "odd.pem"]);
+}
+
+#[test]
+fn minting_without_keys_says_how_to_make_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(&[
+        "token",
+        "mint",
+        "valid",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, &["no RSA key in", "authprobe keys generate"]);
+}
+
+#[test]
+fn a_kind_of_another_profile_says_which_profile_fits() {
+    let out = authprobe(&["token", "mint", "cognito-access"]);
+    assert_one_line_error(
+        &out,
+        &["does not apply to the jwks profile", "--profile cognito"],
+    );
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn idp_serve_answers_both_well_known_paths_and_its_control_endpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(generate(dir.path(), &["--count", "2"]).status.success());
+    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(["idp", "serve", "--dir", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    // Readiness is the printed URLs: the server listens before it prints them.
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let mut urls = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let line = lines.next().unwrap().unwrap();
+        let (k, v) = line.split_once('\t').unwrap();
+        urls.insert(k.to_string(), v.to_string());
+    }
+    let http = support::http();
+    let jwks: serde_json::Value = http
+        .get(&urls["jwks_url"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let discovery: serde_json::Value = http
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            urls["issuer"]
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["jwks_uri"].as_str(),
+        Some(urls["jwks_url"].as_str())
+    );
+
+    // Rotation from the folder: add a key on disk, reload, and it is published.
+    assert!(generate(dir.path(), &["--add"]).status.success());
+    let base = urls["issuer"].clone();
+    let reload = http
+        .post(format!("{base}/_authprobe/idp/reload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reload.status(), 200);
+    let jwks: serde_json::Value = http
+        .get(&urls["jwks_url"])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
+
+    // A fault set over HTTP is served, and cleared.
+    let set = http
+        .post(format!("{base}/_authprobe/idp/fault"))
+        .json(&serde_json::json!({"fault": "status", "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    assert_eq!(
+        http.get(&urls["cognito_jwks_url"])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    http.delete(format!("{base}/_authprobe/idp/fault"))
+        .send()
+        .await
+        .unwrap();
+    let stats: serde_json::Value = http
+        .get(format!("{base}/_authprobe/idp/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["jwks_fetches"], 3);
+    assert_eq!(stats["fault"], serde_json::Value::Null);
+}

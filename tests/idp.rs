@@ -1,0 +1,230 @@
+//! The mock IdP, live on 127.0.0.1: documents, rotation, faults and counts.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use authprobe::idp::{Fault, Idp, IdpConfig};
+use authprobe::keys::{KeyBits, SigningKey};
+use serde_json::Value;
+
+async fn start() -> Idp {
+    let ring = support::keyring();
+    Idp::start(
+        ring.published(),
+        Some(ring.attacker.clone()),
+        IdpConfig::default(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let answer = support::http().get(url).send().await.unwrap();
+    let status = answer.status().as_u16();
+    let body = answer.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn discovery_names_the_issuer_and_a_jwks_uri_that_serves_the_keys() {
+    let idp = start().await;
+    let (status, doc) = get_json(&format!(
+        "{}/.well-known/openid-configuration",
+        idp.base_url()
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["issuer"], idp.issuer());
+    assert_eq!(doc["jwks_uri"], idp.jwks_url());
+    let (status, jwks) = get_json(doc["jwks_uri"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(kids(&jwks), idp.published_kids());
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["use"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("RSA"), Some("sig"), Some("RS256"))
+    );
+    assert!(key["n"].is_string() && key["e"] == "AQAB");
+}
+
+#[tokio::test]
+async fn the_cognito_layout_serves_discovery_and_keys_under_the_pool_issuer() {
+    let idp = start().await;
+    assert_eq!(
+        idp.cognito_issuer(),
+        format!("{}/us-east-1_authprobe", idp.base_url())
+    );
+    let (status, doc) = get_json(&format!(
+        "{}/.well-known/openid-configuration",
+        idp.cognito_issuer()
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["issuer"], idp.cognito_issuer());
+    assert_eq!(doc["jwks_uri"], idp.cognito_jwks_url());
+    let (status, jwks) = get_json(&idp.cognito_jwks_url()).await;
+    assert_eq!(status, 200);
+    assert_eq!(kids(&jwks), idp.published_kids());
+    let (status, _) = get_json(&format!(
+        "{}/us-west-2_other/.well-known/jwks.json",
+        idp.base_url()
+    ))
+    .await;
+    assert_eq!(status, 404, "another pool is not served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_never_shows_a_concurrent_fetcher_a_gap() {
+    let idp = Arc::new(start().await);
+    let primary = idp.published_kids()[0].clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut fetchers = Vec::new();
+    for _ in 0..8 {
+        let (url, stop, primary) = (idp.jwks_url(), stop.clone(), primary.clone());
+        fetchers.push(tokio::spawn(async move {
+            let client = support::http();
+            let mut seen = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let answer = client.get(&url).send().await.unwrap();
+                assert_eq!(answer.status(), 200);
+                let jwks: Value = answer.json().await.unwrap();
+                assert!(
+                    kids(&jwks).contains(&primary),
+                    "the primary key is always there"
+                );
+                seen += 1;
+            }
+            seen
+        }));
+    }
+    let extra = Arc::new(SigningKey::generate(KeyBits::B2048).unwrap());
+    for _ in 0..200 {
+        idp.add_key(extra.clone());
+        tokio::task::yield_now().await;
+        assert!(idp.retire_key(extra.kid()));
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for f in fetchers {
+        total += f.await.unwrap();
+    }
+    assert!(total > 0);
+    assert_eq!(idp.jwks_fetches(), total, "every fetch was counted");
+}
+
+#[tokio::test]
+async fn an_added_key_is_published_and_a_retired_one_is_gone() {
+    let idp = start().await;
+    let new = Arc::new(SigningKey::generate(KeyBits::B2048).unwrap());
+    idp.add_key(new.clone());
+    let (_, jwks) = get_json(&idp.jwks_url()).await;
+    assert!(kids(&jwks).contains(&new.kid().to_string()));
+    assert!(idp.retire_key(new.kid()));
+    assert!(!idp.retire_key(new.kid()), "retiring twice finds nothing");
+    let (_, jwks) = get_json(&idp.jwks_url()).await;
+    assert!(!kids(&jwks).contains(&new.kid().to_string()));
+}
+
+#[tokio::test]
+async fn a_status_fault_is_served_until_cleared() {
+    let idp = start().await;
+    idp.set_fault(Some(Fault::Status { status: 500 }));
+    assert_eq!(get_json(&idp.jwks_url()).await.0, 500);
+    assert_eq!(
+        get_json(&idp.cognito_jwks_url()).await.0,
+        500,
+        "faults cover the Cognito layout too"
+    );
+    idp.set_fault(None);
+    assert_eq!(get_json(&idp.jwks_url()).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_malformed_json_fault_answers_200_with_a_body_that_does_not_parse() {
+    let idp = start().await;
+    idp.set_fault(Some(Fault::MalformedJson));
+    let answer = support::http().get(idp.jwks_url()).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = answer.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&body).is_err(), "{body}");
+}
+
+#[tokio::test]
+async fn an_empty_key_set_fault_publishes_no_key() {
+    let idp = start().await;
+    idp.set_fault(Some(Fault::EmptyKeySet));
+    let (status, jwks) = get_json(&idp.jwks_url()).await;
+    assert_eq!(status, 200);
+    assert!(kids(&jwks).is_empty());
+}
+
+#[tokio::test]
+async fn a_delay_fault_outlasts_a_client_timeout_and_clears() {
+    let idp = start().await;
+    idp.set_fault(Some(Fault::Delay { millis: 10_000 }));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = client.get(idp.jwks_url()).send().await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    idp.set_fault(None);
+    assert_eq!(get_json(&idp.jwks_url()).await.0, 200);
+}
+
+#[tokio::test]
+async fn following_the_jku_target_is_counted() {
+    let idp = start().await;
+    assert_eq!(idp.attacker_fetches(), 0);
+    let (status, jwks) = get_json(&idp.jku_url()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        kids(&jwks),
+        vec![support::keyring().attacker.kid().to_string()]
+    );
+    get_json(&idp.x5u_url()).await;
+    assert_eq!(idp.attacker_fetches(), 2);
+    idp.reset_counts();
+    assert_eq!(idp.attacker_fetches(), 0);
+}
+
+#[tokio::test]
+async fn a_mock_mounted_on_the_backend_answers_at_the_idp_address() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let idp = start().await;
+    Mock::given(method("GET"))
+        .and(path("/custom/keys"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"keys": [{"kty": "oct"}]})),
+        )
+        .mount(idp.mock_server())
+        .await;
+    let (status, body) = get_json(&format!("{}/custom/keys", idp.base_url())).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["keys"][0]["kty"], "oct");
+    assert_eq!(
+        get_json(&format!("{}/nothing-here", idp.base_url()))
+            .await
+            .0,
+        404
+    );
+}
