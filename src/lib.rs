@@ -1,14 +1,18 @@
 //! authprobe: a conformance, regression and load harness for AWS API Gateway Lambda
 //! authorizers.
 //!
-//! The pipeline, one module a stage: [`keys`] → [`tokens`] → [`idp`]. The binary is a thin
-//! shell around [`run`].
+//! The pipeline, one module a stage: [`keys`] → [`tokens`] → [`idp`] → [`authorizer`]
+//! (reference authorizers) and [`event`]/[`policy`] (what API Gateway sends and accepts). The
+//! binary is a thin shell around [`run`].
 #![warn(missing_docs)]
 
+pub mod authorizer;
 pub mod cli;
 mod commands;
+pub mod event;
 pub mod idp;
 pub mod keys;
+pub mod policy;
 pub mod tokens;
 
 use std::io::Write;

@@ -96,6 +96,10 @@ pub enum Reason {
     WrongClientId,
     /// Not the static token.
     WrongStaticToken,
+    /// A required scope is absent from `scope`.
+    MissingScope,
+    /// The key set could not be fetched, so nothing can be verified (fail closed).
+    KeysUnavailable,
 }
 
 impl Reason {
