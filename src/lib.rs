@@ -13,6 +13,7 @@ pub mod event;
 pub mod idp;
 pub mod keys;
 pub mod policy;
+pub mod target;
 pub mod tokens;
 
 use std::io::Write;

@@ -1,0 +1,192 @@
+//! Targets reached over HTTP: a Lambda invoke endpoint, or a deployed API Gateway stage.
+
+use std::time::Instant;
+
+use reqwest::header::AUTHORIZATION;
+use serde_json::Value;
+
+use super::{Answer, BoxFuture, Call, Reply, Target, TargetError, TargetOptions, TargetStats};
+
+/// Lambda's limit on a synchronous response.
+pub(crate) const MAX_RESPONSE: usize = 6 * 1024 * 1024;
+
+fn client(options: &TargetOptions) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(options.timeout)
+        .build()
+        .expect("HTTP client builds")
+}
+
+fn cut(s: &str) -> String {
+    let mut out: String = s.chars().take(300).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// A Lambda invoke endpoint: `POST …/2015-03-31/functions/NAME/invocations`.
+pub(crate) struct InvokeTarget {
+    url: String,
+    client: reqwest::Client,
+    timeout: std::time::Duration,
+    stats: std::sync::Mutex<TargetStats>,
+}
+
+impl InvokeTarget {
+    pub(crate) fn new(url: &str, options: &TargetOptions) -> Self {
+        let url = if url.contains("/2015-03-31/functions/") {
+            url.to_string()
+        } else {
+            // The Runtime Interface Emulator names its one function `function`.
+            format!(
+                "{}/2015-03-31/functions/function/invocations",
+                url.trim_end_matches('/')
+            )
+        };
+        InvokeTarget {
+            url,
+            client: client(options),
+            timeout: options.timeout,
+            stats: Default::default(),
+        }
+    }
+}
+
+/// Reads a Lambda invoke answer: function errors come as `X-Amz-Function-Error` or as an
+/// `errorType`/`errorMessage` body.
+pub(crate) fn read_invoke_answer(function_error: bool, body: &[u8]) -> Result<Reply, TargetError> {
+    if body.len() > MAX_RESPONSE {
+        return Err(TargetError::Oversized(body.len()));
+    }
+    let text = String::from_utf8_lossy(body);
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| TargetError::NotJson(cut(&text)))?;
+    let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    let looks_like_error = value
+        .as_object()
+        .is_some_and(|o| o.contains_key("errorMessage") && o.contains_key("errorType"));
+    if function_error || looks_like_error {
+        return Ok(Reply::FunctionError {
+            error_type: field("errorType").unwrap_or_else(|| "Unhandled".into()),
+            message: field("errorMessage").unwrap_or_else(|| cut(&text)),
+        });
+    }
+    Ok(Reply::Response(value))
+}
+
+impl Target for InvokeTarget {
+    fn describe(&self) -> String {
+        format!("invoke:{}", self.url)
+    }
+
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let sent = self.client.post(&self.url).json(&call.event).send().await;
+            let reply = match sent {
+                Err(e) if e.is_timeout() => Err(TargetError::Timeout(self.timeout)),
+                Err(e) => Err(TargetError::Unreachable {
+                    url: self.url.clone(),
+                    reason: e.to_string(),
+                }),
+                Ok(answer) => {
+                    let status = answer.status();
+                    let function_error = answer.headers().contains_key("x-amz-function-error");
+                    match answer.bytes().await {
+                        Err(e) => Err(TargetError::Unreachable {
+                            url: self.url.clone(),
+                            reason: e.to_string(),
+                        }),
+                        Ok(body) if !status.is_success() && !function_error => {
+                            Err(TargetError::Unreachable {
+                                url: self.url.clone(),
+                                reason: format!(
+                                    "HTTP {status}: {}",
+                                    cut(&String::from_utf8_lossy(&body))
+                                ),
+                            })
+                        }
+                        Ok(body) => read_invoke_answer(function_error, &body),
+                    }
+                }
+            };
+            self.stats.lock().expect("lock").invocations += 1;
+            Answer {
+                reply,
+                elapsed: started.elapsed(),
+                cold: false,
+            }
+        })
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.stats.lock().expect("lock").clone()
+    }
+}
+
+/// A deployed API stage: the case's request path is appended to the URL.
+pub(crate) struct UrlTarget {
+    base: String,
+    client: reqwest::Client,
+    timeout: std::time::Duration,
+    stats: std::sync::Mutex<TargetStats>,
+}
+
+impl UrlTarget {
+    pub(crate) fn new(url: &str, options: &TargetOptions) -> Self {
+        UrlTarget {
+            base: url.trim_end_matches('/').to_string(),
+            client: client(options),
+            timeout: options.timeout,
+            stats: Default::default(),
+        }
+    }
+}
+
+impl Target for UrlTarget {
+    fn describe(&self) -> String {
+        format!("url:{}", self.base)
+    }
+
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let url = format!("{}{}", self.base, call.request.path);
+            let method = reqwest::Method::from_bytes(call.request.method.as_bytes())
+                .unwrap_or(reqwest::Method::GET);
+            let mut builder = self.client.request(method, &url).query(&call.request.query);
+            if let Some(auth) = &call.request.authorization {
+                builder = builder.header(AUTHORIZATION, auth);
+            }
+            for (k, v) in &call.request.headers {
+                builder = builder.header(k, v);
+            }
+            let reply = match builder.send().await {
+                Err(e) if e.is_timeout() => Err(TargetError::Timeout(self.timeout)),
+                Err(e) => Err(TargetError::Unreachable {
+                    url,
+                    reason: e.to_string(),
+                }),
+                Ok(answer) => {
+                    let status = answer.status().as_u16();
+                    let body = answer.text().await.unwrap_or_default();
+                    Ok(Reply::Http {
+                        status,
+                        body: cut(&body),
+                    })
+                }
+            };
+            self.stats.lock().expect("lock").invocations += 1;
+            Answer {
+                reply,
+                elapsed: started.elapsed(),
+                cold: false,
+            }
+        })
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.stats.lock().expect("lock").clone()
+    }
+}

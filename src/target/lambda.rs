@@ -1,0 +1,647 @@
+//! `lambda:` targets: authprobe hosts the Lambda Runtime API (2018-06-01) and runs the user's
+//! handler as child processes under its real runtime interface client, one listener and one
+//! child per execution environment.
+//!
+//! A job queue feeds every environment's `GET …/invocation/next`. A watchdog replaces an
+//! environment whose invocation outlives the timeout; a monitor answers the invocation of a
+//! child that dies with its exit status and last output, and starts a new one.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::http::{MAX_RESPONSE, read_invoke_answer};
+use super::{Answer, BoxFuture, Call, Reply, Target, TargetError, TargetOptions, TargetStats};
+
+const TAIL_LINES: usize = 40;
+const API: &str = "/2018-06-01/runtime";
+
+type ReplyTx = oneshot::Sender<(Result<Reply, TargetError>, bool)>;
+
+struct Job {
+    request_id: String,
+    event: Value,
+    reply: ReplyTx,
+}
+
+struct InFlight {
+    request_id: String,
+    reply: ReplyTx,
+}
+
+#[derive(Default)]
+struct EnvState {
+    generation: u64,
+    alive: bool,
+    ready: bool,
+    cold: bool,
+    spawned_at: Option<Instant>,
+    in_flight: Option<InFlight>,
+    init_error: Option<String>,
+    /// Why the environment cannot be used any more (it failed to start).
+    failed: Option<TargetError>,
+    kill: Option<oneshot::Sender<()>>,
+    pid: Option<u32>,
+}
+
+struct Env {
+    addr: SocketAddr,
+    state: Mutex<EnvState>,
+    /// Bumped whenever the child changes (dies or is replaced): wakes a pending `next`.
+    changed: watch::Sender<u64>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Env {
+    fn tail(&self) -> String {
+        self.tail
+            .lock()
+            .expect("lock")
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+struct Shared {
+    command: Vec<String>,
+    options: TargetOptions,
+    jobs: mpsc::UnboundedSender<Job>,
+    queue: tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>,
+    stats: Mutex<TargetStats>,
+    function_arn: String,
+    shutting_down: AtomicBool,
+    next_id: AtomicU64,
+}
+
+/// A handler run as child processes under its runtime interface client.
+pub struct LambdaTarget {
+    shared: Arc<Shared>,
+    envs: Vec<Arc<Env>>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl LambdaTarget {
+    /// Starts `options.concurrency` environments and waits until each asks for work.
+    pub async fn start(command: Vec<String>, options: TargetOptions) -> Result<Self, TargetError> {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            function_arn: format!(
+                "arn:aws:lambda:{}:123456789012:function:{}",
+                options.region, options.function_name
+            ),
+            command,
+            options,
+            jobs,
+            queue: tokio::sync::Mutex::new(queue),
+            stats: Mutex::new(TargetStats::default()),
+            shutting_down: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        });
+        let mut envs = Vec::new();
+        let mut servers = Vec::new();
+        for _ in 0..shared.options.concurrency.max(1) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| TargetError::Start(format!("cannot listen on 127.0.0.1: {e}")))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| TargetError::Start(e.to_string()))?;
+            let env = Arc::new(Env {
+                addr,
+                state: Mutex::new(EnvState::default()),
+                changed: watch::channel(0).0,
+                tail: Arc::new(Mutex::new(VecDeque::new())),
+            });
+            let app = Router::new()
+                .route(&format!("{API}/invocation/next"), get(next))
+                .route(&format!("{API}/invocation/{{id}}/response"), post(response))
+                .route(
+                    &format!("{API}/invocation/{{id}}/error"),
+                    post(invocation_error),
+                )
+                .route(&format!("{API}/init/error"), post(init_error))
+                .layer(DefaultBodyLimit::disable())
+                .with_state((env.clone(), shared.clone()));
+            servers.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }));
+            envs.push(env);
+        }
+        let target = LambdaTarget {
+            shared,
+            envs,
+            servers,
+        };
+        for env in &target.envs {
+            spawn_child(env.clone(), target.shared.clone())?;
+        }
+        // The children start side by side; waiting for them one after another costs nothing.
+        for env in &target.envs {
+            if let Err(e) = wait_ready(env.clone(), &target.shared).await {
+                target.stop();
+                return Err(e);
+            }
+        }
+        Ok(target)
+    }
+
+    fn stop(&self) {
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
+        for env in &self.envs {
+            kill(env);
+        }
+        for server in &self.servers {
+            server.abort();
+        }
+    }
+}
+
+impl Drop for LambdaTarget {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Waits until the environment's child polls for work, fails to initialise, or exits.
+async fn wait_ready(env: Arc<Env>, shared: &Shared) -> Result<(), TargetError> {
+    let limit = Duration::from_secs(30).max(shared.options.timeout * 3);
+    let mut changed = env.changed.subscribe();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        {
+            let state = env.state.lock().expect("lock");
+            if state.ready {
+                return Ok(());
+            }
+            if let Some(e) = &state.failed {
+                return Err(e.clone());
+            }
+        }
+        if tokio::time::timeout_at(deadline, changed.changed())
+            .await
+            .is_err()
+        {
+            kill(&env);
+            return Err(TargetError::Init {
+                message: format!("the handler did not ask for an invocation within {limit:?}"),
+                stderr_tail: env.tail(),
+            });
+        }
+    }
+}
+
+fn kill(env: &Env) {
+    let mut state = env.state.lock().expect("lock");
+    if let Some(k) = state.kill.take() {
+        let _ = k.send(());
+    }
+    if let Some(pid) = state.pid.take() {
+        // The child leads its own process group: take any grandchildren down with it.
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGKILL);
+        }
+    }
+}
+
+fn child_env(shared: &Shared, env: &Env, workdir: &std::path::Path) -> Vec<(String, String)> {
+    let o = &shared.options;
+    let handler = shared.command.last().cloned().unwrap_or_default();
+    let mut stream = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut stream).expect("system randomness");
+    let stream: String = stream.iter().map(|b| format!("{b:02x}")).collect();
+    let mut vars: Vec<(String, String)> = vec![
+        ("AWS_LAMBDA_RUNTIME_API".into(), env.addr.to_string()),
+        ("_HANDLER".into(), handler),
+        ("LAMBDA_TASK_ROOT".into(), workdir.display().to_string()),
+        ("LAMBDA_RUNTIME_DIR".into(), workdir.display().to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME".into(), o.function_name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "128".into()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{}", o.function_name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
+            format!("2026/01/01/[$LATEST]{stream}"),
+        ),
+        ("AWS_EXECUTION_ENV".into(), "AWS_Lambda_authprobe".into()),
+        ("AWS_REGION".into(), o.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), o.region.clone()),
+        // Fake credentials: a handler that calls AWS must not pick up the caller's own.
+        ("AWS_ACCESS_KEY_ID".into(), "AKIAAUTHPROBE0000000".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "authprobe-fake-secret".into(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), "authprobe-fake-session".into()),
+        ("TZ".into(), ":UTC".into()),
+        ("LANG".into(), "en_US.UTF-8".into()),
+    ];
+    for inherited in ["PATH", "HOME", "LD_LIBRARY_PATH", "SYSTEMROOT"] {
+        if let Ok(v) = std::env::var(inherited) {
+            vars.push((inherited.into(), v));
+        }
+    }
+    vars.extend(o.env.iter().cloned());
+    vars
+}
+
+/// Starts a new child in `env` (a new generation); a monitor task watches it.
+fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
+    let workdir: PathBuf = match &shared.options.workdir {
+        Some(d) => std::fs::canonicalize(d)
+            .map_err(|e| TargetError::Start(format!("workdir {}: {e}", d.display())))?,
+        None => std::env::current_dir().map_err(|e| TargetError::Start(e.to_string()))?,
+    };
+    let program = &shared.command[0];
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(&shared.command[1..])
+        .env_clear()
+        .envs(child_env(&shared, &env, &workdir))
+        .current_dir(&workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| TargetError::Start(format!("cannot run `{program}`: {e}")))?;
+    env.tail.lock().expect("lock").clear();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tail = env.tail.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut t = tail.lock().expect("lock");
+                if t.len() == TAIL_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        });
+    }
+    let (kill_tx, kill_rx) = oneshot::channel();
+    let generation = {
+        let mut s = env.state.lock().expect("lock");
+        s.generation += 1;
+        s.alive = true;
+        s.ready = false;
+        s.cold = true;
+        s.init_error = None;
+        s.spawned_at = Some(Instant::now());
+        s.kill = Some(kill_tx);
+        s.pid = child.id();
+        s.generation
+    };
+    env.changed.send_replace(generation);
+    tokio::spawn(monitor(env, shared, child, kill_rx, generation));
+    Ok(())
+}
+
+async fn monitor(
+    env: Arc<Env>,
+    shared: Arc<Shared>,
+    mut child: tokio::process::Child,
+    kill_rx: oneshot::Receiver<()>,
+    generation: u64,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+        _ = kill_rx => {
+            let _ = child.kill().await;
+            "killed".to_string()
+        }
+    };
+    // Let the output readers drain what the child printed last.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let tail = env.tail();
+    let respawn = {
+        let mut s = env.state.lock().expect("lock");
+        if s.generation != generation {
+            return;
+        }
+        s.alive = false;
+        s.pid = None;
+        if let Some(flight) = s.in_flight.take() {
+            let _ = flight.reply.send((
+                Err(TargetError::Crashed {
+                    status: status.clone(),
+                    stderr_tail: tail.clone(),
+                }),
+                false,
+            ));
+            shared.stats.lock().expect("lock").replaced += 1;
+        }
+        if !s.ready {
+            s.failed = Some(TargetError::Init {
+                message: s.init_error.clone().unwrap_or_else(|| {
+                    format!("the handler exited ({status}) before asking for an invocation")
+                }),
+                stderr_tail: tail,
+            });
+            false
+        } else {
+            true
+        }
+    };
+    env.changed.send_modify(|g| *g += 1);
+    if respawn
+        && !shared.shutting_down.load(Ordering::SeqCst)
+        && let Err(e) = spawn_child(env.clone(), shared)
+    {
+        env.state.lock().expect("lock").failed = Some(e);
+    }
+}
+
+fn trace_id() -> String {
+    let mut b = [0u8; 20];
+    aws_lc_rs::rand::fill(&mut b).expect("system randomness");
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &hex[..24],
+        &hex[24..40]
+    )
+}
+
+type Ctx = State<(Arc<Env>, Arc<Shared>)>;
+
+async fn next(State((env, shared)): Ctx) -> Response {
+    let generation = {
+        let mut s = env.state.lock().expect("lock");
+        if !s.ready {
+            s.ready = true;
+            if let Some(at) = s.spawned_at {
+                shared
+                    .stats
+                    .lock()
+                    .expect("lock")
+                    .cold_starts_ms
+                    .push(at.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        s.generation
+    };
+    // Wakes `wait_ready`.
+    env.changed.send_modify(|_| {});
+    let mut changed = env.changed.subscribe();
+    let job = {
+        let mut queue = shared.queue.lock().await;
+        tokio::select! {
+            job = queue.recv() => job,
+            _ = async { while changed.changed().await.is_ok() {
+                if env.state.lock().expect("lock").generation != generation { break; }
+            } } => None,
+        }
+    };
+    let Some(job) = job else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    {
+        let mut s = env.state.lock().expect("lock");
+        if s.generation != generation || !s.alive {
+            drop(s);
+            let _ = shared.jobs.send(job);
+            return StatusCode::GONE.into_response();
+        }
+        s.in_flight = Some(InFlight {
+            request_id: job.request_id.clone(),
+            reply: job.reply,
+        });
+    }
+    let timeout = shared.options.timeout;
+    let watched = env.clone();
+    let (id, stats_shared) = (job.request_id.clone(), shared.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        let flight = {
+            let mut s = watched.state.lock().expect("lock");
+            match &s.in_flight {
+                Some(f) if f.request_id == id => s.in_flight.take(),
+                _ => None,
+            }
+        };
+        if let Some(flight) = flight {
+            let _ = flight
+                .reply
+                .send((Err(TargetError::Timeout(timeout)), false));
+            stats_shared.stats.lock().expect("lock").replaced += 1;
+            kill(&watched);
+        }
+    });
+    let deadline = SystemTime::now()
+        .checked_add(timeout)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis());
+    let mut headers = HeaderMap::new();
+    let mut put = |k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            headers.insert(k, v);
+        }
+    };
+    put("lambda-runtime-aws-request-id", job.request_id);
+    put("lambda-runtime-deadline-ms", deadline.to_string());
+    put(
+        "lambda-runtime-invoked-function-arn",
+        shared.function_arn.clone(),
+    );
+    put("lambda-runtime-trace-id", trace_id());
+    put("content-type", "application/json".into());
+    (StatusCode::OK, headers, job.event.to_string()).into_response()
+}
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
+}
+
+fn take_flight(env: &Env, id: &str) -> Option<(InFlight, bool)> {
+    let mut s = env.state.lock().expect("lock");
+    match &s.in_flight {
+        Some(f) if f.request_id == id => {
+            let cold = std::mem::replace(&mut s.cold, false);
+            s.in_flight.take().map(|f| (f, cold))
+        }
+        _ => None,
+    }
+}
+
+fn unknown_request(id: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"errorMessage": format!("no invocation {id} is in flight"), "errorType": "InvalidRequestID"})),
+    )
+        .into_response()
+}
+
+async fn response(State((env, shared)): Ctx, Path(id): Path<String>, req: Request) -> Response {
+    let body = axum::body::to_bytes(req.into_body(), MAX_RESPONSE + 1).await;
+    let Some((flight, cold)) = take_flight(&env, &id) else {
+        return unknown_request(&id);
+    };
+    let reply = match body {
+        Ok(bytes) => read_invoke_answer(false, &bytes).map(|r| match r {
+            // A returned document that merely looks like an error is still a return value.
+            Reply::FunctionError { .. } => {
+                Reply::Response(serde_json::from_slice(&bytes).unwrap_or_default())
+            }
+            other => other,
+        }),
+        Err(_) => Err(TargetError::Oversized(MAX_RESPONSE + 1)),
+    };
+    let too_big = matches!(reply, Err(TargetError::Oversized(_)));
+    shared.stats.lock().expect("lock").invocations += 1;
+    let _ = flight.reply.send((reply, cold));
+    if too_big {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(
+                json!({"errorMessage": "response too large", "errorType": "RequestEntityTooLarge"}),
+            ),
+        )
+            .into_response();
+    }
+    accepted()
+}
+
+async fn invocation_error(
+    State((env, shared)): Ctx,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((flight, cold)) = take_flight(&env, &id) else {
+        return unknown_request(&id);
+    };
+    let header_type = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let reply = match serde_json::from_slice::<Value>(&body) {
+        Ok(v) => Reply::FunctionError {
+            error_type: v
+                .get("errorType")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or(header_type)
+                .unwrap_or_else(|| "Unhandled".into()),
+            message: v
+                .get("errorMessage")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        },
+        Err(_) => Reply::FunctionError {
+            error_type: header_type.unwrap_or_else(|| "Unhandled".into()),
+            message: String::from_utf8_lossy(&body).chars().take(300).collect(),
+        },
+    };
+    shared.stats.lock().expect("lock").invocations += 1;
+    let _ = flight.reply.send((Ok(reply), cold));
+    accepted()
+}
+
+async fn init_error(State((env, _)): Ctx, body: Bytes) -> Response {
+    let message = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .map(|v| {
+            let t = v
+                .get("errorType")
+                .and_then(Value::as_str)
+                .unwrap_or("InitError");
+            let m = v.get("errorMessage").and_then(Value::as_str).unwrap_or("");
+            format!("{t}: {m}")
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+    env.state.lock().expect("lock").init_error = Some(message);
+    accepted()
+}
+
+impl Target for LambdaTarget {
+    fn describe(&self) -> String {
+        format!("lambda:{}", self.shared.command.join(" "))
+    }
+
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let failed: Vec<TargetError> = self
+                .envs
+                .iter()
+                .filter_map(|e| e.state.lock().expect("lock").failed.clone())
+                .collect();
+            if failed.len() == self.envs.len() {
+                return Answer {
+                    reply: Err(failed[0].clone()),
+                    elapsed: started.elapsed(),
+                    cold: false,
+                };
+            }
+            let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+            let request_id = format!(
+                "{:08x}-authp-robe-{:04x}-{n:012x}",
+                std::process::id(),
+                n & 0xffff
+            );
+            let (tx, rx) = oneshot::channel();
+            let _ = self.shared.jobs.send(Job {
+                request_id,
+                event: call.event.clone(),
+                reply: tx,
+            });
+            // A job no environment takes (every one is restarting) still ends.
+            let limit = self.shared.options.timeout * 2 + Duration::from_secs(30);
+            let (reply, cold) = match tokio::time::timeout(limit, rx).await {
+                Ok(Ok(answer)) => answer,
+                _ => (Err(TargetError::Timeout(limit)), false),
+            };
+            Answer {
+                reply,
+                elapsed: started.elapsed(),
+                cold,
+            }
+        })
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.shared.stats.lock().expect("lock").clone()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.stop() })
+    }
+}

@@ -1,0 +1,468 @@
+//! How a request reaches the authorizer under test. One trait, four kinds:
+//!
+//! - `builtin:PROFILE`: a reference authorizer, in process;
+//! - `lambda:COMMAND…`: a handler in any language, run as child processes under its real
+//!   runtime interface client against the Lambda Runtime API that authprobe hosts;
+//! - `invoke:URL`: a Lambda invoke endpoint (RIE, `sam local start-lambda`, `cargo lambda watch`);
+//! - `url:URL`: a deployed API Gateway route, judged by HTTP status.
+
+mod http;
+pub mod lambda;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::authorizer::{Authorizer, AuthorizerConfig, AuthorizerError};
+use crate::event::ClientRequest;
+use crate::policy::{self, ApiKind, Decision};
+use crate::tokens::Profile;
+
+/// A boxed future, for the object-safe [`Target`] trait.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the authorizer answered, before it is judged.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// The function returned this document.
+    Response(Value),
+    /// The function raised an error.
+    FunctionError {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`: exactly `Unauthorized` means 401.
+        message: String,
+    },
+    /// An HTTP answer of a deployed API (`url:` targets).
+    Http {
+        /// Status code.
+        status: u16,
+        /// Body, possibly cut.
+        body: String,
+    },
+}
+
+/// The authorizer misbehaved so that API Gateway would answer 500 (`error` outcomes), or the
+/// target could not be asked at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// No answer within the timeout; the execution environment was replaced.
+    #[error("timeout: no answer within {0:?}")]
+    Timeout(Duration),
+    /// The child process died during the invocation.
+    #[error("the handler process exited ({status}) during the invocation{}", tail(.stderr_tail))]
+    Crashed {
+        /// Exit status as text.
+        status: String,
+        /// Last lines it printed.
+        stderr_tail: String,
+    },
+    /// The handler could not initialise (e.g. it does not import).
+    #[error("init error: {message}{}", tail(.stderr_tail))]
+    Init {
+        /// What the runtime reported, or how the process ended.
+        message: String,
+        /// Last lines it printed.
+        stderr_tail: String,
+    },
+    /// The answer is not JSON.
+    #[error("the answer is not JSON: {0}")]
+    NotJson(String),
+    /// The answer is larger than Lambda's 6 MB response limit.
+    #[error("the answer is larger than 6 MB ({0} bytes or more)")]
+    Oversized(usize),
+    /// The target could not be reached: not the authorizer's fault.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// Where.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The target could not be started: not the authorizer's answer.
+    #[error("cannot start the target: {0}")]
+    Start(String),
+}
+
+fn tail(t: &str) -> String {
+    if t.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\n--- last output ---\n{}", t.trim_end())
+    }
+}
+
+impl TargetError {
+    /// True when the fault is the harness's or the network's, not an answer of the authorizer.
+    pub fn is_could_not_ask(&self) -> bool {
+        matches!(
+            self,
+            TargetError::Unreachable { .. } | TargetError::Start(_)
+        )
+    }
+}
+
+/// One call to a target: the event for Lambda-style targets, the client request for `url:`.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The event an authorizer receives.
+    pub event: Value,
+    /// The request a client makes (method, path, Authorization).
+    pub request: ClientRequest,
+}
+
+/// What the target did with a call, with timing.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The reply, or what went wrong.
+    pub reply: Result<Reply, TargetError>,
+    /// Time from sending to the answer.
+    pub elapsed: Duration,
+    /// Whether the call started an execution environment (cold start).
+    pub cold: bool,
+}
+
+/// Counters a target keeps.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct TargetStats {
+    /// Calls answered.
+    pub invocations: u64,
+    /// Start-up times of execution environments (spawn to first poll), in milliseconds.
+    pub cold_starts_ms: Vec<f64>,
+    /// Environments replaced after a timeout or crash.
+    pub replaced: u64,
+}
+
+/// Anything that can answer authorizer calls.
+pub trait Target: Send + Sync {
+    /// A short description (`builtin:jwks`, `lambda:python3 -m awslambdaric app.handler`).
+    fn describe(&self) -> String;
+    /// Sends one call and waits for its answer.
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer>;
+    /// Counters so far.
+    fn stats(&self) -> TargetStats {
+        TargetStats::default()
+    }
+    /// Stops child processes and servers.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// A parsed TARGET argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// `builtin:PROFILE`.
+    Builtin(Profile),
+    /// `lambda:COMMAND…`.
+    Lambda(Vec<String>),
+    /// `invoke:URL`.
+    Invoke(String),
+    /// `url:URL`.
+    Url(String),
+}
+
+impl FromStr for TargetSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, rest) = s.split_once(':').ok_or_else(|| {
+            format!("`{s}` is not a target: write builtin:PROFILE, lambda:COMMAND, invoke:URL or url:URL")
+        })?;
+        match kind {
+            "builtin" => {
+                use clap::ValueEnum;
+                Profile::from_str(rest, true).map(TargetSpec::Builtin).map_err(|_| {
+                    format!("`{rest}` is not a built-in authorizer: use static, hs256, jwks or cognito")
+                })
+            }
+            "lambda" => {
+                let words = split_words(rest)?;
+                if words.is_empty() {
+                    return Err(
+                        "lambda: needs a command, e.g. lambda:python3 -m awslambdaric app.handler"
+                            .into(),
+                    );
+                }
+                Ok(TargetSpec::Lambda(words))
+            }
+            "invoke" | "url" if rest.starts_with("http://") || rest.starts_with("https://") => {
+                Ok(if kind == "invoke" {
+                    TargetSpec::Invoke(rest.to_string())
+                } else {
+                    TargetSpec::Url(rest.to_string())
+                })
+            }
+            "invoke" | "url" => Err(format!("`{rest}` is not an http(s) URL")),
+            other => Err(format!(
+                "`{other}:` is not a target kind: use builtin:, lambda:, invoke: or url:"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetSpec::Builtin(p) => write!(f, "builtin:{p}"),
+            TargetSpec::Lambda(words) => write!(f, "lambda:{}", words.join(" ")),
+            TargetSpec::Invoke(url) => write!(f, "invoke:{url}"),
+            TargetSpec::Url(url) => write!(f, "url:{url}"),
+        }
+    }
+}
+
+/// Splits a command line on spaces, honouring single and double quotes.
+fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unclosed quote in `{s}`"));
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// How targets are started.
+#[derive(Clone, Debug)]
+pub struct TargetOptions {
+    /// Extra environment for `lambda:` children (placeholders already resolved).
+    pub env: Vec<(String, String)>,
+    /// Working directory (and `LAMBDA_TASK_ROOT`) of `lambda:` children.
+    pub workdir: Option<PathBuf>,
+    /// Execution environments of a `lambda:` target.
+    pub concurrency: usize,
+    /// Invocation timeout.
+    pub timeout: Duration,
+    /// Function name given to children and used in invoke URLs.
+    pub function_name: String,
+    /// `AWS_REGION`.
+    pub region: String,
+    /// The reference authorizer's settings, for `builtin:`.
+    pub builtin: Option<AuthorizerConfig>,
+}
+
+impl Default for TargetOptions {
+    fn default() -> Self {
+        TargetOptions {
+            env: Vec::new(),
+            workdir: None,
+            concurrency: 1,
+            timeout: Duration::from_secs(3),
+            function_name: "authprobe-authorizer".into(),
+            region: "us-east-1".into(),
+            builtin: None,
+        }
+    }
+}
+
+/// Starts the target `spec` names.
+pub async fn start(
+    spec: &TargetSpec,
+    options: TargetOptions,
+) -> Result<Arc<dyn Target>, TargetError> {
+    match spec {
+        TargetSpec::Builtin(profile) => {
+            let config = options
+                .builtin
+                .clone()
+                .filter(|c| c.profile == *profile)
+                .ok_or_else(|| TargetError::Start(format!("no settings for builtin:{profile}")))?;
+            Ok(Arc::new(Builtin {
+                authorizer: Authorizer::new(config),
+                stats: std::sync::Mutex::new(TargetStats::default()),
+            }))
+        }
+        TargetSpec::Lambda(command) => Ok(Arc::new(
+            lambda::LambdaTarget::start(command.clone(), options).await?,
+        )),
+        TargetSpec::Invoke(url) => Ok(Arc::new(http::InvokeTarget::new(url, &options))),
+        TargetSpec::Url(url) => Ok(Arc::new(http::UrlTarget::new(url, &options))),
+    }
+}
+
+struct Builtin {
+    authorizer: Authorizer,
+    stats: std::sync::Mutex<TargetStats>,
+}
+
+impl Target for Builtin {
+    fn describe(&self) -> String {
+        format!("builtin:{}", self.authorizer.config().profile)
+    }
+
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let reply = match self.authorizer.handle(&call.event).await {
+                Ok(response) => Reply::Response(response),
+                Err(e @ AuthorizerError::Unauthorized(_)) => Reply::FunctionError {
+                    error_type: "Unauthorized".into(),
+                    message: e.to_string(),
+                },
+                Err(e) => Reply::FunctionError {
+                    error_type: "BadEvent".into(),
+                    message: e.to_string(),
+                },
+            };
+            self.stats.lock().expect("lock").invocations += 1;
+            Answer {
+                reply: Ok(reply),
+                elapsed: started.elapsed(),
+                cold: false,
+            }
+        })
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.stats.lock().expect("lock").clone()
+    }
+}
+
+/// The four observed outcomes of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The request goes through.
+    Allow,
+    /// Explicit or implicit deny: API Gateway answers 403.
+    Deny,
+    /// The error `Unauthorized`: API Gateway answers 401.
+    Unauthorized,
+    /// Anything else: API Gateway answers 500.
+    Error,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::Error => "error",
+        })
+    }
+}
+
+/// Judges a reply the way API Gateway would for `arn`; the string says why.
+pub fn classify(reply: &Result<Reply, TargetError>, api: ApiKind, arn: &str) -> (Outcome, String) {
+    match reply {
+        Ok(Reply::Response(doc)) => match policy::evaluate(doc, api, arn) {
+            Ok(Decision::Allow) => (Outcome::Allow, "policy allows the method".into()),
+            Ok(Decision::ExplicitDeny) => {
+                (Outcome::Deny, "policy denies the method explicitly".into())
+            }
+            Ok(Decision::ImplicitDeny) => (Outcome::Deny, "no statement allows the method".into()),
+            Err(refused) => (
+                Outcome::Error,
+                format!("API Gateway would refuse the response: {refused}"),
+            ),
+        },
+        Ok(Reply::FunctionError { message, .. }) if message == "Unauthorized" => {
+            (Outcome::Unauthorized, "raised Unauthorized".into())
+        }
+        Ok(Reply::FunctionError {
+            error_type,
+            message,
+        }) => (Outcome::Error, format!("raised {error_type}: {message}")),
+        Ok(Reply::Http { status, .. }) => match status {
+            200..=299 => (Outcome::Allow, format!("HTTP {status}")),
+            401 => (Outcome::Unauthorized, "HTTP 401".into()),
+            403 => (Outcome::Deny, "HTTP 403".into()),
+            _ => (Outcome::Error, format!("HTTP {status}")),
+        },
+        Err(e) => (Outcome::Error, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_grammar_reads_each_kind() {
+        assert_eq!(
+            "builtin:jwks".parse(),
+            Ok(TargetSpec::Builtin(Profile::Jwks))
+        );
+        assert_eq!(
+            "lambda:python3 -m awslambdaric 'app.handler'".parse(),
+            Ok(TargetSpec::Lambda(vec![
+                "python3".into(),
+                "-m".into(),
+                "awslambdaric".into(),
+                "app.handler".into()
+            ]))
+        );
+        assert_eq!(
+            "invoke:http://127.0.0.1:9000".parse(),
+            Ok(TargetSpec::Invoke("http://127.0.0.1:9000".into()))
+        );
+        assert!(
+            "builtin:nope"
+                .parse::<TargetSpec>()
+                .unwrap_err()
+                .contains("static, hs256, jwks or cognito")
+        );
+        assert!("url:ftp://x".parse::<TargetSpec>().is_err());
+        assert!("lambda:".parse::<TargetSpec>().is_err());
+        assert!("jwks".parse::<TargetSpec>().is_err());
+    }
+
+    #[test]
+    fn only_exactly_unauthorized_is_a_401() {
+        let arn = "arn:aws:execute-api:us-east-1:1:a/prod/GET/x";
+        let err = |m: &str| {
+            Ok(Reply::FunctionError {
+                error_type: "Exception".into(),
+                message: m.into(),
+            })
+        };
+        assert_eq!(
+            classify(&err("Unauthorized"), ApiKind::Rest, arn).0,
+            Outcome::Unauthorized
+        );
+        assert_eq!(
+            classify(&err("unauthorized"), ApiKind::Rest, arn).0,
+            Outcome::Error
+        );
+        assert_eq!(
+            classify(
+                &Err(TargetError::Timeout(Duration::from_secs(3))),
+                ApiKind::Rest,
+                arn
+            )
+            .0,
+            Outcome::Error
+        );
+    }
+}

@@ -1,0 +1,334 @@
+//! Targets against real children and real servers: the embedded Runtime API with a custom
+//! runtime that misbehaves on request, and an invoke endpoint served by the test.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authprobe::event::{self, Api, ClientRequest, EventKind};
+use authprobe::policy::ApiKind;
+use authprobe::target::{
+    self, Call, Outcome, Reply, Target, TargetError, TargetOptions, TargetSpec,
+};
+use serde_json::Value;
+
+fn bootstrap() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runtime/bootstrap.py")
+}
+
+fn options(mode: &str) -> TargetOptions {
+    TargetOptions {
+        env: vec![("MODE".into(), mode.into())],
+        timeout: Duration::from_secs(2),
+        ..TargetOptions::default()
+    }
+}
+
+async fn lambda(opts: TargetOptions) -> Result<Arc<dyn Target>, TargetError> {
+    let spec = TargetSpec::Lambda(vec!["python3".into(), bootstrap().display().to_string()]);
+    target::start(&spec, opts).await
+}
+
+fn call() -> Call {
+    let request = ClientRequest::get("/hello", Some("Bearer x.y.z".into()));
+    Call {
+        event: event::build(EventKind::Token, &Api::default(), &request),
+        request,
+    }
+}
+
+fn arn() -> String {
+    ClientRequest::get("/hello", None)
+        .method_arn(&Api::default())
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_child_gets_the_lambda_environment_and_invocation_headers() {
+    let mut opts = options("env");
+    opts.env
+        .push(("AUTHPROBE_EXTRA".into(), "from --env".into()));
+    let target = lambda(opts).await.unwrap();
+    let answer = target.call(&call()).await;
+    let Ok(Reply::Response(doc)) = &answer.reply else {
+        panic!("{:?}", answer.reply)
+    };
+    let ctx = &doc["context"];
+    assert_eq!(ctx["AWS_LAMBDA_FUNCTION_NAME"], "authprobe-authorizer");
+    assert_eq!(ctx["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+    assert_eq!(ctx["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+    assert_eq!(ctx["AWS_REGION"], "us-east-1");
+    assert_eq!(ctx["AUTHPROBE_EXTRA"], "from --env");
+    assert!(ctx["_HANDLER"].as_str().unwrap().ends_with("bootstrap.py"));
+    assert!(ctx["LAMBDA_TASK_ROOT"].as_str().unwrap().starts_with('/'));
+    assert_eq!(
+        ctx["arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:authprobe-authorizer"
+    );
+    let deadline: u128 = ctx["deadline"].as_str().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert!(deadline > now, "the deadline is in the future");
+    assert!(
+        answer.cold,
+        "the first invocation of an environment is a cold one"
+    );
+    assert!(!target.call(&call()).await.cold, "the second is warm");
+    assert_eq!(target.stats().cold_starts_ms.len(), 1);
+    assert_eq!(
+        target::classify(&answer.reply, ApiKind::Rest, &arn()).0,
+        Outcome::Allow
+    );
+}
+
+#[tokio::test]
+async fn raising_unauthorized_is_a_401() {
+    let target = lambda(options("unauthorized")).await.unwrap();
+    let answer = target.call(&call()).await;
+    assert_eq!(
+        target::classify(&answer.reply, ApiKind::Rest, &arn()).0,
+        Outcome::Unauthorized
+    );
+}
+
+#[tokio::test]
+async fn a_crash_mid_invocation_is_an_error_with_the_output_and_a_new_child_takes_over() {
+    let target = lambda(options("crash")).await.unwrap();
+    for _ in 0..2 {
+        let answer = target.call(&call()).await;
+        match &answer.reply {
+            Err(TargetError::Crashed {
+                status,
+                stderr_tail,
+            }) => {
+                assert!(status.contains('3'), "{status}");
+                assert!(stderr_tail.contains("segfault in handler"), "{stderr_tail}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        target.stats().replaced,
+        2,
+        "each crash was replaced by a new child"
+    );
+    assert!(
+        target.stats().cold_starts_ms.len() >= 2,
+        "the second call ran on a new child"
+    );
+}
+
+#[tokio::test]
+async fn a_hang_past_the_timeout_is_a_timeout_and_a_fresh_environment_answers_next() {
+    let marker = tempfile::tempdir().unwrap();
+    let mut opts = options("allow");
+    opts.timeout = Duration::from_secs(1);
+    // The wrapper hangs on the first invocation of its life only when the marker is absent.
+    let script = format!(
+        "import os,sys,time\nm='{}/hung'\nif not os.path.exists(m):\n    open(m,'w').close()\n    os.environ['MODE']='hang'\nexec(open('{}').read())",
+        marker.path().display(),
+        bootstrap().display()
+    );
+    let spec = TargetSpec::Lambda(vec!["python3".into(), "-c".into(), script]);
+    let target = target::start(&spec, opts).await.unwrap();
+    let first = target.call(&call()).await;
+    assert_eq!(
+        first.reply,
+        Err(TargetError::Timeout(Duration::from_secs(1)))
+    );
+    assert_eq!(
+        target::classify(&first.reply, ApiKind::Rest, &arn()).0,
+        Outcome::Error
+    );
+    let second = target.call(&call()).await;
+    assert!(
+        matches!(second.reply, Ok(Reply::Response(_))),
+        "{:?}",
+        second.reply
+    );
+    assert!(second.cold, "the replacement environment started cold");
+    assert_eq!(target.stats().replaced, 1);
+}
+
+#[tokio::test]
+async fn an_init_error_stops_the_start_with_the_message_and_the_output() {
+    match lambda(options("init-error")).await {
+        Err(TargetError::Init {
+            message,
+            stderr_tail,
+        }) => {
+            assert!(message.contains("Runtime.ImportModuleError"), "{message}");
+            assert!(
+                stderr_tail.contains("No module named 'app'"),
+                "{stderr_tail}"
+            );
+        }
+        other => panic!("{:?}", other.map(|t| t.describe())),
+    }
+}
+
+#[tokio::test]
+async fn a_child_that_exits_before_asking_for_work_cannot_start() {
+    match lambda(options("exit-early")).await {
+        Err(TargetError::Init {
+            message,
+            stderr_tail,
+        }) => {
+            assert!(
+                message.contains("before asking for an invocation"),
+                "{message}"
+            );
+            assert!(stderr_tail.contains("giving up"), "{stderr_tail}");
+        }
+        other => panic!("{:?}", other.map(|t| t.describe())),
+    }
+}
+
+#[tokio::test]
+async fn a_command_that_does_not_exist_cannot_start() {
+    let spec = TargetSpec::Lambda(vec!["/nonexistent/authorizer".into()]);
+    match target::start(&spec, TargetOptions::default()).await {
+        Err(e @ TargetError::Start(_)) => {
+            assert!(e.to_string().contains("/nonexistent/authorizer"))
+        }
+        other => panic!("{:?}", other.map(|t| t.describe())),
+    }
+}
+
+#[tokio::test]
+async fn a_non_json_answer_is_an_error() {
+    let target = lambda(options("non-json")).await.unwrap();
+    let answer = target.call(&call()).await;
+    assert!(
+        matches!(&answer.reply, Err(TargetError::NotJson(body)) if body.contains("not json")),
+        "{:?}",
+        answer.reply
+    );
+    assert_eq!(
+        target::classify(&answer.reply, ApiKind::Rest, &arn()).0,
+        Outcome::Error
+    );
+}
+
+#[tokio::test]
+async fn an_answer_over_six_megabytes_is_an_error() {
+    let target = lambda(options("oversized")).await.unwrap();
+    let answer = target.call(&call()).await;
+    assert!(
+        matches!(answer.reply, Err(TargetError::Oversized(_))),
+        "{:?}",
+        answer.reply
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_environments_share_parallel_invocations() {
+    let mut opts = options("slow");
+    opts.env.push(("SLOW_MS".into(), "400".into()));
+    opts.concurrency = 4;
+    let target = lambda(opts).await.unwrap();
+    assert_eq!(
+        target.stats().cold_starts_ms.len(),
+        4,
+        "four environments started"
+    );
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let t = target.clone();
+            tokio::spawn(async move { t.call(&call()).await })
+        })
+        .collect();
+    let mut pids = HashSet::new();
+    for c in calls {
+        let answer = c.await.unwrap();
+        let Ok(Reply::Response(doc)) = answer.reply else {
+            panic!("{:?}", answer.reply)
+        };
+        pids.insert(doc["context"]["pid"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        pids.len(),
+        4,
+        "every environment answered some of the calls"
+    );
+    assert_eq!(target.stats().invocations, 8);
+}
+
+#[tokio::test]
+async fn an_invoke_endpoint_is_read_like_lambda() {
+    use wiremock::matchers::{body_partial_json, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let policy = serde_json::json!({"principalId": "u", "policyDocument": {"Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}]}});
+    Mock::given(method("POST"))
+        .and(path("/2015-03-31/functions/function/invocations"))
+        .and(body_partial_json(
+            serde_json::json!({"authorizationToken": "Bearer good"}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(policy))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2015-03-31/functions/function/invocations"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Amz-Function-Error", "Unhandled")
+                .set_body_json(
+                    serde_json::json!({"errorMessage": "Unauthorized", "errorType": "Exception"}),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let spec: TargetSpec = format!("invoke:{}", server.uri()).parse().unwrap();
+    let target = target::start(&spec, TargetOptions::default())
+        .await
+        .unwrap();
+    let with = |token: &str| {
+        let request = ClientRequest::get("/hello", Some(token.into()));
+        Call {
+            event: event::build(EventKind::Token, &Api::default(), &request),
+            request,
+        }
+    };
+    let good = target.call(&with("Bearer good")).await;
+    assert_eq!(
+        target::classify(&good.reply, ApiKind::Rest, &arn()).0,
+        Outcome::Allow
+    );
+    let bad = target.call(&with("Bearer bad")).await;
+    assert_eq!(
+        target::classify(&bad.reply, ApiKind::Rest, &arn()).0,
+        Outcome::Unauthorized
+    );
+    let received: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.body_json().unwrap())
+        .collect();
+    assert_eq!(received[0]["type"], "TOKEN");
+}
+
+#[tokio::test]
+async fn an_invoke_endpoint_that_is_not_there_cannot_be_asked() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let spec: TargetSpec = format!("invoke:http://{addr}").parse().unwrap();
+    let target = target::start(&spec, TargetOptions::default())
+        .await
+        .unwrap();
+    let answer = target.call(&call()).await;
+    assert!(
+        answer.reply.as_ref().unwrap_err().is_could_not_ask(),
+        "{:?}",
+        answer.reply
+    );
+}
