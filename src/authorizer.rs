@@ -81,6 +81,71 @@ impl AuthorizerConfig {
     }
 }
 
+impl AuthorizerConfig {
+    /// Reads the configuration a deployed authorizer gets from its environment (the same
+    /// variables the Python examples read): `AUTH_PROFILE` (static|hs256|jwks|cognito, default
+    /// jwks), `JWKS_URL`, `ISSUER`, `AUDIENCE`, `CLIENT_ID`, `TOKEN_USE` (access|id),
+    /// `REQUIRED_SCOPES`, `HS256_SECRET`, `STATIC_TOKEN`, `LEEWAY_SECONDS` (60),
+    /// `JWKS_REFETCH_SECONDS` (10), `SIMPLE_RESPONSES` (true|false).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        use clap::ValueEnum;
+        let profile = match var("AUTH_PROFILE") {
+            Some(p) => Profile::from_str(&p, true)
+                .map_err(|_| format!("AUTH_PROFILE `{p}` is not static, hs256, jwks or cognito"))?,
+            None => Profile::Jwks,
+        };
+        let required = |name: &str| {
+            var(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{name} is not set"))
+        };
+        let seconds = |name: &str, default: u64| -> Result<Duration, String> {
+            var(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| format!("{name} `{v}` is not a number of seconds"))
+                })
+                .transpose()
+                .map(|s| Duration::from_secs(s.unwrap_or(default)))
+        };
+        let needs_jwks = matches!(profile, Profile::Jwks | Profile::Cognito);
+        let token_use = match var("TOKEN_USE").as_deref() {
+            None | Some("access") => TokenUse::Access,
+            Some("id") => TokenUse::Id,
+            Some(other) => return Err(format!("TOKEN_USE `{other}` is not access or id")),
+        };
+        Ok(AuthorizerConfig {
+            profile,
+            issuer: if profile == Profile::Static {
+                String::new()
+            } else {
+                required("ISSUER")?
+            },
+            audience: var("AUDIENCE").unwrap_or_default(),
+            client_id: var("CLIENT_ID").unwrap_or_default(),
+            token_use,
+            required_scopes: var("REQUIRED_SCOPES")
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
+            secret: if profile == Profile::Hs256 {
+                required("HS256_SECRET")?.into_bytes()
+            } else {
+                Vec::new()
+            },
+            static_token: var("STATIC_TOKEN").unwrap_or_else(|| STATIC_TOKEN.to_string()),
+            jwks_url: if needs_jwks {
+                Some(required("JWKS_URL")?)
+            } else {
+                None
+            },
+            leeway: seconds("LEEWAY_SECONDS", 60)?,
+            refetch_interval: seconds("JWKS_REFETCH_SECONDS", 10)?,
+            fetch_timeout: Duration::from_secs(2),
+            simple_responses: var("SIMPLE_RESPONSES").is_some_and(|v| v == "true"),
+        })
+    }
+}
+
 /// Why an authorizer did not answer with a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthorizerError {

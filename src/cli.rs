@@ -41,6 +41,77 @@ pub enum Command {
     /// Run the mock identity provider.
     #[command(subcommand)]
     Idp(IdpCommand),
+    /// Send one event to one target and print the outcome and the raw response.
+    Invoke(InvokeArgs),
+}
+
+/// Where the authorizer under test is and how to run it.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The authorizer under test: builtin:static|hs256|jwks|cognito, lambda:COMMAND…,
+    /// invoke:URL or url:URL. Default: builtin:PROFILE.
+    #[arg(long, value_parser = parse_target)]
+    pub target: Option<crate::target::TargetSpec>,
+    /// Environment of a lambda: target, repeatable: K=V, where V may hold {jwks_url},
+    /// {issuer}, {audience}, {client_id}, {secret}, {region}, {pool_id} or {token_use}.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Working directory (and LAMBDA_TASK_ROOT) of a lambda: target.
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Execution environments of a lambda: target.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Invocation timeout, e.g. 3s.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Sign with the keys of this folder instead of keys made for the run.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// Profile of the authorizer.
+    #[arg(long, value_enum, default_value_t = Profile::Jwks)]
+    pub profile: Profile,
+    /// Send this Authorization header value as is.
+    #[arg(long, conflicts_with = "kind")]
+    pub token: Option<String>,
+    /// Mint a token of this kind (default: the profile's good token).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Event shape.
+    #[arg(long, value_enum, default_value_t = crate::event::EventKind::Token)]
+    pub event: crate::event::EventKind,
+    /// Method ARN of the request (default: GET /hello on a made-up API).
+    #[arg(long)]
+    pub method_arn: Option<String>,
+    /// HTTP API payload 2.0 with simple responses (`isAuthorized`).
+    #[arg(long)]
+    pub simple_responses: bool,
+    /// Where the authorizer is.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Claims and secrets of the token.
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+}
+
+/// Parses a TARGET.
+pub fn parse_target(s: &str) -> Result<crate::target::TargetSpec, String> {
+    s.parse()
+}
+
+/// Parses `K=V` for `--env`.
+pub fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "`{s}` is not K=V: write e.g. --env JWKS_URL={{jwks_url}}"
+        )),
+    }
 }
 
 /// `authprobe keys …`
@@ -118,7 +189,8 @@ pub struct TokenMint {
 /// The claims and secrets a token is minted with.
 #[derive(Debug, Clone, Args)]
 pub struct ClaimArgs {
-    /// Issuer (`iss`). Default: https://idp.authprobe.test, or the Cognito pool issuer.
+    /// Issuer (`iss`). Default: the mock IdP's (token mint: https://idp.authprobe.test, or the
+    /// Cognito pool issuer).
     #[arg(long)]
     pub iss: Option<String>,
     /// Audience (`aud`).

@@ -4,10 +4,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    ClaimArgs, Cli, Command, IdpCommand, KeysCommand, KeysGenerate, TokenCommand, TokenMint,
+    ClaimArgs, Cli, Command, IdpCommand, InvokeArgs, KeysCommand, KeysGenerate, TargetArgs,
+    TokenCommand, TokenMint,
 };
+use crate::event::{self, Api, ClientRequest};
+use crate::harness::{Harness, HarnessOptions};
 use crate::idp::{Idp, IdpConfig};
 use crate::keys::{self, Existing, KeyDir, KeyRing, SigningKey};
+use crate::target::{Call, TargetSpec};
+use crate::tokens::Expect;
 use crate::tokens::{Kind, MintSettings, Minter, Profile, TokenUse};
 use crate::{EXIT_OK, Error};
 
@@ -31,6 +36,7 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
         Command::Idp(IdpCommand::Serve { dir, addr, pool_id }) => {
             idp_serve(dir, addr, pool_id, out).await
         }
+        Command::Invoke(args) => invoke(args, out).await,
     }
 }
 
@@ -218,4 +224,123 @@ async fn idp_serve(
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("stopped after {} JWKS fetch(es)", idp.jwks_fetches());
     Ok(EXIT_OK)
+}
+
+fn parse_kind(name: &str) -> Result<Kind, Error> {
+    Kind::from_name(name).ok_or_else(|| Error::UnknownKind {
+        name: name.to_string(),
+        suggestions: Kind::suggest(name),
+    })
+}
+
+/// Harness options from the shared target and claim arguments; the issuer is the IdP's unless
+/// `--iss` names one.
+pub(crate) fn harness_options(
+    profile: Profile,
+    target: &TargetArgs,
+    claims: &ClaimArgs,
+    simple_responses: bool,
+) -> HarnessOptions {
+    let mut settings = mint_settings(claims, profile, String::new());
+    settings.issuer = claims.iss.clone().unwrap_or_default();
+    HarnessOptions {
+        profile,
+        settings,
+        target: target
+            .target
+            .clone()
+            .unwrap_or(TargetSpec::Builtin(profile)),
+        env: target.env.clone(),
+        workdir: target.workdir.clone(),
+        concurrency: usize::from(target.concurrency),
+        timeout: target.timeout,
+        keys_dir: target.dir.clone(),
+        simple_responses,
+    }
+}
+
+async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    let kind = args.kind.as_deref().map(parse_kind).transpose()?;
+    let options = harness_options(
+        args.profile,
+        &args.target,
+        &args.claims,
+        args.simple_responses,
+    );
+    let harness = Harness::start(options).await?;
+    let (header, kind) = match (&args.token, kind) {
+        (Some(token), _) => (Some(token.clone()), None),
+        (None, kind) => {
+            let kind = kind.unwrap_or_else(|| harness.minter.good_kind());
+            let minted = harness.minter.mint(kind)?;
+            (Some(minted.header_value()), Some(kind))
+        }
+    };
+    let mut api = Api::default();
+    let mut request = ClientRequest::get("/hello", header);
+    if let Some(arn) = &args.method_arn {
+        let parsed = crate::policy::MethodArn::parse(arn).ok_or_else(|| Error::Usage {
+            message: format!("`{arn}` is not a method ARN"),
+            hint: "write arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/VERB/PATH".into(),
+        })?;
+        api.region = parsed.region.clone();
+        api.account = parsed.account.clone();
+        api.api_id = parsed.api_id.clone();
+        api.stage = parsed.stage.clone();
+        request.method = parsed.verb.clone();
+        request.path = format!("/{}", parsed.path);
+    }
+    let call = Call {
+        event: event::build(args.event, &api, &request),
+        request: request.clone(),
+    };
+    let answer = harness.target.call(&call).await;
+    let arn = request.method_arn(&api).to_string();
+    let (outcome, why) =
+        crate::target::classify(&answer.reply, args.event.api(args.simple_responses), &arn);
+    writeln!(out, "target    {}", harness.target.describe())?;
+    let shape = serde_json::to_value(args.event).expect("event kind");
+    writeln!(
+        out,
+        "event     {}  {arn}",
+        shape.as_str().unwrap_or_default()
+    )?;
+    let expected = kind.and_then(|k| harness.minter.expect(k));
+    if let Some(k) = kind {
+        let word = expected.map_or("n/a", Expect::word);
+        writeln!(out, "token     {k} (a correct authorizer would {word})")?;
+    }
+    let temperature = if answer.cold { "cold" } else { "warm" };
+    writeln!(
+        out,
+        "outcome   {outcome}  ({why})  {:.1} ms {temperature}",
+        answer.elapsed.as_secs_f64() * 1e3
+    )?;
+    match &answer.reply {
+        Ok(crate::target::Reply::Response(doc)) => writeln!(
+            out,
+            "response\n{}",
+            serde_json::to_string_pretty(doc).expect("JSON")
+        )?,
+        Ok(crate::target::Reply::FunctionError {
+            error_type,
+            message,
+        }) => writeln!(out, "response\nerror {error_type}: {message}")?,
+        Ok(crate::target::Reply::Http { status, body }) => {
+            writeln!(out, "response\nHTTP {status}\n{body}")?
+        }
+        Err(e) => writeln!(out, "response\n(none: {e})")?,
+    }
+    harness.target.shutdown().await;
+    if let Err(e) = &answer.reply
+        && e.is_could_not_ask()
+    {
+        return Ok(crate::EXIT_COULD_NOT_RUN);
+    }
+    let matches = match expected {
+        Some(Expect::Allow) => outcome == crate::target::Outcome::Allow,
+        Some(Expect::Reject(_)) => outcome == crate::target::Outcome::Unauthorized,
+        None => true,
+    };
+    Ok(if matches { EXIT_OK } else { crate::EXIT_FAILED })
 }

@@ -10,6 +10,7 @@ pub mod authorizer;
 pub mod cli;
 mod commands;
 pub mod event;
+pub mod harness;
 pub mod idp;
 pub mod keys;
 pub mod policy;
@@ -57,6 +58,9 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// Setting up a run (keys, IdP, target).
+    #[error(transparent)]
+    Harness(#[from] harness::HarnessError),
     /// Writing to stdout failed.
     #[error("cannot write output")]
     Output(#[from] std::io::Error),
@@ -68,6 +72,12 @@ impl Error {
         match self {
             Error::Idp(_) | Error::Output(_) => EXIT_COULD_NOT_RUN,
             Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
+            Error::Harness(
+                harness::HarnessError::Target { .. } | harness::HarnessError::Idp(_),
+            ) => EXIT_COULD_NOT_RUN,
+            Error::Harness(harness::HarnessError::Keys(keys::KeyError::Generate { .. })) => {
+                EXIT_COULD_NOT_RUN
+            }
             _ => EXIT_USAGE,
         }
     }
@@ -83,6 +93,7 @@ impl Error {
             }),
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::Idp(_) => Some("pick another --addr, or port 0 for a free one".into()),
+            Error::Harness(e) => e.hint(),
             Error::Output(_) => None,
         }
     }

@@ -17,7 +17,13 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             let hint = err.hint().map(|h| format!("; {h}")).unwrap_or_default();
-            eprintln!("error: {}{hint}", err.chain());
+            // One line names the problem and the fix; a child's output, if any, follows it.
+            let chain = err.chain();
+            let (head, rest) = chain.split_once('\n').unwrap_or((&chain, ""));
+            eprintln!("error: {head}{hint}");
+            if !rest.is_empty() {
+                eprintln!("{rest}");
+            }
             if let authprobe::Error::UnknownKind { .. } = err {
                 for kind in authprobe::tokens::Kind::ALL {
                     eprintln!("  {kind}");

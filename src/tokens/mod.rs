@@ -252,6 +252,17 @@ impl Minter {
             .collect()
     }
 
+    /// The profile's plain good kind (`valid`, `cognito-access`, `hs256-valid`, …).
+    pub fn good_kind(&self) -> Kind {
+        match (self.profile, self.settings.token_use) {
+            (Profile::Jwks, _) => Kind::Valid,
+            (Profile::Cognito, TokenUse::Access) => Kind::CognitoAccess,
+            (Profile::Cognito, TokenUse::Id) => Kind::CognitoId,
+            (Profile::Hs256, _) => Kind::Hs256Valid,
+            (Profile::Static, _) => Kind::AllowToken,
+        }
+    }
+
     /// Mints one token of `kind`, as of now.
     pub fn mint(&self, kind: Kind) -> Result<Minted, MintError> {
         self.mint_at(kind, unix_now())
