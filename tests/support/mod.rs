@@ -1,6 +1,7 @@
 //! Shared pieces of the integration tests.
 #![allow(dead_code)]
 
+pub mod python;
 pub mod verifier;
 
 use std::sync::OnceLock;

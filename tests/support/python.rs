@@ -66,7 +66,6 @@ fn requirements() -> String {
 
 // `File::lock` is stable since Rust 1.89, one release after the crate's declared
 // `rust-version`; only the tests use it.
-#[allow(clippy::incompatible_msrv)]
 fn make_venv() -> PathBuf {
     let target = target_dir();
     let venv = target.join("py-venv");
@@ -106,11 +105,11 @@ fn make_venv() -> PathBuf {
         "--no-input",
     ]);
     for name in EXAMPLES {
-        pip.arg("-r").arg(example_dir(name).join("requirements.txt"));
+        pip.arg("-r")
+            .arg(example_dir(name).join("requirements.txt"));
     }
     run(&mut pip, "install the examples' requirements with pip");
-    fs::write(&marker, wanted)
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+    fs::write(&marker, wanted).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
     python
 }
 
