@@ -75,7 +75,7 @@ impl AuthorizerConfig {
             jwks_url,
             leeway: settings.leeway,
             refetch_interval: Duration::from_secs(10),
-            fetch_timeout: Duration::from_secs(2),
+            fetch_timeout: Duration::from_secs(1),
             simple_responses: false,
         }
     }
@@ -167,7 +167,8 @@ struct KeyCache {
     url: String,
     client: reqwest::Client,
     keys: RwLock<HashMap<String, std::sync::Arc<Key>>>,
-    /// Held across a fetch, so concurrent misses wait for one fetch instead of each making one.
+    /// When a miss last caused a fetch. Held across a fetch, so concurrent misses wait for one
+    /// fetch instead of each making one.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     interval: Duration,
 }
@@ -177,27 +178,37 @@ impl KeyCache {
         self.keys.read().expect("lock").get(kid).cloned()
     }
 
+    /// The key for `kid`. The first load is free; after that a miss refetches the JWKS at
+    /// most once per interval, so a flood of unknown kids cannot hammer the IdP, and a
+    /// rotated-in key is still found (by the first miss after the last refetch).
     async fn get(&self, kid: &str) -> Result<std::sync::Arc<Key>, Reason> {
         if let Some(k) = self.cached(kid) {
             return Ok(k);
         }
-        let mut last = self.last_fetch.lock().await;
+        let mut last_miss = self.last_fetch.lock().await;
         if let Some(k) = self.cached(kid) {
             return Ok(k); // fetched by whoever held the lock before us
         }
-        let never_loaded = last.is_none();
-        if last.is_some_and(|t| t.elapsed() < self.interval) {
-            return Err(Reason::KidUnknown);
+        let loaded = !self.keys.read().expect("lock").is_empty();
+        let miss = if loaded { Reason::KidUnknown } else { Reason::KeysUnavailable };
+        if last_miss.is_some_and(|t| t.elapsed() < self.interval) {
+            return Err(miss);
         }
-        *last = Some(Instant::now());
-        match self.fetch().await {
-            Ok(keys) => *self.keys.write().expect("lock") = keys,
-            Err(()) if never_loaded || self.keys.read().expect("lock").is_empty() => {
-                return Err(Reason::KeysUnavailable);
-            }
-            Err(()) => {} // keep serving the keys we have
+        let fetched = self.fetch().await;
+        let ok = fetched.is_ok();
+        if let Ok(keys) = fetched {
+            *self.keys.write().expect("lock") = keys;
         }
-        self.cached(kid).ok_or(Reason::KidUnknown)
+        let found = self.cached(kid);
+        // Only the first load that finds its kid is free.
+        if loaded || found.is_none() {
+            *last_miss = Some(Instant::now());
+        }
+        match found {
+            Some(k) => Ok(k),
+            None if !ok && !loaded => Err(Reason::KeysUnavailable),
+            None => Err(Reason::KidUnknown),
+        }
     }
 
     async fn fetch(&self) -> Result<HashMap<String, std::sync::Arc<Key>>, ()> {

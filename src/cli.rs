@@ -43,6 +43,56 @@ pub enum Command {
     Idp(IdpCommand),
     /// Send one event to one target and print the outcome and the raw response.
     Invoke(InvokeArgs),
+    /// Run a profile's cases against an authorizer and judge every answer (the main job).
+    ///
+    /// With no arguments: keys made for the run, the mock IdP up, the jwks profile against the
+    /// built-in reference authorizer.
+    Conform(ConformArgs),
+}
+
+/// Arguments of `conform`.
+#[derive(Debug, Args)]
+pub struct ConformArgs {
+    /// Built-in profile to run (scenarios/PROFILE.toml, embedded in the binary).
+    #[arg(long, value_enum, default_value_t = Profile::Jwks, conflicts_with = "scenario")]
+    pub profile: Profile,
+    /// A profile file of your own (copy one of scenarios/*.toml and edit it).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Where the authorizer is.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Authorizer result cache TTL the API uses, overriding the profile's (0 turns caching off).
+    #[arg(long, value_name = "SECONDS")]
+    pub cache_ttl: Option<u64>,
+    /// Folder for run reports: each run writes report.json, report.md and junit.xml into
+    /// REPORT_DIR/<run>/.
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Also write the JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Policy snapshot folder (default: scenarios/snapshots/<profile>/<target>/).
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
+    /// Accept changed policy snapshots.
+    #[arg(long, conflicts_with = "no_snapshots")]
+    pub update_snapshots: bool,
+    /// Do not compare or write policy snapshots.
+    #[arg(long)]
+    pub no_snapshots: bool,
+    /// Contract warnings fail the run.
+    #[arg(long)]
+    pub strict: bool,
+    /// How long the key-rotation case waits for the authorizer to refetch the JWKS.
+    #[arg(long, default_value = "12s", value_parser = parse_duration)]
+    pub rotation_window: Duration,
+    /// Colour: auto (a terminal without NO_COLOR), always or never.
+    #[arg(long, value_enum, default_value_t = crate::report::ColorChoice::Auto)]
+    pub color: crate::report::ColorChoice,
 }
 
 /// Where the authorizer under test is and how to run it.

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    ClaimArgs, Cli, Command, IdpCommand, InvokeArgs, KeysCommand, KeysGenerate, TargetArgs,
+    ClaimArgs, Cli, Command, ConformArgs, IdpCommand, InvokeArgs, KeysCommand, KeysGenerate, TargetArgs,
     TokenCommand, TokenMint,
 };
 use crate::event::{self, Api, ClientRequest};
@@ -37,6 +37,7 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             idp_serve(dir, addr, pool_id, out).await
         }
         Command::Invoke(args) => invoke(args, out).await,
+        Command::Conform(args) => conform(args, out).await,
     }
 }
 
@@ -343,4 +344,51 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
         None => true,
     };
     Ok(if matches { EXIT_OK } else { crate::EXIT_FAILED })
+}
+
+async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    use crate::conform::{self, ConformOptions, profile, snapshot};
+    let spec = match &args.scenario {
+        Some(path) => profile::load(path)?,
+        None => profile::builtin(args.profile.name())?,
+    };
+    let target = args.target.target.clone().unwrap_or(TargetSpec::Builtin(spec.profile));
+    let snapshots = (!args.no_snapshots).then(|| {
+        let dir = args.snapshots.clone().unwrap_or_else(|| {
+            std::path::Path::new("scenarios/snapshots")
+                .join(spec.profile.name())
+                .join(snapshot::target_slug(&target.to_string()))
+        });
+        snapshot::Snapshots::new(dir)
+    });
+    let options = ConformOptions {
+        profile: spec,
+        target,
+        env: args.target.env.clone(),
+        workdir: args.target.workdir.clone(),
+        concurrency: usize::from(args.target.concurrency),
+        timeout: args.target.timeout,
+        keys_dir: args.target.dir.clone(),
+        cache_ttl: args.cache_ttl,
+        strict: args.strict,
+        snapshots,
+        rotation_window: args.rotation_window,
+    };
+    let color = crate::report::use_color(args.color);
+    let mut terminal = crate::report::Terminal::new(out, color);
+    let report = conform::run(&options, &mut |event| terminal.event(event)).await?;
+    let run_dir = args.report_dir.join(&report.run_id);
+    let report_error = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Report { path, source }
+    };
+    crate::report::write_all(&report, &run_dir).map_err(report_error(&run_dir))?;
+    if let Some(path) = &args.junit {
+        crate::report::write_file(path, &crate::report::junit(&report)).map_err(report_error(path))?;
+    }
+    if let Some(path) = &args.json {
+        crate::report::write_file(path, &crate::report::json(&report)).map_err(report_error(path))?;
+    }
+    terminal.finish(&report, Some(&run_dir));
+    Ok(report.exit_code())
 }

@@ -108,6 +108,7 @@ pub struct Harness {
     pub jwks_url: Option<String>,
     /// The target as given.
     pub spec: TargetSpec,
+    target_options: TargetOptions,
 }
 
 impl std::fmt::Debug for Harness {
@@ -205,7 +206,7 @@ impl Harness {
             builtin: Some(builtin),
             ..TargetOptions::default()
         };
-        let target = target::start(&options.target, target_options)
+        let target = target::start(&options.target, target_options.clone())
             .await
             .map_err(|source| HarnessError::Target {
                 target: options.target.to_string(),
@@ -218,7 +219,24 @@ impl Harness {
             target,
             jwks_url,
             spec: options.target,
+            target_options,
         })
+    }
+
+    /// Starts another instance of the target with nothing cached: a cold start. `None` for
+    /// targets whose instances the harness does not control (`invoke:`, `url:`).
+    pub async fn fresh_target(&self) -> Option<Result<Arc<dyn Target>, TargetError>> {
+        match self.spec {
+            TargetSpec::Builtin(_) | TargetSpec::Lambda(_) => {
+                Some(target::start(&self.spec, self.target_options.clone()).await)
+            }
+            TargetSpec::Invoke(_) | TargetSpec::Url(_) => None,
+        }
+    }
+
+    /// The invocation timeout.
+    pub fn timeout(&self) -> Duration {
+        self.target_options.timeout
     }
 }
 

@@ -2,18 +2,22 @@
 //! authorizers.
 //!
 //! The pipeline, one module a stage: [`keys`] → [`tokens`] → [`idp`] → [`authorizer`]
-//! (reference authorizers) and [`event`]/[`policy`] (what API Gateway sends and accepts). The
-//! binary is a thin shell around [`run`].
+//! (reference authorizers), [`event`] and [`policy`] (what API Gateway sends and accepts) →
+//! [`target`] (how a call reaches the authorizer under test) → [`harness`] (a run set up) →
+//! [`conform`] (cases, verdicts, snapshots) → [`report`]. The binary is a thin shell around
+//! [`run`].
 #![warn(missing_docs)]
 
 pub mod authorizer;
 pub mod cli;
 mod commands;
+pub mod conform;
 pub mod event;
 pub mod harness;
 pub mod idp;
 pub mod keys;
 pub mod policy;
+pub mod report;
 pub mod target;
 pub mod tokens;
 
@@ -58,6 +62,18 @@ pub enum Error {
         /// How to fix it.
         hint: String,
     },
+    /// A profile file.
+    #[error(transparent)]
+    Profile(#[from] conform::profile::ProfileError),
+    /// Writing reports.
+    #[error("cannot write reports to {path}")]
+    Report {
+        /// Where.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Setting up a run (keys, IdP, target).
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
@@ -70,7 +86,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Idp(_) | Error::Output(_) => EXIT_COULD_NOT_RUN,
+            Error::Idp(_) | Error::Output(_) | Error::Report { .. } => EXIT_COULD_NOT_RUN,
             Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
             Error::Harness(
                 harness::HarnessError::Target { .. } | harness::HarnessError::Idp(_),
@@ -94,6 +110,8 @@ impl Error {
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::Idp(_) => Some("pick another --addr, or port 0 for a free one".into()),
             Error::Harness(e) => e.hint(),
+            Error::Profile(_) => Some("fix the profile file; scenarios/*.toml are commented examples".into()),
+            Error::Report { .. } => Some("pass a writable --report-dir".into()),
             Error::Output(_) => None,
         }
     }

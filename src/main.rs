@@ -4,6 +4,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = authprobe::Cli::parse();
+    if let authprobe::cli::Command::Conform(args) = &cli.command {
+        // SAFETY: no other thread exists yet; insta reads these once per process.
+        unsafe { authprobe::conform::snapshot::configure_env(args.update_snapshots) };
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,705 @@
+//! The conformance runner: sends every case of a profile to the authorizer under test, judges
+//! each answer, checks its policy document against the snapshot, and emits events that the
+//! reporters turn into terminal output, JUnit, JSON and Markdown.
+
+pub mod profile;
+pub mod snapshot;
+pub mod verdict;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::{self, Api, ClientRequest};
+use crate::harness::{Harness, HarnessError, HarnessOptions};
+use crate::idp::Fault;
+use crate::keys::{KeyBits, SigningKey};
+use crate::policy::MethodArn;
+use crate::target::{self, Call, Outcome, Reply, Target, TargetSpec, TargetStats};
+use crate::tokens::{Expect, Kind, MintSettings, Profile};
+
+use profile::{CaseKind, CaseSpec, HeaderForm, ProfileSpec, Stateful};
+use snapshot::{SnapshotStatus, Snapshots};
+use verdict::{Finding, Severity};
+
+/// Unknown kids sent by the flood case.
+pub const FLOOD: usize = 50;
+/// JWKS fetches the flood may cause.
+pub const FLOOD_FETCH_BOUND: u64 = 2;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct ConformOptions {
+    /// The profile and its cases.
+    pub profile: ProfileSpec,
+    /// The authorizer under test (default: `builtin:PROFILE`).
+    pub target: TargetSpec,
+    /// `--env` as given.
+    pub env: Vec<(String, String)>,
+    /// `--workdir`.
+    pub workdir: Option<std::path::PathBuf>,
+    /// `--concurrency`.
+    pub concurrency: usize,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--dir`: keys from a folder instead of made for the run.
+    pub keys_dir: Option<std::path::PathBuf>,
+    /// `--cache-ttl`, overriding the profile's.
+    pub cache_ttl: Option<u64>,
+    /// Contract warnings fail.
+    pub strict: bool,
+    /// Where snapshots are kept; `None` turns them off.
+    pub snapshots: Option<Snapshots>,
+    /// How long the key-rotation case waits for the authorizer to refetch.
+    pub rotation_window: Duration,
+}
+
+/// How a case ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Right answer, nothing to say.
+    Passed,
+    /// Right answer, with contract warnings.
+    Warned,
+    /// Wrong answer (or, with `--strict`, a contract warning).
+    Failed,
+    /// Could not be asked: no verdict.
+    Errored,
+    /// Not meaningful for this target.
+    Skipped,
+}
+
+/// One case's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Case name.
+    pub name: String,
+    /// Token kind or stateful case name.
+    pub kind: String,
+    /// Whether it is a stateful case.
+    pub stateful: bool,
+    /// What it sends or checks.
+    pub what: String,
+    /// `GET /hello`.
+    pub route: String,
+    /// `allow` or `reject`.
+    pub expected: String,
+    /// Why a correct authorizer rejects it (catalogue reason), for reject cases.
+    pub reason: Option<String>,
+    /// Observed outcome; `None` when it could not be asked or was skipped.
+    pub observed: Option<Outcome>,
+    /// How the outcome was read (policy allows, raised Unauthorized, HTTP 403, timeout, …).
+    pub detail: String,
+    /// Verdict.
+    pub status: Status,
+    /// What is wrong, if anything.
+    pub findings: Vec<Finding>,
+    /// The document the authorizer returned, if any.
+    pub response: Option<Value>,
+    /// The policy snapshot, when snapshots are on and there is a document.
+    pub snapshot: Option<SnapshotStatus>,
+    /// Time to the answer (the last one, for cases that send several).
+    pub elapsed_ms: f64,
+    /// Whether the answer came from a fresh execution environment.
+    pub cold: bool,
+    /// Extra facts (JWKS fetch counts, attempts).
+    pub notes: Vec<String>,
+}
+
+/// Counts over a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Cases.
+    pub total: usize,
+    /// Passed.
+    pub passed: usize,
+    /// Passed with warnings.
+    pub warned: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Could not be asked.
+    pub errored: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Cases with a security finding.
+    pub security: usize,
+    /// Cases with an availability finding.
+    pub availability: usize,
+    /// Cases with a contract finding.
+    pub contract: usize,
+    /// Cases whose policy changed.
+    pub regression: usize,
+    /// Snapshots written for the first time.
+    pub snapshots_new: usize,
+    /// Snapshots that matched.
+    pub snapshots_matched: usize,
+    /// Snapshots that changed.
+    pub snapshots_changed: usize,
+    /// Snapshots updated with `--update-snapshots`.
+    pub snapshots_updated: usize,
+}
+
+/// A whole run, as the reporters render it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// `20261126T160000Z-jwks`.
+    pub run_id: String,
+    /// Start, RFC 3339 UTC.
+    pub started: String,
+    /// authprobe version.
+    pub version: String,
+    /// Profile name.
+    pub profile: Profile,
+    /// Where the profile came from.
+    pub scenario: String,
+    /// The target.
+    pub target: String,
+    /// `--strict`.
+    pub strict: bool,
+    /// Result cache TTL the API is judged with.
+    pub cache_ttl: u64,
+    /// Whole run, milliseconds.
+    pub duration_ms: f64,
+    /// The single-token catalogue cases alone, milliseconds.
+    pub catalogue_ms: f64,
+    /// Every case, in order.
+    pub cases: Vec<CaseResult>,
+    /// Counts.
+    pub summary: Summary,
+    /// Target counters (invocations, cold starts).
+    pub target_stats: TargetStats,
+    /// JWKS fetches the IdP served.
+    pub jwks_fetches: u64,
+    /// Fetches of the attacker `jku`/`x5u` targets (should be 0).
+    pub attacker_fetches: u64,
+    /// Where the snapshots are, if on.
+    pub snapshot_dir: Option<String>,
+}
+
+impl RunReport {
+    /// The process exit code: 3 if a case could not be asked, 1 if a case failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.errored > 0 {
+            crate::EXIT_COULD_NOT_RUN
+        } else if self.summary.failed > 0 {
+            crate::EXIT_FAILED
+        } else {
+            crate::EXIT_OK
+        }
+    }
+}
+
+/// What the runner tells reporters as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The harness is up.
+    Started {
+        /// Profile.
+        profile: Profile,
+        /// Target description.
+        target: &'a str,
+        /// Cases to run.
+        total: usize,
+    },
+    /// A case is done.
+    CaseDone {
+        /// 1-based.
+        index: usize,
+        /// Cases in all.
+        total: usize,
+        /// Its result.
+        result: &'a CaseResult,
+    },
+}
+
+/// `YYYYMMDDTHHMMSSZ` and RFC 3339 for a Unix time.
+pub fn timestamps(secs: i64) -> (String, String) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    (
+        format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z"),
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+    )
+}
+
+struct Runner<'a> {
+    harness: &'a Harness,
+    options: &'a ConformOptions,
+    api: Api,
+    route_arns: Vec<MethodArn>,
+    cache_ttl: u64,
+}
+
+struct Sent {
+    outcome: Option<Outcome>,
+    detail: String,
+    response: Option<Value>,
+    elapsed_ms: f64,
+    cold: bool,
+    could_not_ask: bool,
+}
+
+impl Runner<'_> {
+    fn request(&self, case: &CaseSpec, header: Option<String>) -> ClientRequest {
+        let mut r = ClientRequest::get(&case.route.path, header);
+        r.method = case.route.method.clone();
+        r
+    }
+
+    async fn send_to(&self, target: &dyn Target, request: ClientRequest) -> Sent {
+        let event = event::build(self.options.profile.event, &self.api, &request);
+        let arn = request.method_arn(&self.api).to_string();
+        let answer = target.call(&Call { event, request }).await;
+        let api = self.options.profile.event.api(self.options.profile.simple_responses);
+        let (outcome, detail) = target::classify(&answer.reply, api, &arn);
+        let could_not_ask = answer.reply.as_ref().is_err_and(|e| e.is_could_not_ask());
+        Sent {
+            outcome: (!could_not_ask).then_some(outcome),
+            detail,
+            response: match answer.reply {
+                Ok(Reply::Response(doc)) => Some(doc),
+                _ => None,
+            },
+            elapsed_ms: answer.elapsed.as_secs_f64() * 1e3,
+            cold: answer.cold,
+            could_not_ask,
+        }
+    }
+
+    async fn send(&self, request: ClientRequest) -> Sent {
+        self.send_to(self.harness.target.as_ref(), request).await
+    }
+
+    fn header(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> Option<String> {
+        Some(match case.header {
+            HeaderForm::Raw => minted.credential.clone(),
+            HeaderForm::AsMinted if !self.options.profile.bearer && minted.scheme == crate::tokens::Scheme::Bearer => {
+                minted.credential.clone()
+            }
+            HeaderForm::AsMinted => minted.header_value(),
+        })
+    }
+
+    fn judge_ctx(&self) -> verdict::Context<'_> {
+        verdict::Context {
+            event: self.options.profile.event,
+            simple: self.options.profile.simple_responses,
+            cache_ttl: self.cache_ttl,
+            routes: &self.route_arns,
+            subject: (self.options.profile.profile != Profile::Static)
+                .then_some(self.harness.minter.settings().subject.as_str()),
+        }
+    }
+
+    fn result(&self, case: &CaseSpec, what: &str, reason: Option<String>, sent: Sent, kind: Option<Kind>) -> CaseResult {
+        let mut findings = Vec::new();
+        if let Some(outcome) = sent.outcome {
+            let catalogue_reason = kind.and_then(|k| match self.harness.minter.expect(k) {
+                Some(Expect::Reject(r)) => Some(r),
+                _ => None,
+            });
+            findings = verdict::judge(
+                case.expect_allow,
+                kind,
+                catalogue_reason,
+                outcome,
+                &sent.detail,
+                sent.response.as_ref(),
+                &self.judge_ctx(),
+            );
+        }
+        let snapshot = match (&self.options.snapshots, &sent.response) {
+            (Some(snaps), Some(doc)) => Some(snaps.check(&case.name, doc)),
+            _ => None,
+        };
+        if let Some(SnapshotStatus::Changed { .. }) = &snapshot {
+            findings.push(Finding {
+                severity: Severity::Regression,
+                message: "the policy document differs from the accepted snapshot".into(),
+                why: "what callers may do changed; if that was not intended, it is a regression".into(),
+                fix: "review the diff; accept it with --update-snapshots (or `cargo insta review`)".into(),
+            });
+        }
+        CaseResult {
+            name: case.name.clone(),
+            kind: match case.kind {
+                CaseKind::Token(k) => k.name().to_string(),
+                CaseKind::Stateful(s) => s.name().to_string(),
+            },
+            stateful: matches!(case.kind, CaseKind::Stateful(_)),
+            what: what.to_string(),
+            route: case.route.to_string(),
+            expected: if case.expect_allow { "allow" } else { "reject" }.to_string(),
+            reason,
+            observed: sent.outcome,
+            detail: sent.detail,
+            status: status_of(&findings, sent.could_not_ask, self.options.strict),
+            findings,
+            response: sent.response,
+            snapshot,
+            elapsed_ms: sent.elapsed_ms,
+            cold: sent.cold,
+            notes: Vec::new(),
+        }
+    }
+
+    fn skipped(&self, case: &CaseSpec, what: &str, why: &str) -> CaseResult {
+        CaseResult {
+            name: case.name.clone(),
+            kind: match case.kind {
+                CaseKind::Token(k) => k.name().to_string(),
+                CaseKind::Stateful(s) => s.name().to_string(),
+            },
+            stateful: matches!(case.kind, CaseKind::Stateful(_)),
+            what: what.to_string(),
+            route: case.route.to_string(),
+            expected: if case.expect_allow { "allow" } else { "reject" }.to_string(),
+            reason: None,
+            observed: None,
+            detail: why.to_string(),
+            status: Status::Skipped,
+            findings: Vec::new(),
+            response: None,
+            snapshot: None,
+            elapsed_ms: 0.0,
+            cold: false,
+            notes: Vec::new(),
+        }
+    }
+
+    async fn token_case(&self, case: &CaseSpec, kind: Kind) -> CaseResult {
+        let minted = match self.harness.minter.mint(kind) {
+            Ok(m) => m,
+            Err(e) => return self.skipped(case, kind.what(), &e.to_string()),
+        };
+        let reason = match self.harness.minter.expect(kind) {
+            Some(Expect::Reject(r)) => Some(r.name()),
+            _ => None,
+        };
+        let followed_before = self.harness.idp.attacker_fetches();
+        let sent = self.send(self.request(case, self.header(case, &minted))).await;
+        let mut result = self.result(case, kind.what(), reason, sent, Some(kind));
+        let followed = self.harness.idp.attacker_fetches() - followed_before;
+        if followed > 0 {
+            result.findings.push(Finding {
+                severity: Severity::Security,
+                message: format!("the authorizer fetched the URL named in the token header ({followed} time(s))"),
+                why: "server-side request forgery: a token can make the authorizer call any URL, and trust the keys it finds there".into(),
+                fix: verdict::security_fix(crate::tokens::Reason::UntrustedKeyHeader).into(),
+            });
+            result.status = status_of(&result.findings, false, self.options.strict);
+        }
+        result
+    }
+
+    async fn good_request(&self, case: &CaseSpec) -> ClientRequest {
+        let minted = self.harness.minter.mint(self.harness.minter.good_kind()).expect("the good kind applies");
+        self.request(case, self.header(case, &minted))
+    }
+
+    async fn stateful_case(&self, case: &CaseSpec, which: Stateful) -> CaseResult {
+        let what = which.what();
+        let jwt_rsa = matches!(self.options.profile.profile, Profile::Jwks | Profile::Cognito);
+        match which {
+            Stateful::ValidAgain => {
+                let sent = self.send(self.good_request(case).await).await;
+                self.result(case, what, None, sent, Some(self.harness.minter.good_kind()))
+            }
+            Stateful::MissingHeader => match self.harness.spec {
+                TargetSpec::Url(_) => {
+                    let sent = self.send(self.request(case, None)).await;
+                    self.result(case, what, Some("missing-token".into()), sent, None)
+                }
+                _ => self.skipped(
+                    case,
+                    what,
+                    "API Gateway answers 401 without invoking the authorizer: only meaningful through a gateway (url: targets)",
+                ),
+            },
+            _ if !jwt_rsa => self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)"),
+            Stateful::KeyRotation => self.key_rotation(case).await,
+            Stateful::UnknownKidFlood => self.flood(case).await,
+            Stateful::JwksUnreachable => self.cold_start(case, Fault::Status { status: 500 }).await,
+            Stateful::JwksMalformed => self.cold_start(case, Fault::MalformedJson).await,
+            Stateful::JwksSlow => {
+                let millis = (self.harness.timeout() + Duration::from_secs(1)).as_millis() as u64;
+                self.cold_start(case, Fault::Delay { millis }).await
+            }
+        }
+    }
+
+    async fn key_rotation(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::KeyRotation.what();
+        // Warm up: the authorizer loads and caches the key set as it is.
+        let warm = self.send(self.good_request(case).await).await;
+        if warm.outcome != Some(Outcome::Allow) {
+            let mut r = self.result(case, what, None, warm, None);
+            r.notes.push("the good token was not allowed before the rotation".into());
+            return r;
+        }
+        let Ok(new_key) = tokio::task::spawn_blocking(|| SigningKey::generate(KeyBits::B2048)).await.expect("task") else {
+            return self.skipped(case, what, "could not make the rotated-in key");
+        };
+        let new_key = Arc::new(new_key);
+        let minted = self.harness.minter.mint_good_with(new_key.clone());
+        self.harness.idp.add_key(new_key);
+        let started = Instant::now();
+        let mut attempts = 0;
+        let sent = loop {
+            attempts += 1;
+            let sent = self.send(self.request(case, self.header(case, &minted))).await;
+            if sent.outcome == Some(Outcome::Allow)
+                || sent.could_not_ask
+                || started.elapsed() >= self.options.rotation_window
+            {
+                break sent;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let mut r = self.result(case, what, None, sent, None);
+        r.notes.push(format!(
+            "{attempts} attempt(s) over {:.1} s after the new key was published",
+            started.elapsed().as_secs_f64()
+        ));
+        if r.observed != Some(Outcome::Allow) {
+            for f in &mut r.findings {
+                f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting".into();
+            }
+        }
+        r
+    }
+
+    async fn flood(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::UnknownKidFlood.what();
+        let before = self.harness.idp.jwks_fetches();
+        let mut worst: Option<Sent> = None;
+        for _ in 0..FLOOD {
+            let minted = self.harness.minter.mint(Kind::KidUnknown).expect("kid-unknown applies");
+            let sent = self.send(self.request(case, self.header(case, &minted))).await;
+            let bad = sent.outcome != Some(Outcome::Unauthorized);
+            if worst.is_none() || (bad && worst.as_ref().is_some_and(|w| w.outcome == Some(Outcome::Unauthorized))) {
+                worst = Some(sent);
+            }
+        }
+        let fetches = self.harness.idp.jwks_fetches() - before;
+        let mut r = self.result(case, what, Some("kid-unknown".into()), worst.expect("the flood sent"), Some(Kind::KidUnknown));
+        r.notes.push(format!("{FLOOD} unknown kids caused {fetches} JWKS fetch(es)"));
+        if fetches > FLOOD_FETCH_BOUND {
+            r.findings.push(Finding {
+                severity: Severity::Availability,
+                message: format!("{FLOOD} unknown kids caused {fetches} JWKS fetches (bound: {FLOOD_FETCH_BOUND})"),
+                why: "anyone can make the authorizer hammer the IdP, get it throttled, and lock everyone out".into(),
+                fix: "refetch the JWKS on an unknown kid at most once per interval (e.g. 10 s); reject meanwhile".into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
+        }
+        r
+    }
+
+    async fn cold_start(&self, case: &CaseSpec, fault: Fault) -> CaseResult {
+        let what = match fault {
+            Fault::Status { .. } => Stateful::JwksUnreachable.what(),
+            Fault::MalformedJson => Stateful::JwksMalformed.what(),
+            _ => Stateful::JwksSlow.what(),
+        };
+        self.harness.idp.set_fault(Some(fault));
+        let fresh = self.harness.fresh_target().await;
+        let result = match fresh {
+            None => self.skipped(case, what, "needs a cold start the harness controls (builtin: or lambda: targets)"),
+            Some(Err(e)) => {
+                let sent = Sent {
+                    outcome: Some(Outcome::Error),
+                    detail: format!("the authorizer could not start while the JWKS was down: {e}"),
+                    response: None,
+                    elapsed_ms: 0.0,
+                    cold: true,
+                    could_not_ask: false,
+                };
+                self.result(case, what, Some("keys-unavailable".into()), sent, None)
+            }
+            Some(Ok(target)) => {
+                let request = self.good_request(case).await;
+                let sent = self.send_to(target.as_ref(), request).await;
+                target.shutdown().await;
+                self.result(case, what, Some("keys-unavailable".into()), sent, None)
+            }
+        };
+        self.harness.idp.set_fault(None);
+        let mut result = result;
+        if let Some(f) = result.findings.iter_mut().find(|f| f.severity == Severity::Security) {
+            f.fix = verdict::security_fix(crate::tokens::Reason::KeysUnavailable).into();
+        }
+        result
+    }
+}
+
+fn status_of(findings: &[Finding], could_not_ask: bool, strict: bool) -> Status {
+    if could_not_ask {
+        Status::Errored
+    } else if findings
+        .iter()
+        .any(|f| f.severity != Severity::Contract || strict)
+    {
+        Status::Failed
+    } else if findings.is_empty() {
+        Status::Passed
+    } else {
+        Status::Warned
+    }
+}
+
+fn summarize(cases: &[CaseResult]) -> Summary {
+    let mut s = Summary {
+        total: cases.len(),
+        ..Summary::default()
+    };
+    for c in cases {
+        match c.status {
+            Status::Passed => s.passed += 1,
+            Status::Warned => s.warned += 1,
+            Status::Failed => s.failed += 1,
+            Status::Errored => s.errored += 1,
+            Status::Skipped => s.skipped += 1,
+        }
+        let has = |sev| c.findings.iter().any(|f| f.severity == sev);
+        s.security += usize::from(has(Severity::Security));
+        s.availability += usize::from(has(Severity::Availability));
+        s.contract += usize::from(has(Severity::Contract));
+        s.regression += usize::from(has(Severity::Regression));
+        match c.snapshot {
+            Some(SnapshotStatus::New) => s.snapshots_new += 1,
+            Some(SnapshotStatus::Matched) => s.snapshots_matched += 1,
+            Some(SnapshotStatus::Changed { .. }) => s.snapshots_changed += 1,
+            Some(SnapshotStatus::Updated) => s.snapshots_updated += 1,
+            None => {}
+        }
+    }
+    s
+}
+
+/// Runs a profile against its target. Err only when the run could not be set up.
+pub async fn run(
+    options: &ConformOptions,
+    on_event: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<RunReport, HarnessError> {
+    let started_at = Instant::now();
+    let now = crate::tokens::unix_now();
+    let (stamp, started) = timestamps(now);
+    let p = &options.profile;
+    let mut settings = MintSettings {
+        issuer: p.issuer.clone().unwrap_or_default(),
+        audience: p.audience.clone(),
+        client_id: p.client_id.clone(),
+        token_use: p.token_use,
+        leeway: Duration::from_secs(p.leeway_seconds),
+        ..MintSettings::default()
+    };
+    if let Some(secret) = &p.secret {
+        settings.secret = secret.clone().into_bytes();
+    }
+    if !p.scopes.is_empty() {
+        settings.scope = p.scopes.join(" ");
+    }
+    let harness = Harness::start(HarnessOptions {
+        profile: p.profile,
+        settings,
+        target: options.target.clone(),
+        env: options.env.clone(),
+        workdir: options.workdir.clone(),
+        concurrency: options.concurrency,
+        timeout: options.timeout,
+        keys_dir: options.keys_dir.clone(),
+        simple_responses: p.simple_responses,
+    })
+    .await?;
+    let api = Api::default();
+    let route_arns = p
+        .routes
+        .iter()
+        .map(|r| {
+            let mut req = ClientRequest::get(&r.path, None);
+            req.method = r.method.clone();
+            req.method_arn(&api)
+        })
+        .collect();
+    let runner = Runner {
+        harness: &harness,
+        options,
+        api,
+        route_arns,
+        cache_ttl: options.cache_ttl.unwrap_or(p.cache_ttl),
+    };
+    let target_name = harness.target.describe();
+    let total = p.cases.len();
+    on_event(Event::Started {
+        profile: p.profile,
+        target: &target_name,
+        total,
+    });
+    let mut cases = Vec::with_capacity(total);
+    let mut catalogue = Duration::ZERO;
+    for (i, case) in p.cases.iter().enumerate() {
+        let t = Instant::now();
+        let result = match case.kind {
+            CaseKind::Token(kind) => {
+                let r = runner.token_case(case, kind).await;
+                catalogue += t.elapsed();
+                r
+            }
+            CaseKind::Stateful(which) => runner.stateful_case(case, which).await,
+        };
+        on_event(Event::CaseDone {
+            index: i + 1,
+            total,
+            result: &result,
+        });
+        cases.push(result);
+    }
+    let target_stats = harness.target.stats();
+    harness.target.shutdown().await;
+    let summary = summarize(&cases);
+    Ok(RunReport {
+        run_id: format!("{stamp}-{}", p.profile),
+        started,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        profile: p.profile,
+        scenario: p.origin.clone(),
+        target: target_name,
+        strict: options.strict,
+        cache_ttl: runner.cache_ttl,
+        duration_ms: started_at.elapsed().as_secs_f64() * 1e3,
+        catalogue_ms: catalogue.as_secs_f64() * 1e3,
+        cases,
+        summary,
+        target_stats,
+        jwks_fetches: harness.idp.jwks_fetches(),
+        attacker_fetches: harness.idp.attacker_fetches(),
+        snapshot_dir: options.snapshots.as_ref().map(|s| s.dir().display().to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_civil_dates() {
+        assert_eq!(timestamps(0).1, "1970-01-01T00:00:00Z");
+        assert_eq!(timestamps(1_795_705_200).0, "20261126T120000Z");
+        assert_eq!(timestamps(951_782_400).1, "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,433 @@
+//! Profiles as data: the TOML files under `scenarios/` that name an authorizer's settings, the
+//! API it sits behind, and the cases to send. The four built-in ones are embedded in the binary.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::event::EventKind;
+use crate::tokens::{Kind, Profile, TokenUse};
+
+/// The embedded profiles, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("static", include_str!("../../scenarios/static.toml")),
+    ("hs256", include_str!("../../scenarios/hs256.toml")),
+    ("jwks", include_str!("../../scenarios/jwks.toml")),
+    ("cognito", include_str!("../../scenarios/cognito.toml")),
+];
+
+/// A profile file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    profile: Profile,
+    #[serde(default = "default_event")]
+    event: EventKind,
+    #[serde(default)]
+    simple_responses: bool,
+    #[serde(default)]
+    authorizer: RawAuthorizer,
+    #[serde(default)]
+    api: RawApi,
+    run: RawRun,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    cases: Vec<RawCase>,
+}
+
+fn default_event() -> EventKind {
+    EventKind::Token
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuthorizer {
+    issuer: Option<String>,
+    audience: Option<String>,
+    client_id: Option<String>,
+    #[serde(default)]
+    token_use: TokenUse,
+    #[serde(default)]
+    scopes: Vec<String>,
+    secret: Option<String>,
+    leeway_seconds: Option<u64>,
+    bearer: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    #[serde(default = "default_ttl")]
+    cache_ttl: u64,
+    #[serde(default = "default_routes")]
+    routes: Vec<Spanned<String>>,
+}
+
+impl Default for RawApi {
+    fn default() -> Self {
+        RawApi {
+            cache_ttl: default_ttl(),
+            routes: default_routes(),
+        }
+    }
+}
+
+fn default_ttl() -> u64 {
+    300
+}
+
+fn default_routes() -> Vec<Spanned<String>> {
+    vec![Spanned::new(0..0, "GET /hello".to_string())]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    name: Option<String>,
+    kind: Option<Spanned<String>>,
+    stateful: Option<Spanned<String>>,
+    expect: Spanned<String>,
+    header: Option<Spanned<String>>,
+    route: Option<Spanned<String>>,
+}
+
+/// Cases that need more than one token, or a change of the IdP, to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stateful {
+    /// A token under a key that appears in the JWKS only after rotation is allowed once the
+    /// authorizer refetches.
+    KeyRotation,
+    /// Many unknown kids: JWKS fetches must stay bounded.
+    UnknownKidFlood,
+    /// JWKS unreachable (500) at cold start: must reject.
+    JwksUnreachable,
+    /// JWKS slower than the invocation timeout at cold start: must reject.
+    JwksSlow,
+    /// JWKS not JSON at cold start: must reject.
+    JwksMalformed,
+    /// The good token again, after all the bad ones.
+    ValidAgain,
+    /// No Authorization header: API Gateway answers 401 without invoking.
+    MissingHeader,
+}
+
+impl Stateful {
+    /// Every stateful case with its name and what it checks.
+    pub const ALL: &'static [(Stateful, &'static str, &'static str)] = &[
+        (Stateful::KeyRotation, "key-rotation", "a token under a newly published key is allowed once the authorizer refetches"),
+        (Stateful::UnknownKidFlood, "unknown-kid-flood", "50 unknown kids cause a bounded number of JWKS fetches"),
+        (Stateful::JwksUnreachable, "jwks-unreachable", "JWKS answering 500 at cold start: reject, not crash or allow"),
+        (Stateful::JwksSlow, "jwks-slow", "JWKS slower than the invocation timeout at cold start: reject"),
+        (Stateful::JwksMalformed, "jwks-malformed", "JWKS that is not JSON at cold start: reject"),
+        (Stateful::ValidAgain, "valid-again", "the good token still works after every bad one"),
+        (Stateful::MissingHeader, "missing-header", "no Authorization header: 401 without an invocation (gateway only)"),
+    ];
+
+    /// Its name in profiles and reports.
+    pub fn name(self) -> &'static str {
+        Stateful::ALL.iter().find(|(s, _, _)| *s == self).map_or("", |(_, n, _)| n)
+    }
+
+    /// What it checks.
+    pub fn what(self) -> &'static str {
+        Stateful::ALL.iter().find(|(s, _, _)| *s == self).map_or("", |(_, _, w)| w)
+    }
+
+    fn from_name(name: &str) -> Option<Stateful> {
+        Stateful::ALL.iter().find(|(_, n, _)| *n == name).map(|(s, _, _)| *s)
+    }
+}
+
+/// What a case sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseKind {
+    /// One token of a catalogue kind.
+    Token(Kind),
+    /// A stateful case.
+    Stateful(Stateful),
+}
+
+/// How the header carries the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderForm {
+    /// As the kind mints it (`Bearer <token>` for JWT kinds).
+    AsMinted,
+    /// The token alone, without `Bearer ` (for authorizers that take the raw token).
+    Raw,
+}
+
+/// A route of the API, `GET /hello`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// One case to send.
+#[derive(Clone, Debug)]
+pub struct CaseSpec {
+    /// Unique name (the kind's, unless the file names it).
+    pub name: String,
+    /// What it sends.
+    pub kind: CaseKind,
+    /// Whether a correct authorizer allows it.
+    pub expect_allow: bool,
+    /// Header form.
+    pub header: HeaderForm,
+    /// The route it is sent to.
+    pub route: Route,
+}
+
+/// A profile, checked.
+#[derive(Clone, Debug)]
+pub struct ProfileSpec {
+    /// Where it came from (`builtin:jwks` or a path).
+    pub origin: String,
+    /// The authorizer profile.
+    pub profile: Profile,
+    /// Event shape sent.
+    pub event: EventKind,
+    /// HTTP API simple responses.
+    pub simple_responses: bool,
+    /// Issuer; `None` means the mock IdP's.
+    pub issuer: Option<String>,
+    /// Audience.
+    pub audience: String,
+    /// Cognito client id.
+    pub client_id: String,
+    /// Cognito token use.
+    pub token_use: TokenUse,
+    /// Required scopes.
+    pub scopes: Vec<String>,
+    /// HS256 secret.
+    pub secret: Option<String>,
+    /// Leeway.
+    pub leeway_seconds: u64,
+    /// Clients send `Bearer `.
+    pub bearer: bool,
+    /// Authorizer result cache TTL of the API.
+    pub cache_ttl: u64,
+    /// The API's routes (the first is where cases go unless they name one).
+    pub routes: Vec<Route>,
+    /// The cases, in order.
+    pub cases: Vec<CaseSpec>,
+}
+
+/// A profile that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid profile.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Invalid {
+        /// File.
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was expected.
+        message: String,
+    },
+    /// No such embedded profile.
+    #[error("no built-in profile `{0}`")]
+    Unknown(String),
+}
+
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Reads an embedded profile.
+pub fn builtin(name: &str) -> Result<ProfileSpec, ProfileError> {
+    let (_, text) = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| ProfileError::Unknown(name.to_string()))?;
+    parse(text, &format!("scenarios/{name}.toml (built in)"))
+}
+
+/// Reads a profile file.
+pub fn load(path: &Path) -> Result<ProfileSpec, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+fn parse_route(text: &str, origin: &str, spanned: &Spanned<String>) -> Result<Route, ProfileError> {
+    let invalid = |message: String| {
+        let (line, column) = position(text, spanned.span().start);
+        ProfileError::Invalid {
+            origin: origin.to_string(),
+            line,
+            column,
+            message,
+        }
+    };
+    let (method, path) = spanned
+        .get_ref()
+        .split_once(' ')
+        .filter(|(m, p)| !m.is_empty() && p.starts_with('/'))
+        .ok_or_else(|| invalid(format!("route `{}`: expected METHOD /path, e.g. \"GET /hello\"", spanned.get_ref())))?;
+    Ok(Route {
+        method: method.to_ascii_uppercase(),
+        path: path.to_string(),
+    })
+}
+
+/// Parses profile text; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
+    let at = |span: Range<usize>, message: String| {
+        let (line, column) = position(text, span.start);
+        ProfileError::Invalid {
+            origin: origin.to_string(),
+            line,
+            column,
+            message,
+        }
+    };
+    let raw: RawProfile = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
+    let routes = raw
+        .api
+        .routes
+        .iter()
+        .map(|r| parse_route(text, origin, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if routes.is_empty() {
+        return Err(at(0..0, "[api] routes is empty: name at least one route, e.g. [\"GET /hello\"]".into()));
+    }
+    let mut cases = Vec::new();
+    for case in &raw.run.cases {
+        let kind = match (&case.kind, &case.stateful) {
+            (Some(k), None) => CaseKind::Token(Kind::from_name(k.get_ref()).ok_or_else(|| {
+                let hint = Kind::suggest(k.get_ref())
+                    .first()
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                at(k.span(), format!("unknown token kind `{}`{hint} (`authprobe token list` shows them)", k.get_ref()))
+            })?),
+            (None, Some(s)) => CaseKind::Stateful(Stateful::from_name(s.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = Stateful::ALL.iter().map(|(_, n, _)| *n).collect();
+                at(s.span(), format!("unknown stateful case `{}`: expected one of {}", s.get_ref(), names.join(", ")))
+            })?),
+            _ => {
+                return Err(at(
+                    case.expect.span(),
+                    "a case needs exactly one of `kind` or `stateful`".into(),
+                ));
+            }
+        };
+        let expect_allow = match case.expect.get_ref().as_str() {
+            "allow" => true,
+            "reject" => false,
+            other => return Err(at(case.expect.span(), format!("expect `{other}`: expected \"allow\" or \"reject\""))),
+        };
+        let header = match case.header.as_ref().map(|h| (h.get_ref().as_str(), h.span())) {
+            None | Some(("bearer", _)) => HeaderForm::AsMinted,
+            Some(("raw", _)) => HeaderForm::Raw,
+            Some((other, span)) => return Err(at(span, format!("header `{other}`: expected \"bearer\" or \"raw\""))),
+        };
+        let route = match &case.route {
+            Some(r) => parse_route(text, origin, r)?,
+            None => routes[0].clone(),
+        };
+        let name = case.name.clone().unwrap_or_else(|| match kind {
+            CaseKind::Token(k) => k.name().to_string(),
+            CaseKind::Stateful(s) => s.name().to_string(),
+        });
+        if cases.iter().any(|c: &CaseSpec| c.name == name) {
+            let span = case.kind.as_ref().or(case.stateful.as_ref()).map_or(0..0, |s| s.span());
+            return Err(at(span, format!("case `{name}` appears twice: give one a `name`")));
+        }
+        cases.push(CaseSpec {
+            name,
+            kind,
+            expect_allow,
+            header,
+            route,
+        });
+    }
+    let bearer = raw.authorizer.bearer.unwrap_or(raw.profile != Profile::Static);
+    Ok(ProfileSpec {
+        origin: origin.to_string(),
+        profile: raw.profile,
+        event: raw.event,
+        simple_responses: raw.simple_responses,
+        issuer: raw.authorizer.issuer,
+        audience: raw.authorizer.audience.unwrap_or_else(|| "authprobe-api".into()),
+        client_id: raw.authorizer.client_id.unwrap_or_else(|| "authprobeclient0001".into()),
+        token_use: raw.authorizer.token_use,
+        scopes: raw.authorizer.scopes,
+        secret: raw.authorizer.secret,
+        leeway_seconds: raw.authorizer.leeway_seconds.unwrap_or(60),
+        bearer,
+        cache_ttl: raw.api.cache_ttl,
+        routes,
+        cases,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_profile_parses_and_covers_its_catalogue() {
+        for (name, _) in BUILTIN {
+            let p = builtin(name).unwrap();
+            for kind in Kind::ALL {
+                if kind.expect(p.profile, p.token_use).is_some() {
+                    assert!(
+                        p.cases.iter().any(|c| c.kind == CaseKind::Token(*kind)),
+                        "{name} lacks {kind}"
+                    );
+                }
+            }
+            for case in &p.cases {
+                if let CaseKind::Token(k) = case.kind {
+                    let expected = k.expect(p.profile, p.token_use).map(|e| e.word() == "allow");
+                    assert_eq!(expected, Some(case.expect_allow), "{name}: {}", case.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_profile_names_line_column_and_what_was_expected() {
+        let text = "profile = \"jwks\"\n[run]\ncases = [\n  { kind = \"expird\", expect = \"reject\" },\n]\n";
+        let err = parse(text, "my.toml").unwrap_err().to_string();
+        assert!(err.starts_with("my.toml:4:13: unknown token kind `expird`; did you mean `expired`?"), "{err}");
+        let err = parse("profile = \"jwks\"\nevent = \"tokn\"\n[run]\ncases = []\n", "p.toml").unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:2:9: unknown variant `tokn`, expected one of"), "{err}");
+        let err = parse("profile = \"jwks\"\n[run]\ncases = [{ kind = \"valid\", expect = \"yes\" }]\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p.toml:3:") && err.contains("expected \"allow\" or \"reject\""), "{err}");
+    }
+}

@@ -1,0 +1,225 @@
+//! Judging one answer: security, availability and contract findings, each with why it matters
+//! and how to fix it.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::event::EventKind;
+use crate::policy::{self, ApiKind, Decision, MethodArn};
+use crate::target::Outcome;
+use crate::tokens::{Kind, Reason};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A token that must be rejected was allowed (critical).
+    Security,
+    /// A good token was not allowed, or the authorizer failed (500).
+    Availability,
+    /// The policy document changed since the last accepted snapshot.
+    Regression,
+    /// API Gateway contract: Deny instead of Unauthorized, a policy unsafe to cache, … (a
+    /// warning unless `--strict`).
+    Contract,
+}
+
+impl Severity {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Security => "security",
+            Severity::Availability => "availability",
+            Severity::Regression => "regression",
+            Severity::Contract => "contract",
+        }
+    }
+}
+
+/// One thing wrong with an answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// How bad.
+    pub severity: Severity,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// Why it matters.
+    pub why: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+fn finding(severity: Severity, message: impl Into<String>, why: &str, fix: &str) -> Finding {
+    Finding {
+        severity,
+        message: message.into(),
+        why: why.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The fix for an authorizer that allowed a token bad for `reason`.
+pub fn security_fix(reason: Reason) -> &'static str {
+    use Reason::*;
+    match reason {
+        Expired => "verify exp on every token, with at most a small leeway; never turn expiry checks off",
+        NotYetValid => "verify nbf (with the same small leeway as exp)",
+        IssuedInFuture => "reject tokens whose iat lies in the future beyond the leeway",
+        MissingClaim => "require exp, iss, sub and the audience claim; a library may treat a missing claim as valid unless told it is required",
+        ClaimType => "reject exp/nbf/iat that are not numbers: some libraries skip the check for a string (CVE-2026-25537 class)",
+        KidMissing => "require a kid and look it up in the JWKS; never fall back to the first or only key",
+        KidUnknown => "accept only kids the JWKS holds; never use a kid as a file path, URL or SQL",
+        BadSignature => "verify the signature with the key the kid names, and only that key",
+        WeakKey => "refuse RSA keys under 2048 bits, even when the JWKS publishes them",
+        UntrustedKeyHeader => "take keys only from the configured JWKS URL; ignore or refuse jwk, jku, x5u and x5c headers",
+        AlgNotAllowed => "pin the algorithm (e.g. algorithms=[\"RS256\"]); never take alg from the token, never accept none or HS256 with the RSA public key",
+        UnknownCrit => "refuse tokens whose crit lists an extension you do not understand (RFC 7515 §4.1.11)",
+        WrongIssuer => "compare iss with the expected issuer exactly: no prefix, substring or trailing-slash matching",
+        WrongAudience => "require aud to hold this API's audience (a string equal to it, or an array containing it)",
+        WrongTokenUse => "check Cognito token_use: access tokens where access is required, id tokens where id is",
+        WrongClientId => "check client_id of Cognito access tokens against the app client",
+        Malformed => "refuse anything that is not exactly three base64url parts",
+        Oversized => "refuse tokens over a few kilobytes before parsing them",
+        BadScheme => "accept exactly `Bearer <token>` (scheme case-insensitive, one space)",
+        MissingToken => "reject a missing or empty credential",
+        WrongStaticToken => "compare the whole header value with the expected token, in constant time",
+        MissingScope => "require the API's scopes in the token's scope claim",
+        KeysUnavailable => "fail closed: when the JWKS cannot be fetched, reject",
+    }
+}
+
+fn availability_fix(kind: Option<Kind>) -> &'static str {
+    match kind {
+        Some(Kind::ValidAudArray) => "accept aud as an array that holds the audience (RFC 7519 §4.1.3)",
+        Some(Kind::ValidWithinLeeway) => "allow a small leeway (e.g. 60 s) on exp for clock skew",
+        Some(Kind::BearerLowercase) => "compare the scheme `Bearer` case-insensitively (RFC 7235 §2.1)",
+        Some(Kind::CognitoAccess) => {
+            "Cognito access tokens carry client_id and no aud: check client_id and token_use=access, not aud"
+        }
+        Some(Kind::CognitoId) => "Cognito ID tokens carry aud (the app client id) and token_use=id",
+        _ => "check the authorizer's issuer, audience, client id, secret and JWKS URL against the profile",
+    }
+}
+
+/// What the judge needs besides the answer.
+#[derive(Clone, Debug)]
+pub struct Context<'a> {
+    /// Event shape (REST or HTTP API).
+    pub event: EventKind,
+    /// HTTP API simple responses.
+    pub simple: bool,
+    /// Result cache TTL of the API.
+    pub cache_ttl: u64,
+    /// Method ARNs of every route of the API.
+    pub routes: &'a [MethodArn],
+    /// The `sub` good tokens carry (`None` for the static profile).
+    pub subject: Option<&'a str>,
+}
+
+/// Judges one answer. `kind` is the token kind, `reason` why a correct authorizer rejects it.
+pub fn judge(
+    expect_allow: bool,
+    kind: Option<Kind>,
+    reason: Option<Reason>,
+    outcome: Outcome,
+    detail: &str,
+    response: Option<&Value>,
+    cx: &Context<'_>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match (expect_allow, outcome) {
+        (true, Outcome::Allow) | (false, Outcome::Unauthorized) => {}
+        (true, Outcome::Error) => out.push(finding(
+            Severity::Availability,
+            format!("a good token got an error: {detail}"),
+            "API Gateway answers 500 to a legitimate caller",
+            "catch every failure in the handler; answer within the timeout; return a policy API Gateway accepts",
+        )),
+        (true, _) => out.push(finding(
+            Severity::Availability,
+            format!("a good token was not allowed ({outcome}: {detail})"),
+            "legitimate callers are locked out",
+            availability_fix(kind),
+        )),
+        (false, Outcome::Allow) => out.push(finding(
+            Severity::Security,
+            format!("a token that must be rejected was allowed ({detail})"),
+            "whoever holds or forges such a token gets in",
+            reason.map_or("reject it", security_fix),
+        )),
+        (false, Outcome::Deny) => out.push(finding(
+            Severity::Contract,
+            format!("rejected with a Deny policy (403) instead of Unauthorized (401): {detail}"),
+            "clients cannot tell a bad token (refresh it) from a forbidden route; a Deny is also cached for the token",
+            "raise an error whose message is exactly `Unauthorized` (Python: raise Exception(\"Unauthorized\"); Node: throw new Error(\"Unauthorized\"))",
+        )),
+        (false, Outcome::Error) => out.push(finding(
+            Severity::Availability,
+            format!("the authorizer failed instead of rejecting: {detail}"),
+            "API Gateway answers 500: noisy alarms, and a crash path an attacker can trigger at will",
+            "catch verification errors and raise exactly `Unauthorized`",
+        )),
+    }
+    if outcome == Outcome::Allow
+        && let Some(doc) = response
+    {
+        policy_findings(doc, cx, &mut out);
+    }
+    out
+}
+
+fn policy_findings(doc: &Value, cx: &Context<'_>, out: &mut Vec<Finding>) {
+    let api = cx.event.api(cx.simple);
+    if api == ApiKind::HttpV2Simple {
+        return;
+    }
+    if let (Some(sub), Some(principal)) = (cx.subject, doc.get("principalId").and_then(Value::as_str))
+        && principal != sub
+    {
+        out.push(finding(
+            Severity::Contract,
+            format!("principalId `{principal}` is not the token's sub `{sub}`"),
+            "logs, usage plans and the integration see the wrong caller",
+            "set principalId to the verified token's sub",
+        ));
+    }
+    if cx.cache_ttl > 0 {
+        let uncovered: Vec<String> = cx
+            .routes
+            .iter()
+            .filter(|arn| policy::evaluate(doc, api, &arn.to_string()) != Ok(Decision::Allow))
+            .map(|arn| format!("{} /{}", arn.verb, arn.path))
+            .collect();
+        if !uncovered.is_empty() {
+            out.push(finding(
+                Severity::Contract,
+                format!(
+                    "the Allow does not cover {} while results are cached for {} s",
+                    uncovered.join(", "),
+                    cx.cache_ttl
+                ),
+                "API Gateway reuses the cached policy for every route: the same token then gets 403 there",
+                "return Resource arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/*/* (or every route), or set the TTL to 0",
+            ));
+        }
+    }
+    if api == ApiKind::Rest {
+        let bad = policy::non_primitive_context(doc);
+        if !bad.is_empty() {
+            out.push(finding(
+                Severity::Contract,
+                format!("context values {} are objects or arrays", bad.join(", ")),
+                "REST APIs accept only strings, numbers and booleans in context: the request fails with 500",
+                "flatten the context, or JSON-encode the value into a string",
+            ));
+        }
+    }
+    if doc.get("usageIdentifierKey").is_some_and(|k| !k.is_string() && !k.is_null()) {
+        out.push(finding(
+            Severity::Contract,
+            "usageIdentifierKey is not a string",
+            "API Gateway cannot match it to a usage plan key",
+            "return the API key as a string, or leave the field out",
+        ));
+    }
+}

@@ -1,0 +1,445 @@
+//! Rendering runs: terminal (a line per case as it finishes, a block per failure, an aligned
+//! summary), JUnit XML (`<failure>` for wrong answers, `<error>` for cases that could not be
+//! asked), JSON (schema: `docs/report.schema.json`) and Markdown, written under
+//! `reports/<run>/`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::conform::snapshot::SnapshotStatus;
+use crate::conform::verdict::Severity;
+use crate::conform::{CaseResult, Event, RunReport, Status};
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Decides colour once for the run.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+    }
+}
+
+struct Paint(bool);
+
+impl Paint {
+    fn code(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn red(&self, t: &str) -> String {
+        self.code("1;31", t)
+    }
+    fn yellow(&self, t: &str) -> String {
+        self.code("1;33", t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.code("32", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.code("2", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.code("1", t)
+    }
+}
+
+/// Prints a line per case to `out` as the run goes, and progress to stderr when it is a
+/// terminal.
+pub struct Terminal<'a> {
+    out: &'a mut (dyn Write + Send),
+    paint: Paint,
+    progress: bool,
+}
+
+impl<'a> Terminal<'a> {
+    /// A terminal reporter writing to `out`.
+    pub fn new(out: &'a mut (dyn Write + Send), color: bool) -> Self {
+        Terminal {
+            out,
+            paint: Paint(color),
+            progress: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Handles one event.
+    pub fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { profile, target, total } => {
+                let _ = writeln!(self.out, "{} {total} cases of the {profile} profile against {target}", self.paint.bold("conform"));
+            }
+            Event::CaseDone { index, total, result } => {
+                if self.progress {
+                    eprint!("\r\x1b[K");
+                }
+                let _ = writeln!(self.out, "{}", self.case_line(result));
+                if self.progress && index < total {
+                    eprint!("[{index}/{total}] running…");
+                    let _ = std::io::stderr().flush();
+                } else if self.progress {
+                    eprint!("\r\x1b[K");
+                }
+            }
+        }
+    }
+
+    fn case_line(&self, r: &CaseResult) -> String {
+        let p = &self.paint;
+        let label = match r.status {
+            Status::Passed => p.green("ok  "),
+            Status::Warned => p.yellow("warn"),
+            Status::Failed => p.red("FAIL"),
+            Status::Errored => p.red("ERR "),
+            Status::Skipped => p.dim("skip"),
+        };
+        let observed = r.observed.map_or_else(|| "-".to_string(), |o| o.to_string());
+        let tail = match r.status {
+            Status::Failed | Status::Warned => r
+                .findings
+                .iter()
+                .map(|f| f.severity.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Status::Skipped | Status::Errored => r.detail.clone(),
+            Status::Passed => format!("{:.1} ms", r.elapsed_ms),
+        };
+        format!(
+            "  {label}  {:<26} {:<6} → {:<13} {}",
+            r.name,
+            r.expected,
+            observed,
+            p.dim(&tail)
+        )
+    }
+
+    /// Prints the failure blocks and the summary.
+    pub fn finish(&mut self, report: &RunReport, report_dir: Option<&Path>) {
+        let _ = writeln!(self.out);
+        for case in &report.cases {
+            for block in blocks(case, report, &self.paint) {
+                let _ = writeln!(self.out, "{block}");
+            }
+        }
+        let _ = write!(self.out, "{}", summary(report, report_dir, &self.paint));
+    }
+}
+
+fn policy_excerpt(doc: &Value) -> String {
+    if let Some(allowed) = doc.get("isAuthorized") {
+        return format!("isAuthorized: {allowed}");
+    }
+    let principal = doc.get("principalId").map_or("(none)".to_string(), |p| p.to_string());
+    let statements: Vec<String> = match doc.pointer("/policyDocument/Statement") {
+        Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    }
+    .iter()
+    .map(|st| {
+        let effect = st.get("Effect").and_then(Value::as_str).unwrap_or("?");
+        let resource = match st.get("Resource") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "?".into(),
+        };
+        format!("{effect} {resource}")
+    })
+    .collect();
+    if statements.is_empty() {
+        let mut text = doc.to_string();
+        if text.len() > 200 {
+            text.truncate(200);
+            text.push('…');
+        }
+        return text;
+    }
+    format!("principalId {principal}; {}", statements.join("; "))
+}
+
+fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &case.findings {
+        let fails = f.severity != Severity::Contract || report.strict;
+        let head = if fails {
+            p.red(&format!("error[{}]", f.severity.name()))
+        } else {
+            p.yellow(&format!("warning[{}]", f.severity.name()))
+        };
+        let mut b = format!("{head}: {}: {}\n", p.bold(&case.name), f.message);
+        b.push_str(&format!("  --> {}: case `{}`, {}\n   |\n", report.scenario, case.name, case.route));
+        let expected = if case.expected == "allow" {
+            "allow".to_string()
+        } else {
+            format!(
+                "reject (the error `Unauthorized`, 401){}",
+                case.reason.as_ref().map(|r| format!(" because: {r}")).unwrap_or_default()
+            )
+        };
+        let actual = match case.observed {
+            Some(o) => format!("{o} ({})", case.detail),
+            None => case.detail.clone(),
+        };
+        let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {v}\n"));
+        line("token:", &format!("{} ({})", case.kind, case.what));
+        line("expected:", &expected);
+        line("actual:", &actual);
+        if let Some(doc) = &case.response {
+            line("policy:", &policy_excerpt(doc));
+        }
+        for note in &case.notes {
+            line("note:", note);
+        }
+        line("why:", &f.why);
+        line("fix:", &f.fix);
+        if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) = (f.severity, &case.snapshot) {
+            b.push_str("   |\n");
+            for l in diff.lines() {
+                b.push_str(&format!("   | {l}\n"));
+            }
+        }
+        out.push(b);
+    }
+    if case.status == Status::Errored {
+        out.push(format!(
+            "{}: {}: could not ask the authorizer\n  --> {}: case `{}`\n   = {}\n",
+            p.red("error[could-not-run]"),
+            p.bold(&case.name),
+            report.scenario,
+            case.name,
+            case.detail
+        ));
+    }
+    out
+}
+
+fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
+    let s = &report.summary;
+    let verdict = match report.exit_code() {
+        0 => p.green("PASSED"),
+        1 => p.red("FAILED"),
+        _ => p.red("COULD NOT RUN"),
+    };
+    let mut rows: Vec<(&str, String)> = vec![
+        ("profile", format!("{} ({})", report.profile, report.scenario)),
+        ("target", report.target.clone()),
+        (
+            "result",
+            format!(
+                "{verdict}: {} passed, {} failed, {} warning(s), {} error(s), {} skipped, of {}",
+                s.passed, s.failed, s.warned, s.errored, s.skipped, s.total
+            ),
+        ),
+        (
+            "findings",
+            format!(
+                "security {}, availability {}, contract {}, regression {}",
+                s.security, s.availability, s.contract, s.regression
+            ),
+        ),
+    ];
+    if let Some(dir) = &report.snapshot_dir {
+        rows.push((
+            "snapshots",
+            format!(
+                "{} matched, {} new, {} changed, {} updated ({dir})",
+                s.snapshots_matched, s.snapshots_new, s.snapshots_changed, s.snapshots_updated
+            ),
+        ));
+    }
+    rows.push((
+        "idp",
+        format!(
+            "{} JWKS fetch(es), {} fetch(es) of token-supplied URLs",
+            report.jwks_fetches, report.attacker_fetches
+        ),
+    ));
+    let cold = &report.target_stats.cold_starts_ms;
+    if !cold.is_empty() {
+        let mean = cold.iter().sum::<f64>() / cold.len() as f64;
+        rows.push((
+            "target",
+            format!(
+                "{} invocation(s), {} cold start(s) averaging {mean:.0} ms, {} environment(s) replaced",
+                report.target_stats.invocations,
+                cold.len(),
+                report.target_stats.replaced
+            ),
+        ));
+    }
+    rows.push((
+        "time",
+        format!(
+            "{:.2} s (single-token cases {:.2} s)",
+            report.duration_ms / 1e3,
+            report.catalogue_ms / 1e3
+        ),
+    ));
+    if let Some(dir) = report_dir {
+        rows.push(("reports", format!("{}/", dir.display())));
+    }
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{:>10}  {v}\n", p.bold(k)));
+    }
+    out
+}
+
+/// JUnit XML: one suite, a test case per case; wrong answers are `<failure>`, cases that could
+/// not be asked `<error>`, skipped ones `<skipped>`.
+pub fn junit(report: &RunReport) -> String {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suite = TestSuite::new(format!("authprobe conform {} ({})", report.profile, report.target));
+    for case in &report.cases {
+        let status = match case.status {
+            Status::Passed | Status::Warned => TestCaseStatus::success(),
+            Status::Skipped => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(case.detail.clone());
+                s
+            }
+            Status::Errored => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(case.detail.clone());
+                s
+            }
+            Status::Failed => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let first = case
+                    .findings
+                    .iter()
+                    .find(|f| f.severity != Severity::Contract || report.strict)
+                    .or(case.findings.first());
+                if let Some(f) = first {
+                    s.set_message(format!("[{}] {}", f.severity.name(), f.message));
+                    s.set_type(f.severity.name());
+                }
+                let description: Vec<String> = case
+                    .findings
+                    .iter()
+                    .map(|f| format!("[{}] {}\nwhy: {}\nfix: {}", f.severity.name(), f.message, f.why, f.fix))
+                    .collect();
+                s.set_description(description.join("\n\n"));
+                s
+            }
+        };
+        let mut tc = TestCase::new(case.name.clone(), status);
+        tc.set_classname(format!("{}.{}", report.profile, if case.stateful { "stateful" } else { "catalogue" }));
+        tc.set_time(std::time::Duration::from_secs_f64(case.elapsed_ms / 1e3));
+        if case.status == Status::Warned {
+            let warnings: Vec<String> = case.findings.iter().map(|f| format!("warning[{}]: {}", f.severity.name(), f.message)).collect();
+            tc.set_system_out(warnings.join("\n"));
+        }
+        suite.add_test_case(tc);
+    }
+    let mut junit = Report::new("authprobe");
+    junit.add_test_suite(suite);
+    junit.to_string().unwrap_or_default()
+}
+
+/// The JSON report (see `docs/report.schema.json`).
+pub fn json(report: &RunReport) -> String {
+    serde_json::to_string_pretty(report).expect("reports serialize")
+}
+
+/// A Markdown report for people: summary table, every failure, every case.
+pub fn markdown(report: &RunReport) -> String {
+    let s = &report.summary;
+    let mut md = format!(
+        "# authprobe conform: {} against `{}`\n\n",
+        report.profile, report.target
+    );
+    md.push_str(&format!(
+        "| | |\n|---|---|\n| result | **{}** |\n| cases | {} passed, {} failed, {} warnings, {} errors, {} skipped, of {} |\n| findings | security {}, availability {}, contract {}, regression {} |\n| scenario | {} |\n| started | {} |\n| duration | {:.2} s |\n\n",
+        match report.exit_code() {
+            0 => "passed",
+            1 => "failed",
+            _ => "could not run",
+        },
+        s.passed, s.failed, s.warned, s.errored, s.skipped, s.total,
+        s.security, s.availability, s.contract, s.regression,
+        report.scenario, report.started, report.duration_ms / 1e3
+    ));
+    let flagged: Vec<&CaseResult> = report.cases.iter().filter(|c| !c.findings.is_empty() || c.status == Status::Errored).collect();
+    if !flagged.is_empty() {
+        md.push_str("## Findings\n\n");
+        for case in flagged {
+            for f in &case.findings {
+                md.push_str(&format!(
+                    "### `{}` — {}\n\n- **{}**: {}\n- expected: {}, observed: {}\n- why it matters: {}\n- fix: {}\n",
+                    case.name,
+                    f.severity.name(),
+                    f.severity.name(),
+                    f.message,
+                    case.expected,
+                    case.observed.map_or("-".to_string(), |o| o.to_string()),
+                    f.why,
+                    f.fix
+                ));
+                if let Some(doc) = &case.response {
+                    md.push_str(&format!("- policy: `{}`\n", policy_excerpt(doc)));
+                }
+                if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) = (f.severity, &case.snapshot) {
+                    md.push_str(&format!("\n```diff\n{}\n```\n", diff.trim_end()));
+                }
+                md.push('\n');
+            }
+            if case.status == Status::Errored {
+                md.push_str(&format!("### `{}` — could not run\n\n{}\n\n", case.name, case.detail));
+            }
+        }
+    }
+    md.push_str("## Cases\n\n| case | expected | observed | status | detail |\n|---|---|---|---|---|\n");
+    for c in &report.cases {
+        md.push_str(&format!(
+            "| `{}` | {} | {} | {:?} | {} |\n",
+            c.name,
+            c.expected,
+            c.observed.map_or("-".to_string(), |o| o.to_string()),
+            c.status,
+            c.detail.replace('|', "\\|").replace('\n', " ")
+        ));
+    }
+    md
+}
+
+/// Writes report.json, report.md and junit.xml into `dir` (made if needed); each file goes
+/// to a temporary name first, so a crash leaves no half-written report.
+pub fn write_all(report: &RunReport, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (name, body) in [
+        ("report.json", json(report)),
+        ("report.md", markdown(report)),
+        ("junit.xml", junit(report)),
+    ] {
+        let path = dir.join(name);
+        write_file(&path, &body)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes `body` to `path` through a temporary file and a rename.
+pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path)
+}
