@@ -190,7 +190,11 @@ impl KeyCache {
             return Ok(k); // fetched by whoever held the lock before us
         }
         let loaded = !self.keys.read().expect("lock").is_empty();
-        let miss = if loaded { Reason::KidUnknown } else { Reason::KeysUnavailable };
+        let miss = if loaded {
+            Reason::KidUnknown
+        } else {
+            Reason::KeysUnavailable
+        };
         if last_miss.is_some_and(|t| t.elapsed() < self.interval) {
             return Err(miss);
         }

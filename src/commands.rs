@@ -4,8 +4,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    ClaimArgs, Cli, Command, ConformArgs, IdpCommand, InvokeArgs, KeysCommand, KeysGenerate, TargetArgs,
-    TokenCommand, TokenMint,
+    ClaimArgs, Cli, Command, ConformArgs, IdpCommand, InvokeArgs, KeysCommand, KeysGenerate,
+    TargetArgs, TokenCommand, TokenMint,
 };
 use crate::event::{self, Api, ClientRequest};
 use crate::harness::{Harness, HarnessOptions};
@@ -352,7 +352,11 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         Some(path) => profile::load(path)?,
         None => profile::builtin(args.profile.name())?,
     };
-    let target = args.target.target.clone().unwrap_or(TargetSpec::Builtin(spec.profile));
+    let target = args
+        .target
+        .target
+        .clone()
+        .unwrap_or(TargetSpec::Builtin(spec.profile));
     let snapshots = (!args.no_snapshots).then(|| {
         let dir = args.snapshots.clone().unwrap_or_else(|| {
             std::path::Path::new("scenarios/snapshots")
@@ -384,10 +388,12 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
     };
     crate::report::write_all(&report, &run_dir).map_err(report_error(&run_dir))?;
     if let Some(path) = &args.junit {
-        crate::report::write_file(path, &crate::report::junit(&report)).map_err(report_error(path))?;
+        crate::report::write_file(path, &crate::report::junit(&report))
+            .map_err(report_error(path))?;
     }
     if let Some(path) = &args.json {
-        crate::report::write_file(path, &crate::report::json(&report)).map_err(report_error(path))?;
+        crate::report::write_file(path, &crate::report::json(&report))
+            .map_err(report_error(path))?;
     }
     terminal.finish(&report, Some(&run_dir));
     Ok(report.exit_code())

@@ -110,7 +110,9 @@ impl Error {
             Error::Usage { hint, .. } => Some(hint.clone()),
             Error::Idp(_) => Some("pick another --addr, or port 0 for a free one".into()),
             Error::Harness(e) => e.hint(),
-            Error::Profile(_) => Some("fix the profile file; scenarios/*.toml are commented examples".into()),
+            Error::Profile(_) => {
+                Some("fix the profile file; scenarios/*.toml are commented examples".into())
+            }
             Error::Report { .. } => Some("pass a writable --report-dir".into()),
             Error::Output(_) => None,
         }

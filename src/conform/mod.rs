@@ -264,7 +264,11 @@ impl Runner<'_> {
         let event = event::build(self.options.profile.event, &self.api, &request);
         let arn = request.method_arn(&self.api).to_string();
         let answer = target.call(&Call { event, request }).await;
-        let api = self.options.profile.event.api(self.options.profile.simple_responses);
+        let api = self
+            .options
+            .profile
+            .event
+            .api(self.options.profile.simple_responses);
         let (outcome, detail) = target::classify(&answer.reply, api, &arn);
         let could_not_ask = answer.reply.as_ref().is_err_and(|e| e.is_could_not_ask());
         Sent {
@@ -287,7 +291,10 @@ impl Runner<'_> {
     fn header(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> Option<String> {
         Some(match case.header {
             HeaderForm::Raw => minted.credential.clone(),
-            HeaderForm::AsMinted if !self.options.profile.bearer && minted.scheme == crate::tokens::Scheme::Bearer => {
+            HeaderForm::AsMinted
+                if !self.options.profile.bearer
+                    && minted.scheme == crate::tokens::Scheme::Bearer =>
+            {
                 minted.credential.clone()
             }
             HeaderForm::AsMinted => minted.header_value(),
@@ -305,7 +312,14 @@ impl Runner<'_> {
         }
     }
 
-    fn result(&self, case: &CaseSpec, what: &str, reason: Option<String>, sent: Sent, kind: Option<Kind>) -> CaseResult {
+    fn result(
+        &self,
+        case: &CaseSpec,
+        what: &str,
+        reason: Option<String>,
+        sent: Sent,
+        kind: Option<Kind>,
+    ) -> CaseResult {
         let mut findings = Vec::new();
         if let Some(outcome) = sent.outcome {
             let catalogue_reason = kind.and_then(|k| match self.harness.minter.expect(k) {
@@ -330,8 +344,10 @@ impl Runner<'_> {
             findings.push(Finding {
                 severity: Severity::Regression,
                 message: "the policy document differs from the accepted snapshot".into(),
-                why: "what callers may do changed; if that was not intended, it is a regression".into(),
-                fix: "review the diff; accept it with --update-snapshots (or `cargo insta review`)".into(),
+                why: "what callers may do changed; if that was not intended, it is a regression"
+                    .into(),
+                fix: "review the diff; accept it with --update-snapshots (or `cargo insta review`)"
+                    .into(),
             });
         }
         CaseResult {
@@ -391,7 +407,9 @@ impl Runner<'_> {
             _ => None,
         };
         let followed_before = self.harness.idp.attacker_fetches();
-        let sent = self.send(self.request(case, self.header(case, &minted))).await;
+        let sent = self
+            .send(self.request(case, self.header(case, &minted)))
+            .await;
         let mut result = self.result(case, kind.what(), reason, sent, Some(kind));
         let followed = self.harness.idp.attacker_fetches() - followed_before;
         if followed > 0 {
@@ -407,13 +425,20 @@ impl Runner<'_> {
     }
 
     async fn good_request(&self, case: &CaseSpec) -> ClientRequest {
-        let minted = self.harness.minter.mint(self.harness.minter.good_kind()).expect("the good kind applies");
+        let minted = self
+            .harness
+            .minter
+            .mint(self.harness.minter.good_kind())
+            .expect("the good kind applies");
         self.request(case, self.header(case, &minted))
     }
 
     async fn stateful_case(&self, case: &CaseSpec, which: Stateful) -> CaseResult {
         let what = which.what();
-        let jwt_rsa = matches!(self.options.profile.profile, Profile::Jwks | Profile::Cognito);
+        let jwt_rsa = matches!(
+            self.options.profile.profile,
+            Profile::Jwks | Profile::Cognito
+        );
         match which {
             Stateful::ValidAgain => {
                 let sent = self.send(self.good_request(case).await).await;
@@ -448,10 +473,14 @@ impl Runner<'_> {
         let warm = self.send(self.good_request(case).await).await;
         if warm.outcome != Some(Outcome::Allow) {
             let mut r = self.result(case, what, None, warm, None);
-            r.notes.push("the good token was not allowed before the rotation".into());
+            r.notes
+                .push("the good token was not allowed before the rotation".into());
             return r;
         }
-        let Ok(new_key) = tokio::task::spawn_blocking(|| SigningKey::generate(KeyBits::B2048)).await.expect("task") else {
+        let Ok(new_key) = tokio::task::spawn_blocking(|| SigningKey::generate(KeyBits::B2048))
+            .await
+            .expect("task")
+        else {
             return self.skipped(case, what, "could not make the rotated-in key");
         };
         let new_key = Arc::new(new_key);
@@ -461,7 +490,9 @@ impl Runner<'_> {
         let mut attempts = 0;
         let sent = loop {
             attempts += 1;
-            let sent = self.send(self.request(case, self.header(case, &minted))).await;
+            let sent = self
+                .send(self.request(case, self.header(case, &minted)))
+                .await;
             if sent.outcome == Some(Outcome::Allow)
                 || sent.could_not_ask
                 || started.elapsed() >= self.options.rotation_window
@@ -488,16 +519,35 @@ impl Runner<'_> {
         let before = self.harness.idp.jwks_fetches();
         let mut worst: Option<Sent> = None;
         for _ in 0..FLOOD {
-            let minted = self.harness.minter.mint(Kind::KidUnknown).expect("kid-unknown applies");
-            let sent = self.send(self.request(case, self.header(case, &minted))).await;
+            let minted = self
+                .harness
+                .minter
+                .mint(Kind::KidUnknown)
+                .expect("kid-unknown applies");
+            let sent = self
+                .send(self.request(case, self.header(case, &minted)))
+                .await;
             let bad = sent.outcome != Some(Outcome::Unauthorized);
-            if worst.is_none() || (bad && worst.as_ref().is_some_and(|w| w.outcome == Some(Outcome::Unauthorized))) {
+            if worst.is_none()
+                || (bad
+                    && worst
+                        .as_ref()
+                        .is_some_and(|w| w.outcome == Some(Outcome::Unauthorized)))
+            {
                 worst = Some(sent);
             }
         }
         let fetches = self.harness.idp.jwks_fetches() - before;
-        let mut r = self.result(case, what, Some("kid-unknown".into()), worst.expect("the flood sent"), Some(Kind::KidUnknown));
-        r.notes.push(format!("{FLOOD} unknown kids caused {fetches} JWKS fetch(es)"));
+        let mut r = self.result(
+            case,
+            what,
+            Some("kid-unknown".into()),
+            worst.expect("the flood sent"),
+            Some(Kind::KidUnknown),
+        );
+        r.notes.push(format!(
+            "{FLOOD} unknown kids caused {fetches} JWKS fetch(es)"
+        ));
         if fetches > FLOOD_FETCH_BOUND {
             r.findings.push(Finding {
                 severity: Severity::Availability,
@@ -519,7 +569,11 @@ impl Runner<'_> {
         self.harness.idp.set_fault(Some(fault));
         let fresh = self.harness.fresh_target().await;
         let result = match fresh {
-            None => self.skipped(case, what, "needs a cold start the harness controls (builtin: or lambda: targets)"),
+            None => self.skipped(
+                case,
+                what,
+                "needs a cold start the harness controls (builtin: or lambda: targets)",
+            ),
             Some(Err(e)) => {
                 let sent = Sent {
                     outcome: Some(Outcome::Error),
@@ -540,7 +594,11 @@ impl Runner<'_> {
         };
         self.harness.idp.set_fault(None);
         let mut result = result;
-        if let Some(f) = result.findings.iter_mut().find(|f| f.severity == Severity::Security) {
+        if let Some(f) = result
+            .findings
+            .iter_mut()
+            .find(|f| f.severity == Severity::Security)
+        {
             f.fix = verdict::security_fix(crate::tokens::Reason::KeysUnavailable).into();
         }
         result
@@ -688,7 +746,10 @@ pub async fn run(
         target_stats,
         jwks_fetches: harness.idp.jwks_fetches(),
         attacker_fetches: harness.idp.attacker_fetches(),
-        snapshot_dir: options.snapshots.as_ref().map(|s| s.dir().display().to_string()),
+        snapshot_dir: options
+            .snapshots
+            .as_ref()
+            .map(|s| s.dir().display().to_string()),
     })
 }
 
@@ -699,7 +760,7 @@ mod tests {
     #[test]
     fn timestamps_are_utc_civil_dates() {
         assert_eq!(timestamps(0).1, "1970-01-01T00:00:00Z");
-        assert_eq!(timestamps(1_795_705_200).0, "20261126T120000Z");
+        assert_eq!(timestamps(1_795_705_200).0, "20261126T150000Z");
         assert_eq!(timestamps(951_782_400).1, "2000-02-29T00:00:00Z");
     }
 }

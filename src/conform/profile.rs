@@ -119,27 +119,64 @@ pub enum Stateful {
 impl Stateful {
     /// Every stateful case with its name and what it checks.
     pub const ALL: &'static [(Stateful, &'static str, &'static str)] = &[
-        (Stateful::KeyRotation, "key-rotation", "a token under a newly published key is allowed once the authorizer refetches"),
-        (Stateful::UnknownKidFlood, "unknown-kid-flood", "50 unknown kids cause a bounded number of JWKS fetches"),
-        (Stateful::JwksUnreachable, "jwks-unreachable", "JWKS answering 500 at cold start: reject, not crash or allow"),
-        (Stateful::JwksSlow, "jwks-slow", "JWKS slower than the invocation timeout at cold start: reject"),
-        (Stateful::JwksMalformed, "jwks-malformed", "JWKS that is not JSON at cold start: reject"),
-        (Stateful::ValidAgain, "valid-again", "the good token still works after every bad one"),
-        (Stateful::MissingHeader, "missing-header", "no Authorization header: 401 without an invocation (gateway only)"),
+        (
+            Stateful::KeyRotation,
+            "key-rotation",
+            "a token under a newly published key is allowed once the authorizer refetches",
+        ),
+        (
+            Stateful::UnknownKidFlood,
+            "unknown-kid-flood",
+            "50 unknown kids cause a bounded number of JWKS fetches",
+        ),
+        (
+            Stateful::JwksUnreachable,
+            "jwks-unreachable",
+            "JWKS answering 500 at cold start: reject, not crash or allow",
+        ),
+        (
+            Stateful::JwksSlow,
+            "jwks-slow",
+            "JWKS slower than the invocation timeout at cold start: reject",
+        ),
+        (
+            Stateful::JwksMalformed,
+            "jwks-malformed",
+            "JWKS that is not JSON at cold start: reject",
+        ),
+        (
+            Stateful::ValidAgain,
+            "valid-again",
+            "the good token still works after every bad one",
+        ),
+        (
+            Stateful::MissingHeader,
+            "missing-header",
+            "no Authorization header: 401 without an invocation (gateway only)",
+        ),
     ];
 
     /// Its name in profiles and reports.
     pub fn name(self) -> &'static str {
-        Stateful::ALL.iter().find(|(s, _, _)| *s == self).map_or("", |(_, n, _)| n)
+        Stateful::ALL
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or("", |(_, n, _)| n)
     }
 
     /// What it checks.
     pub fn what(self) -> &'static str {
-        Stateful::ALL.iter().find(|(s, _, _)| *s == self).map_or("", |(_, _, w)| w)
+        Stateful::ALL
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or("", |(_, _, w)| w)
     }
 
     fn from_name(name: &str) -> Option<Stateful> {
-        Stateful::ALL.iter().find(|(_, n, _)| *n == name).map(|(s, _, _)| *s)
+        Stateful::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(s, _, _)| *s)
     }
 }
 
@@ -294,7 +331,12 @@ fn parse_route(text: &str, origin: &str, spanned: &Spanned<String>) -> Result<Ro
         .get_ref()
         .split_once(' ')
         .filter(|(m, p)| !m.is_empty() && p.starts_with('/'))
-        .ok_or_else(|| invalid(format!("route `{}`: expected METHOD /path, e.g. \"GET /hello\"", spanned.get_ref())))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "route `{}`: expected METHOD /path, e.g. \"GET /hello\"",
+                spanned.get_ref()
+            ))
+        })?;
     Ok(Route {
         method: method.to_ascii_uppercase(),
         path: path.to_string(),
@@ -312,7 +354,8 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             message,
         }
     };
-    let raw: RawProfile = toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
+    let raw: RawProfile =
+        toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
     let routes = raw
         .api
         .routes
@@ -320,7 +363,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         .map(|r| parse_route(text, origin, r))
         .collect::<Result<Vec<_>, _>>()?;
     if routes.is_empty() {
-        return Err(at(0..0, "[api] routes is empty: name at least one route, e.g. [\"GET /hello\"]".into()));
+        return Err(at(
+            0..0,
+            "[api] routes is empty: name at least one route, e.g. [\"GET /hello\"]".into(),
+        ));
     }
     let mut cases = Vec::new();
     for case in &raw.run.cases {
@@ -330,12 +376,27 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
                     .first()
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
-                at(k.span(), format!("unknown token kind `{}`{hint} (`authprobe token list` shows them)", k.get_ref()))
+                at(
+                    k.span(),
+                    format!(
+                        "unknown token kind `{}`{hint} (`authprobe token list` shows them)",
+                        k.get_ref()
+                    ),
+                )
             })?),
-            (None, Some(s)) => CaseKind::Stateful(Stateful::from_name(s.get_ref()).ok_or_else(|| {
-                let names: Vec<&str> = Stateful::ALL.iter().map(|(_, n, _)| *n).collect();
-                at(s.span(), format!("unknown stateful case `{}`: expected one of {}", s.get_ref(), names.join(", ")))
-            })?),
+            (None, Some(s)) => {
+                CaseKind::Stateful(Stateful::from_name(s.get_ref()).ok_or_else(|| {
+                    let names: Vec<&str> = Stateful::ALL.iter().map(|(_, n, _)| *n).collect();
+                    at(
+                        s.span(),
+                        format!(
+                            "unknown stateful case `{}`: expected one of {}",
+                            s.get_ref(),
+                            names.join(", ")
+                        ),
+                    )
+                })?)
+            }
             _ => {
                 return Err(at(
                     case.expect.span(),
@@ -346,12 +407,26 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         let expect_allow = match case.expect.get_ref().as_str() {
             "allow" => true,
             "reject" => false,
-            other => return Err(at(case.expect.span(), format!("expect `{other}`: expected \"allow\" or \"reject\""))),
+            other => {
+                return Err(at(
+                    case.expect.span(),
+                    format!("expect `{other}`: expected \"allow\" or \"reject\""),
+                ));
+            }
         };
-        let header = match case.header.as_ref().map(|h| (h.get_ref().as_str(), h.span())) {
+        let header = match case
+            .header
+            .as_ref()
+            .map(|h| (h.get_ref().as_str(), h.span()))
+        {
             None | Some(("bearer", _)) => HeaderForm::AsMinted,
             Some(("raw", _)) => HeaderForm::Raw,
-            Some((other, span)) => return Err(at(span, format!("header `{other}`: expected \"bearer\" or \"raw\""))),
+            Some((other, span)) => {
+                return Err(at(
+                    span,
+                    format!("header `{other}`: expected \"bearer\" or \"raw\""),
+                ));
+            }
         };
         let route = match &case.route {
             Some(r) => parse_route(text, origin, r)?,
@@ -362,8 +437,15 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             CaseKind::Stateful(s) => s.name().to_string(),
         });
         if cases.iter().any(|c: &CaseSpec| c.name == name) {
-            let span = case.kind.as_ref().or(case.stateful.as_ref()).map_or(0..0, |s| s.span());
-            return Err(at(span, format!("case `{name}` appears twice: give one a `name`")));
+            let span = case
+                .kind
+                .as_ref()
+                .or(case.stateful.as_ref())
+                .map_or(0..0, |s| s.span());
+            return Err(at(
+                span,
+                format!("case `{name}` appears twice: give one a `name`"),
+            ));
         }
         cases.push(CaseSpec {
             name,
@@ -373,15 +455,24 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             route,
         });
     }
-    let bearer = raw.authorizer.bearer.unwrap_or(raw.profile != Profile::Static);
+    let bearer = raw
+        .authorizer
+        .bearer
+        .unwrap_or(raw.profile != Profile::Static);
     Ok(ProfileSpec {
         origin: origin.to_string(),
         profile: raw.profile,
         event: raw.event,
         simple_responses: raw.simple_responses,
         issuer: raw.authorizer.issuer,
-        audience: raw.authorizer.audience.unwrap_or_else(|| "authprobe-api".into()),
-        client_id: raw.authorizer.client_id.unwrap_or_else(|| "authprobeclient0001".into()),
+        audience: raw
+            .authorizer
+            .audience
+            .unwrap_or_else(|| "authprobe-api".into()),
+        client_id: raw
+            .authorizer
+            .client_id
+            .unwrap_or_else(|| "authprobeclient0001".into()),
         token_use: raw.authorizer.token_use,
         scopes: raw.authorizer.scopes,
         secret: raw.authorizer.secret,
@@ -411,7 +502,9 @@ mod tests {
             }
             for case in &p.cases {
                 if let CaseKind::Token(k) = case.kind {
-                    let expected = k.expect(p.profile, p.token_use).map(|e| e.word() == "allow");
+                    let expected = k
+                        .expect(p.profile, p.token_use)
+                        .map(|e| e.word() == "allow");
                     assert_eq!(expected, Some(case.expect_allow), "{name}: {}", case.name);
                 }
             }
@@ -422,12 +515,29 @@ mod tests {
     fn a_malformed_profile_names_line_column_and_what_was_expected() {
         let text = "profile = \"jwks\"\n[run]\ncases = [\n  { kind = \"expird\", expect = \"reject\" },\n]\n";
         let err = parse(text, "my.toml").unwrap_err().to_string();
-        assert!(err.starts_with("my.toml:4:13: unknown token kind `expird`; did you mean `expired`?"), "{err}");
-        let err = parse("profile = \"jwks\"\nevent = \"tokn\"\n[run]\ncases = []\n", "p.toml").unwrap_err().to_string();
-        assert!(err.starts_with("p.toml:2:9: unknown variant `tokn`, expected one of"), "{err}");
-        let err = parse("profile = \"jwks\"\n[run]\ncases = [{ kind = \"valid\", expect = \"yes\" }]\n", "p.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("p.toml:3:") && err.contains("expected \"allow\" or \"reject\""), "{err}");
+        assert!(
+            err.starts_with("my.toml:4:12: unknown token kind `expird`; did you mean `expired`?"),
+            "{err}"
+        );
+        let err = parse(
+            "profile = \"jwks\"\nevent = \"tokn\"\n[run]\ncases = []\n",
+            "p.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("p.toml:2:9: unknown variant `tokn`, expected one of"),
+            "{err}"
+        );
+        let err = parse(
+            "profile = \"jwks\"\n[run]\ncases = [{ kind = \"valid\", expect = \"yes\" }]\n",
+            "p.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("p.toml:3:") && err.contains("expected \"allow\" or \"reject\""),
+            "{err}"
+        );
     }
 }

@@ -15,7 +15,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Keys whose values change from run to run; redacted wherever they appear.
-pub const DYNAMIC_KEYS: &[&str] = &["iat", "exp", "nbf", "jti", "auth_time", "requestId", "request_id", "timestamp"];
+pub const DYNAMIC_KEYS: &[&str] = &[
+    "iat",
+    "exp",
+    "nbf",
+    "jti",
+    "auth_time",
+    "requestId",
+    "request_id",
+    "timestamp",
+];
 
 /// What happened to one case's snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -150,7 +159,8 @@ impl Snapshots {
             (Some(old), true) if after.as_deref() == Some(old.as_str()) => SnapshotStatus::Matched,
             (Some(_), true) => SnapshotStatus::Updated,
             (Some(old), false) => {
-                let new = body(&pending).unwrap_or_else(|| serde_json::to_string_pretty(&doc).unwrap_or_default());
+                let new = body(&pending)
+                    .unwrap_or_else(|| serde_json::to_string_pretty(&doc).unwrap_or_default());
                 SnapshotStatus::Changed {
                     diff: unified_diff(&old, &new),
                 }
@@ -163,7 +173,13 @@ impl Snapshots {
 pub fn target_slug(target: &str) -> String {
     let mut slug: String = target
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     while slug.contains("--") {
         slug = slug.replace("--", "-");
@@ -173,7 +189,10 @@ pub fn target_slug(target: &str) -> String {
         return slug;
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, target.as_bytes());
-    let hex: String = digest.as_ref()[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("{}-{hex}", &slug[..50])
 }
 
@@ -193,7 +212,10 @@ mod tests {
     #[test]
     fn target_slugs_are_short_and_safe() {
         assert_eq!(target_slug("builtin:jwks"), "builtin-jwks");
-        assert_eq!(target_slug("lambda:python3 -m awslambdaric app.handler"), "lambda-python3-m-awslambdaric-app.handler");
+        assert_eq!(
+            target_slug("lambda:python3 -m awslambdaric app.handler"),
+            "lambda-python3-m-awslambdaric-app.handler"
+        );
         assert!(target_slug(&format!("lambda:{}", "x".repeat(200))).len() <= 60);
     }
 }

@@ -62,27 +62,49 @@ fn finding(severity: Severity, message: impl Into<String>, why: &str, fix: &str)
 pub fn security_fix(reason: Reason) -> &'static str {
     use Reason::*;
     match reason {
-        Expired => "verify exp on every token, with at most a small leeway; never turn expiry checks off",
+        Expired => {
+            "verify exp on every token, with at most a small leeway; never turn expiry checks off"
+        }
         NotYetValid => "verify nbf (with the same small leeway as exp)",
         IssuedInFuture => "reject tokens whose iat lies in the future beyond the leeway",
-        MissingClaim => "require exp, iss, sub and the audience claim; a library may treat a missing claim as valid unless told it is required",
-        ClaimType => "reject exp/nbf/iat that are not numbers: some libraries skip the check for a string (CVE-2026-25537 class)",
-        KidMissing => "require a kid and look it up in the JWKS; never fall back to the first or only key",
+        MissingClaim => {
+            "require exp, iss, sub and the audience claim; a library may treat a missing claim as valid unless told it is required"
+        }
+        ClaimType => {
+            "reject exp/nbf/iat that are not numbers: some libraries skip the check for a string (CVE-2026-25537 class)"
+        }
+        KidMissing => {
+            "require a kid and look it up in the JWKS; never fall back to the first or only key"
+        }
         KidUnknown => "accept only kids the JWKS holds; never use a kid as a file path, URL or SQL",
         BadSignature => "verify the signature with the key the kid names, and only that key",
         WeakKey => "refuse RSA keys under 2048 bits, even when the JWKS publishes them",
-        UntrustedKeyHeader => "take keys only from the configured JWKS URL; ignore or refuse jwk, jku, x5u and x5c headers",
-        AlgNotAllowed => "pin the algorithm (e.g. algorithms=[\"RS256\"]); never take alg from the token, never accept none or HS256 with the RSA public key",
-        UnknownCrit => "refuse tokens whose crit lists an extension you do not understand (RFC 7515 §4.1.11)",
-        WrongIssuer => "compare iss with the expected issuer exactly: no prefix, substring or trailing-slash matching",
-        WrongAudience => "require aud to hold this API's audience (a string equal to it, or an array containing it)",
-        WrongTokenUse => "check Cognito token_use: access tokens where access is required, id tokens where id is",
+        UntrustedKeyHeader => {
+            "take keys only from the configured JWKS URL; ignore or refuse jwk, jku, x5u and x5c headers"
+        }
+        AlgNotAllowed => {
+            "pin the algorithm (e.g. algorithms=[\"RS256\"]); never take alg from the token, never accept none or HS256 with the RSA public key"
+        }
+        UnknownCrit => {
+            "refuse tokens whose crit lists an extension you do not understand (RFC 7515 §4.1.11)"
+        }
+        WrongIssuer => {
+            "compare iss with the expected issuer exactly: no prefix, substring or trailing-slash matching"
+        }
+        WrongAudience => {
+            "require aud to hold this API's audience (a string equal to it, or an array containing it)"
+        }
+        WrongTokenUse => {
+            "check Cognito token_use: access tokens where access is required, id tokens where id is"
+        }
         WrongClientId => "check client_id of Cognito access tokens against the app client",
         Malformed => "refuse anything that is not exactly three base64url parts",
         Oversized => "refuse tokens over a few kilobytes before parsing them",
         BadScheme => "accept exactly `Bearer <token>` (scheme case-insensitive, one space)",
         MissingToken => "reject a missing or empty credential",
-        WrongStaticToken => "compare the whole header value with the expected token, in constant time",
+        WrongStaticToken => {
+            "compare the whole header value with the expected token, in constant time"
+        }
         MissingScope => "require the API's scopes in the token's scope claim",
         KeysUnavailable => "fail closed: when the JWKS cannot be fetched, reject",
     }
@@ -90,14 +112,20 @@ pub fn security_fix(reason: Reason) -> &'static str {
 
 fn availability_fix(kind: Option<Kind>) -> &'static str {
     match kind {
-        Some(Kind::ValidAudArray) => "accept aud as an array that holds the audience (RFC 7519 §4.1.3)",
+        Some(Kind::ValidAudArray) => {
+            "accept aud as an array that holds the audience (RFC 7519 §4.1.3)"
+        }
         Some(Kind::ValidWithinLeeway) => "allow a small leeway (e.g. 60 s) on exp for clock skew",
-        Some(Kind::BearerLowercase) => "compare the scheme `Bearer` case-insensitively (RFC 7235 §2.1)",
+        Some(Kind::BearerLowercase) => {
+            "compare the scheme `Bearer` case-insensitively (RFC 7235 §2.1)"
+        }
         Some(Kind::CognitoAccess) => {
             "Cognito access tokens carry client_id and no aud: check client_id and token_use=access, not aud"
         }
         Some(Kind::CognitoId) => "Cognito ID tokens carry aud (the app client id) and token_use=id",
-        _ => "check the authorizer's issuer, audience, client id, secret and JWKS URL against the profile",
+        _ => {
+            "check the authorizer's issuer, audience, client id, secret and JWKS URL against the profile"
+        }
     }
 }
 
@@ -160,7 +188,10 @@ pub fn judge(
             "catch verification errors and raise exactly `Unauthorized`",
         )),
     }
-    if outcome == Outcome::Allow
+    // The policy of a token that should have been refused is beside the point: that case has
+    // already failed.
+    if expect_allow
+        && outcome == Outcome::Allow
         && let Some(doc) = response
     {
         policy_findings(doc, cx, &mut out);
@@ -173,7 +204,8 @@ fn policy_findings(doc: &Value, cx: &Context<'_>, out: &mut Vec<Finding>) {
     if api == ApiKind::HttpV2Simple {
         return;
     }
-    if let (Some(sub), Some(principal)) = (cx.subject, doc.get("principalId").and_then(Value::as_str))
+    if let (Some(sub), Some(principal)) =
+        (cx.subject, doc.get("principalId").and_then(Value::as_str))
         && principal != sub
     {
         out.push(finding(
@@ -214,7 +246,10 @@ fn policy_findings(doc: &Value, cx: &Context<'_>, out: &mut Vec<Finding>) {
             ));
         }
     }
-    if doc.get("usageIdentifierKey").is_some_and(|k| !k.is_string() && !k.is_null()) {
+    if doc
+        .get("usageIdentifierKey")
+        .is_some_and(|k| !k.is_string() && !k.is_null())
+    {
         out.push(finding(
             Severity::Contract,
             "usageIdentifierKey is not a string",

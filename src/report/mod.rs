@@ -28,7 +28,10 @@ pub fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
     }
 }
 
@@ -80,10 +83,22 @@ impl<'a> Terminal<'a> {
     /// Handles one event.
     pub fn event(&mut self, event: Event<'_>) {
         match event {
-            Event::Started { profile, target, total } => {
-                let _ = writeln!(self.out, "{} {total} cases of the {profile} profile against {target}", self.paint.bold("conform"));
+            Event::Started {
+                profile,
+                target,
+                total,
+            } => {
+                let _ = writeln!(
+                    self.out,
+                    "{} {total} cases of the {profile} profile against {target}",
+                    self.paint.bold("conform")
+                );
             }
-            Event::CaseDone { index, total, result } => {
+            Event::CaseDone {
+                index,
+                total,
+                result,
+            } => {
                 if self.progress {
                     eprint!("\r\x1b[K");
                 }
@@ -107,7 +122,9 @@ impl<'a> Terminal<'a> {
             Status::Errored => p.red("ERR "),
             Status::Skipped => p.dim("skip"),
         };
-        let observed = r.observed.map_or_else(|| "-".to_string(), |o| o.to_string());
+        let observed = r
+            .observed
+            .map_or_else(|| "-".to_string(), |o| o.to_string());
         let tail = match r.status {
             Status::Failed | Status::Warned => r
                 .findings
@@ -143,7 +160,9 @@ fn policy_excerpt(doc: &Value) -> String {
     if let Some(allowed) = doc.get("isAuthorized") {
         return format!("isAuthorized: {allowed}");
     }
-    let principal = doc.get("principalId").map_or("(none)".to_string(), |p| p.to_string());
+    let principal = doc
+        .get("principalId")
+        .map_or("(none)".to_string(), |p| p.to_string());
     let statements: Vec<String> = match doc.pointer("/policyDocument/Statement") {
         Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
         Some(v) => vec![v],
@@ -181,13 +200,19 @@ fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
             p.yellow(&format!("warning[{}]", f.severity.name()))
         };
         let mut b = format!("{head}: {}: {}\n", p.bold(&case.name), f.message);
-        b.push_str(&format!("  --> {}: case `{}`, {}\n   |\n", report.scenario, case.name, case.route));
+        b.push_str(&format!(
+            "  --> {}: case `{}`, {}\n   |\n",
+            report.scenario, case.name, case.route
+        ));
         let expected = if case.expected == "allow" {
             "allow".to_string()
         } else {
             format!(
                 "reject (the error `Unauthorized`, 401){}",
-                case.reason.as_ref().map(|r| format!(" because: {r}")).unwrap_or_default()
+                case.reason
+                    .as_ref()
+                    .map(|r| format!(" because: {r}"))
+                    .unwrap_or_default()
             )
         };
         let actual = match case.observed {
@@ -206,7 +231,9 @@ fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
         }
         line("why:", &f.why);
         line("fix:", &f.fix);
-        if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) = (f.severity, &case.snapshot) {
+        if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) =
+            (f.severity, &case.snapshot)
+        {
             b.push_str("   |\n");
             for l in diff.lines() {
                 b.push_str(&format!("   | {l}\n"));
@@ -235,7 +262,10 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         _ => p.red("COULD NOT RUN"),
     };
     let mut rows: Vec<(&str, String)> = vec![
-        ("profile", format!("{} ({})", report.profile, report.scenario)),
+        (
+            "profile",
+            format!("{} ({})", report.profile, report.scenario),
+        ),
         ("target", report.target.clone()),
         (
             "result",
@@ -303,7 +333,10 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
 /// not be asked `<error>`, skipped ones `<skipped>`.
 pub fn junit(report: &RunReport) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut suite = TestSuite::new(format!("authprobe conform {} ({})", report.profile, report.target));
+    let mut suite = TestSuite::new(format!(
+        "authprobe conform {} ({})",
+        report.profile, report.target
+    ));
     for case in &report.cases {
         let status = match case.status {
             Status::Passed | Status::Warned => TestCaseStatus::success(),
@@ -331,17 +364,37 @@ pub fn junit(report: &RunReport) -> String {
                 let description: Vec<String> = case
                     .findings
                     .iter()
-                    .map(|f| format!("[{}] {}\nwhy: {}\nfix: {}", f.severity.name(), f.message, f.why, f.fix))
+                    .map(|f| {
+                        format!(
+                            "[{}] {}\nwhy: {}\nfix: {}",
+                            f.severity.name(),
+                            f.message,
+                            f.why,
+                            f.fix
+                        )
+                    })
                     .collect();
                 s.set_description(description.join("\n\n"));
                 s
             }
         };
         let mut tc = TestCase::new(case.name.clone(), status);
-        tc.set_classname(format!("{}.{}", report.profile, if case.stateful { "stateful" } else { "catalogue" }));
+        tc.set_classname(format!(
+            "{}.{}",
+            report.profile,
+            if case.stateful {
+                "stateful"
+            } else {
+                "catalogue"
+            }
+        ));
         tc.set_time(std::time::Duration::from_secs_f64(case.elapsed_ms / 1e3));
         if case.status == Status::Warned {
-            let warnings: Vec<String> = case.findings.iter().map(|f| format!("warning[{}]: {}", f.severity.name(), f.message)).collect();
+            let warnings: Vec<String> = case
+                .findings
+                .iter()
+                .map(|f| format!("warning[{}]: {}", f.severity.name(), f.message))
+                .collect();
             tc.set_system_out(warnings.join("\n"));
         }
         suite.add_test_case(tc);
@@ -374,7 +427,11 @@ pub fn markdown(report: &RunReport) -> String {
         s.security, s.availability, s.contract, s.regression,
         report.scenario, report.started, report.duration_ms / 1e3
     ));
-    let flagged: Vec<&CaseResult> = report.cases.iter().filter(|c| !c.findings.is_empty() || c.status == Status::Errored).collect();
+    let flagged: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|c| !c.findings.is_empty() || c.status == Status::Errored)
+        .collect();
     if !flagged.is_empty() {
         md.push_str("## Findings\n\n");
         for case in flagged {
@@ -393,17 +450,24 @@ pub fn markdown(report: &RunReport) -> String {
                 if let Some(doc) = &case.response {
                     md.push_str(&format!("- policy: `{}`\n", policy_excerpt(doc)));
                 }
-                if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) = (f.severity, &case.snapshot) {
+                if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) =
+                    (f.severity, &case.snapshot)
+                {
                     md.push_str(&format!("\n```diff\n{}\n```\n", diff.trim_end()));
                 }
                 md.push('\n');
             }
             if case.status == Status::Errored {
-                md.push_str(&format!("### `{}` — could not run\n\n{}\n\n", case.name, case.detail));
+                md.push_str(&format!(
+                    "### `{}` — could not run\n\n{}\n\n",
+                    case.name, case.detail
+                ));
             }
         }
     }
-    md.push_str("## Cases\n\n| case | expected | observed | status | detail |\n|---|---|---|---|---|\n");
+    md.push_str(
+        "## Cases\n\n| case | expected | observed | status | detail |\n|---|---|---|---|---|\n",
+    );
     for c in &report.cases {
         md.push_str(&format!(
             "| `{}` | {} | {} | {:?} | {} |\n",

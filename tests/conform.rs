@@ -1,0 +1,451 @@
+//! `authprobe conform` end to end: the reference authorizers pass their own profiles, the
+//! flawed Python example is caught on every planted mistake, a target that cannot start is
+//! reported as such, snapshots catch a changed policy, and the reports are what they claim.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use authprobe::conform::profile::{self, ProfileSpec};
+use authprobe::conform::verdict::Severity;
+use authprobe::conform::{self, CaseResult, ConformOptions, RunReport, Status};
+use authprobe::target::TargetSpec;
+use authprobe::tokens::{Profile, TokenUse};
+
+fn authprobe(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("authprobe runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn bootstrap() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runtime/bootstrap.py")
+        .display()
+        .to_string()
+}
+
+fn options(profile: ProfileSpec, target: TargetSpec, env: &[(&str, &str)]) -> ConformOptions {
+    ConformOptions {
+        profile,
+        target,
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        workdir: None,
+        concurrency: 1,
+        timeout: Duration::from_secs(3),
+        keys_dir: None,
+        cache_ttl: None,
+        strict: false,
+        snapshots: None,
+        rotation_window: Duration::from_secs(3),
+    }
+}
+
+async fn run(options: &ConformOptions) -> RunReport {
+    conform::run(options, &mut |_| {})
+        .await
+        .expect("the run starts")
+}
+
+fn case<'a>(report: &'a RunReport, name: &str) -> &'a CaseResult {
+    report
+        .cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case {name}"))
+}
+
+fn has(report: &RunReport, name: &str, severity: Severity) -> bool {
+    case(report, name)
+        .findings
+        .iter()
+        .any(|f| f.severity == severity)
+}
+
+fn explain(report: &RunReport) -> String {
+    report
+        .cases
+        .iter()
+        .filter(|c| c.status != Status::Passed)
+        .map(|c| format!("{} {:?} {:?}: {}", c.name, c.status, c.observed, c.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn each_reference_authorizer_passes_its_own_profile_without_a_warning() {
+    for name in ["static", "hs256", "jwks", "cognito"] {
+        let spec = profile::builtin(name).unwrap();
+        let target = TargetSpec::Builtin(spec.profile);
+        let report = run(&options(spec, target, &[])).await;
+        let s = &report.summary;
+        assert_eq!(
+            (s.failed, s.warned, s.errored),
+            (0, 0, 0),
+            "{name}:\n{}",
+            explain(&report)
+        );
+        assert!(s.passed > 0);
+        assert_eq!(report.exit_code(), 0);
+        assert_eq!(report.attacker_fetches, 0);
+    }
+}
+
+#[tokio::test]
+async fn the_cognito_reference_authorizer_passes_when_id_tokens_are_required() {
+    let mut spec = profile::builtin("cognito").unwrap();
+    spec.token_use = TokenUse::Id;
+    // The profile lists the access-token kinds; swap in the ID-token one.
+    for c in &mut spec.cases {
+        if c.name == "cognito-access" {
+            c.kind = profile::CaseKind::Token(authprobe::tokens::Kind::CognitoId);
+            c.name = "cognito-id".into();
+        }
+    }
+    spec.cases.retain(|c| c.name != "client-id-wrong");
+    let report = run(&options(spec, TargetSpec::Builtin(Profile::Cognito), &[])).await;
+    assert_eq!(report.summary.failed, 0, "{}", explain(&report));
+}
+
+fn flawed_target() -> TargetSpec {
+    let python = support::python::venv_python();
+    TargetSpec::Lambda(vec![
+        python.display().to_string(),
+        "-m".into(),
+        "awslambdaric".into(),
+        "app.handler".into(),
+    ])
+}
+
+const FLAWED_ENV: &[(&str, &str)] = &[
+    ("AUTH_PROFILE", "cognito"),
+    ("JWKS_URL", "{jwks_url}"),
+    ("ISSUER", "{issuer}"),
+    ("CLIENT_ID", "{client_id}"),
+    ("TOKEN_USE", "{token_use}"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_of_failure() {
+    // Access tokens required: the mistakes that show on access tokens.
+    let mut opts = options(
+        profile::builtin("cognito").unwrap(),
+        flawed_target(),
+        FLAWED_ENV,
+    );
+    opts.workdir = Some(support::python::example_dir("flawed"));
+    let access = run(&opts).await;
+    assert_eq!(access.exit_code(), 1);
+    // (f) aud checked on access tokens, which have none: good tokens refused.
+    assert!(
+        has(&access, "cognito-access", Severity::Availability),
+        "{}",
+        explain(&access)
+    );
+    // (g) token_use ignored: an ID token gets in where an access token is required.
+    assert!(
+        has(&access, "token-use-swapped", Severity::Security),
+        "{}",
+        explain(&access)
+    );
+    // (b) Deny instead of Unauthorized.
+    assert!(
+        has(&access, "expired", Severity::Contract),
+        "{}",
+        explain(&access)
+    );
+    assert_eq!(
+        case(&access, "expired").observed,
+        Some(authprobe::target::Outcome::Deny)
+    );
+
+    // ID tokens required: good tokens get in, so the mistakes behind them show too.
+    let mut spec = profile::builtin("cognito").unwrap();
+    spec.token_use = TokenUse::Id;
+    for c in &mut spec.cases {
+        if c.name == "cognito-access" {
+            c.kind = profile::CaseKind::Token(authprobe::tokens::Kind::CognitoId);
+            c.name = "cognito-id".into();
+        }
+    }
+    spec.cases.retain(|c| c.name != "client-id-wrong");
+    let mut opts = options(spec, flawed_target(), FLAWED_ENV);
+    opts.workdir = Some(support::python::example_dir("flawed"));
+    let id = run(&opts).await;
+    assert_eq!(id.exit_code(), 1);
+    // (a) no Bearer stripping (it takes the last word of the header): a malformed header gets in.
+    assert!(
+        has(&id, "bearer-double-space", Severity::Security),
+        "{}",
+        explain(&id)
+    );
+    // (d) kid read without a check (it falls back to the first key).
+    assert!(
+        has(&id, "kid-missing", Severity::Security),
+        "{}",
+        explain(&id)
+    );
+    assert!(
+        has(&id, "kid-unknown", Severity::Security),
+        "{}",
+        explain(&id)
+    );
+    // (e) JWKS never refetched: a rotated-in key is never seen.
+    assert!(
+        has(&id, "key-rotation", Severity::Availability),
+        "{}",
+        explain(&id)
+    );
+    assert_eq!(case(&id, "key-rotation").status, Status::Failed);
+    // (c) Resource = the exact methodArn while results are cached: other routes get 403.
+    assert!(
+        has(&id, "cognito-id", Severity::Contract),
+        "{}",
+        explain(&id)
+    );
+}
+
+#[test]
+fn conform_with_no_arguments_passes_and_writes_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(dir.path(), &["conform"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("PASSED"), "{stdout}");
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    for file in ["report.json", "report.md", "junit.xml"] {
+        assert!(runs[0].join(file).exists(), "{file}");
+    }
+    let junit = std::fs::read_to_string(runs[0].join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite") && !junit.contains("<failure"),
+        "{junit}"
+    );
+}
+
+#[test]
+fn the_json_report_matches_its_published_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    // A target that allows everything: failures, warnings, skips and responses all appear.
+    let target = format!("lambda:python3 {}", bootstrap());
+    let out = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--target",
+            &target,
+            "--env",
+            "MODE=allow",
+            "--json",
+            "out.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../docs/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(
+        report["summary"]["security"], 2,
+        "wrong-static-token and empty-header got in"
+    );
+}
+
+#[test]
+fn failures_read_as_blocks_with_expected_actual_why_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("lambda:python3 {}", bootstrap());
+    let out = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--target",
+            &target,
+            "--env",
+            "MODE=allow",
+            "--no-snapshots",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // Keep what a person reads for the failures; drop timings and paths that change per run.
+    let stdout = text(&out.stdout);
+    let stable: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.starts_with("  ok") && !l.starts_with("  skip"))
+        .filter(|l| !l.trim_start().starts_with("time") && !l.trim_start().starts_with("reports"))
+        .filter(|l| !l.trim_start().starts_with("target  ") || l.contains("lambda:"))
+        .map(|l| {
+            if l.contains("cold start") {
+                "    target  [invocations and cold starts]"
+            } else {
+                l
+            }
+        })
+        .collect();
+    let stable = stable.join("\n").replace(&bootstrap(), "[bootstrap.py]");
+    insta::assert_snapshot!(stable);
+}
+
+#[test]
+fn a_target_that_cannot_start_exits_3_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("lambda:python3 {}", bootstrap());
+    let out = authprobe(
+        dir.path(),
+        &["conform", "--target", &target, "--env", "MODE=exit-early"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: lambda:python3"), "{stderr}");
+    assert!(
+        stderr.contains("before asking for an invocation"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bootstrap: missing configuration, giving up"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_profile_names_its_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mine.toml"),
+        "profile = \"jwks\"\n\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"expird\", expect = \"reject\" },\n]\n",
+    )
+    .unwrap();
+    let out = authprobe(dir.path(), &["conform", "--scenario", "mine.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: mine.toml:6:12: unknown token kind `expird`; did you mean `expired`?"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn snapshots_are_written_then_matched_then_a_change_fails_with_a_diff_until_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("one.toml"),
+        "profile = \"jwks\"\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n",
+    )
+    .unwrap();
+    let target = format!("lambda:python3 {}", bootstrap());
+    let run = |principal: &str, extra: &[&str]| {
+        let env = format!("PRINCIPAL={principal}");
+        let mut args = vec![
+            "conform",
+            "--scenario",
+            "one.toml",
+            "--target",
+            &target,
+            "--env",
+            "MODE=allow",
+            "--env",
+            &env,
+            "--cache-ttl",
+            "0",
+            "--snapshots",
+            "snaps",
+        ];
+        args.extend_from_slice(extra);
+        authprobe(dir.path(), &args)
+    };
+    let snap = dir.path().join("snaps/valid.snap");
+
+    let first = run("user-1234", &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    assert!(
+        text(&first.stdout).contains("0 matched, 1 new"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .contains("\"principalId\": \"user-1234\"")
+    );
+
+    let second = run("user-1234", &[]);
+    assert_eq!(second.status.code(), Some(0));
+    assert!(
+        text(&second.stdout).contains("1 matched, 0 new"),
+        "{}",
+        text(&second.stdout)
+    );
+
+    // A policy that changed: the principal is no longer the token's sub.
+    let changed = run("someone-else", &[]);
+    assert_eq!(changed.status.code(), Some(1));
+    let stdout = text(&changed.stdout);
+    assert!(stdout.contains("error[regression]: valid"), "{stdout}");
+    assert!(
+        stdout.contains("-  \"principalId\": \"user-1234\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+  \"principalId\": \"someone-else\""),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .contains("user-1234"),
+        "not accepted yet"
+    );
+
+    let accepted = run("someone-else", &["--update-snapshots"]);
+    assert!(
+        text(&accepted.stdout).contains("1 updated"),
+        "{}",
+        text(&accepted.stdout)
+    );
+    assert!(
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .contains("someone-else")
+    );
+    let after = run("someone-else", &[]);
+    assert!(
+        text(&after.stdout).contains("1 matched"),
+        "{}",
+        text(&after.stdout)
+    );
+}
