@@ -138,7 +138,18 @@ pub fn build(kind: EventKind, api: &Api, req: &ClientRequest) -> Value {
             .collect()
     };
     let resource = req.path.clone();
-    let identity = json!({"sourceIp": "127.0.0.1", "userAgent": "authprobe"});
+    // REST REQUEST and HTTP API 1.0 events share the REST-style request context.
+    let rest_context = json!({
+        "path": format!("/{}{}", api.stage, req.path),
+        "accountId": api.account,
+        "resourceId": "authprobe",
+        "stage": api.stage,
+        "requestId": request_id(),
+        "identity": {"sourceIp": "127.0.0.1", "userAgent": "authprobe"},
+        "resourcePath": resource,
+        "httpMethod": req.method,
+        "apiId": api.api_id,
+    });
     match kind {
         EventKind::Token => json!({
             "type": "TOKEN",
@@ -157,17 +168,7 @@ pub fn build(kind: EventKind, api: &Api, req: &ClientRequest) -> Value {
             "multiValueQueryStringParameters": multi(&req.query),
             "pathParameters": {},
             "stageVariables": api.stage_variables,
-            "requestContext": {
-                "path": format!("/{}{}", api.stage, req.path),
-                "accountId": api.account,
-                "resourceId": "authprobe",
-                "stage": api.stage,
-                "requestId": request_id(),
-                "identity": identity,
-                "resourcePath": resource,
-                "httpMethod": req.method,
-                "apiId": api.api_id,
-            },
+            "requestContext": rest_context.clone(),
         }),
         EventKind::V1 => json!({
             "version": "1.0",
@@ -182,17 +183,7 @@ pub fn build(kind: EventKind, api: &Api, req: &ClientRequest) -> Value {
             "queryStringParameters": req.query,
             "pathParameters": {},
             "stageVariables": api.stage_variables,
-            "requestContext": {
-                "path": format!("/{}{}", api.stage, req.path),
-                "accountId": api.account,
-                "resourceId": "authprobe",
-                "stage": api.stage,
-                "requestId": request_id(),
-                "identity": identity,
-                "resourcePath": resource,
-                "httpMethod": req.method,
-                "apiId": api.api_id,
-            },
+            "requestContext": rest_context.clone(),
         }),
         EventKind::V2 => {
             let raw_query: Vec<String> =

@@ -85,6 +85,21 @@ fn explain(report: &RunReport) -> String {
         .join("\n")
 }
 
+/// The cognito profile with ID tokens required: the ID-token kind in place of the access-token
+/// one, and no client_id case (ID tokens carry the client in aud).
+fn cognito_id_profile() -> ProfileSpec {
+    let mut spec = profile::builtin("cognito").unwrap();
+    spec.token_use = TokenUse::Id;
+    for c in &mut spec.cases {
+        if c.name == "cognito-access" {
+            c.kind = profile::CaseKind::Token(authprobe::tokens::Kind::CognitoId);
+            c.name = "cognito-id".into();
+        }
+    }
+    spec.cases.retain(|c| c.name != "client-id-wrong");
+    spec
+}
+
 #[tokio::test]
 async fn each_reference_authorizer_passes_its_own_profile_without_a_warning() {
     for name in ["static", "hs256", "jwks", "cognito"] {
@@ -106,16 +121,7 @@ async fn each_reference_authorizer_passes_its_own_profile_without_a_warning() {
 
 #[tokio::test]
 async fn the_cognito_reference_authorizer_passes_when_id_tokens_are_required() {
-    let mut spec = profile::builtin("cognito").unwrap();
-    spec.token_use = TokenUse::Id;
-    // The profile lists the access-token kinds; swap in the ID-token one.
-    for c in &mut spec.cases {
-        if c.name == "cognito-access" {
-            c.kind = profile::CaseKind::Token(authprobe::tokens::Kind::CognitoId);
-            c.name = "cognito-id".into();
-        }
-    }
-    spec.cases.retain(|c| c.name != "client-id-wrong");
+    let spec = cognito_id_profile();
     let report = run(&options(spec, TargetSpec::Builtin(Profile::Cognito), &[])).await;
     assert_eq!(report.summary.failed, 0, "{}", explain(&report));
 }
@@ -173,15 +179,7 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     );
 
     // ID tokens required: good tokens get in, so the mistakes behind them show too.
-    let mut spec = profile::builtin("cognito").unwrap();
-    spec.token_use = TokenUse::Id;
-    for c in &mut spec.cases {
-        if c.name == "cognito-access" {
-            c.kind = profile::CaseKind::Token(authprobe::tokens::Kind::CognitoId);
-            c.name = "cognito-id".into();
-        }
-    }
-    spec.cases.retain(|c| c.name != "client-id-wrong");
+    let spec = cognito_id_profile();
     let mut opts = options(spec, flawed_target(), FLAWED_ENV);
     opts.workdir = Some(support::python::example_dir("flawed"));
     let id = run(&opts).await;

@@ -351,15 +351,6 @@ impl Runner<'_> {
             });
         }
         CaseResult {
-            name: case.name.clone(),
-            kind: match case.kind {
-                CaseKind::Token(k) => k.name().to_string(),
-                CaseKind::Stateful(s) => s.name().to_string(),
-            },
-            stateful: matches!(case.kind, CaseKind::Stateful(_)),
-            what: what.to_string(),
-            route: case.route.to_string(),
-            expected: if case.expect_allow { "allow" } else { "reject" }.to_string(),
             reason,
             observed: sent.outcome,
             detail: sent.detail,
@@ -369,21 +360,12 @@ impl Runner<'_> {
             snapshot,
             elapsed_ms: sent.elapsed_ms,
             cold: sent.cold,
-            notes: Vec::new(),
+            ..blank(case, what)
         }
     }
 
     fn skipped(&self, case: &CaseSpec, what: &str, why: &str) -> CaseResult {
         CaseResult {
-            name: case.name.clone(),
-            kind: match case.kind {
-                CaseKind::Token(k) => k.name().to_string(),
-                CaseKind::Stateful(s) => s.name().to_string(),
-            },
-            stateful: matches!(case.kind, CaseKind::Stateful(_)),
-            what: what.to_string(),
-            route: case.route.to_string(),
-            expected: if case.expect_allow { "allow" } else { "reject" }.to_string(),
             reason: None,
             observed: None,
             detail: why.to_string(),
@@ -393,7 +375,7 @@ impl Runner<'_> {
             snapshot: None,
             elapsed_ms: 0.0,
             cold: false,
-            notes: Vec::new(),
+            ..blank(case, what)
         }
     }
 
@@ -602,6 +584,31 @@ impl Runner<'_> {
             f.fix = verdict::security_fix(crate::tokens::Reason::KeysUnavailable).into();
         }
         result
+    }
+}
+
+/// A result naming `case`, to be filled in.
+fn blank(case: &CaseSpec, what: &str) -> CaseResult {
+    CaseResult {
+        name: case.name.clone(),
+        kind: match case.kind {
+            CaseKind::Token(k) => k.name().to_string(),
+            CaseKind::Stateful(s) => s.name().to_string(),
+        },
+        stateful: matches!(case.kind, CaseKind::Stateful(_)),
+        what: what.to_string(),
+        route: case.route.to_string(),
+        expected: if case.expect_allow { "allow" } else { "reject" }.to_string(),
+        reason: None,
+        observed: None,
+        detail: String::new(),
+        status: Status::Skipped,
+        findings: Vec::new(),
+        response: None,
+        snapshot: None,
+        elapsed_ms: 0.0,
+        cold: false,
+        notes: Vec::new(),
     }
 }
 
