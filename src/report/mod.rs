@@ -298,19 +298,30 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
             report.jwks_fetches, report.attacker_fetches
         ),
     ));
+    let mut warm: Vec<f64> = report
+        .cases
+        .iter()
+        .filter(|c| c.observed.is_some() && !c.cold)
+        .map(|c| c.elapsed_ms)
+        .collect();
+    warm.sort_by(f64::total_cmp);
     let cold = &report.target_stats.cold_starts_ms;
+    let mut latency = match warm.get(warm.len() / 2) {
+        Some(median) => format!(
+            "warm answers: median {median:.2} ms over {} case(s)",
+            warm.len()
+        ),
+        None => "no warm answers".to_string(),
+    };
     if !cold.is_empty() {
         let mean = cold.iter().sum::<f64>() / cold.len() as f64;
-        rows.push((
-            "target",
-            format!(
-                "{} invocation(s), {} cold start(s) averaging {mean:.0} ms, {} environment(s) replaced",
-                report.target_stats.invocations,
-                cold.len(),
-                report.target_stats.replaced
-            ),
+        latency.push_str(&format!(
+            "; {} cold start(s), {mean:.0} ms on average; {} environment(s) replaced",
+            cold.len(),
+            report.target_stats.replaced
         ));
     }
+    rows.push(("latency", latency));
     rows.push((
         "time",
         format!(
