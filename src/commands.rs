@@ -58,8 +58,13 @@ fn keys_generate(args: KeysGenerate, out: &mut (dyn Write + Send)) -> Result<u8,
         _ => Existing::Refuse,
     };
     // Refuse before spending time on key generation.
-    if existing == Existing::Refuse && dir.load().is_ok() {
-        dir.store(&[], Existing::Refuse)?;
+    let count = dir.count()?;
+    if existing == Existing::Refuse && count > 0 {
+        return Err(keys::KeyError::Exists {
+            dir: args.dir.clone(),
+            count,
+        }
+        .into());
     }
     if args.bits == keys::KeyBits::Weak1024 {
         eprintln!(
@@ -381,7 +386,14 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
     let color = crate::report::use_color(args.color);
     let mut terminal = crate::report::Terminal::new(out, color);
     let report = conform::run(&options, &mut |event| terminal.event(event)).await?;
-    let run_dir = args.report_dir.join(&report.run_id);
+    // Runs started in the same second get their own folders.
+    let mut run_dir = args.report_dir.join(&report.run_id);
+    for n in 2.. {
+        if !run_dir.exists() {
+            break;
+        }
+        run_dir = args.report_dir.join(format!("{}-{n}", report.run_id));
+    }
     let report_error = |path: &std::path::Path| {
         let path = path.to_path_buf();
         move |source| Error::Report { path, source }

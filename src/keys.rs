@@ -484,6 +484,11 @@ impl KeyDir {
         Ok(files)
     }
 
+    /// How many key files the folder holds (0 when it does not exist).
+    pub fn count(&self) -> Result<usize, KeyError> {
+        Ok(self.pem_files()?.len())
+    }
+
     /// Loads every key, in file-name order; the kid is the file stem.
     pub fn load(&self) -> Result<Vec<SigningKey>, KeyError> {
         let mut keys = Vec::new();
