@@ -3,13 +3,16 @@
 //! Two modes, both documented with their numbers in docs/PERFORMANCE.md:
 //!
 //! - `cargo bench --bench identity` runs the criterion groups `keys` (RSA-2048 generation),
-//!   `mint` (one RS256 `valid` token, the bare RSA signature of the same bytes, the whole
-//!   jwks-profile catalogue) and `parallel` (the same batch of mints on one thread and split
-//!   over every core).
+//!   `mint` (one RS256 `valid` token, the bare RSA signature of the same bytes, the 1 MB
+//!   `oversized` token, the whole jwks-profile catalogue) and `parallel` (the same batch of
+//!   mints on one thread and split over every core).
 //! - `AUTHPROBE_MINT_RATE=1 cargo bench --bench identity` skips criterion and prints plain
 //!   tokens/s lines in the unit of `scripts/pyjwt_mint_rate.py`, so the two can run back to
 //!   back and be compared in the same minute. `AUTHPROBE_MINT_RATE=variants` adds rows for
-//!   the pure-Rust `rsa` crate (with and without CRT) for the multi-prime question.
+//!   the pure-Rust `rsa` crate (with and without CRT) for the multi-prime question, and with
+//!   `AUTHPROBE_MULTIPRIME_PKCS8=<file>` (a PKCS#8 PEM made by `openssl genpkey -algorithm RSA
+//!   -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_primes:3`) says whether aws-lc and the
+//!   `rsa` crate load a 3-prime key at all.
 //!   `AUTHPROBE_MINT_TOKENS` (default 5000) and `AUTHPROBE_MINT_ROUNDS` (default 5) set the
 //!   tokens per round and the rounds; the best round is reported, as the script does.
 
@@ -83,6 +86,9 @@ fn bench_mint(c: &mut Criterion) {
     group.bench_function("rs256_sign_only", |b| {
         b.iter(|| key.sign(RsaAlg::Rs256, black_box(&input)))
     });
+    group.bench_function("oversized_1mb", |b| {
+        b.iter(|| minter.mint(Kind::Oversized).expect("oversized mints"))
+    });
     group.throughput(Throughput::Elements(kinds.len() as u64));
     group.bench_function("jwks_catalogue", |b| {
         b.iter(|| {
@@ -98,6 +104,7 @@ fn bench_parallel(c: &mut Criterion) {
     let minter = minter();
     let threads = cores();
     let mut group = c.benchmark_group("parallel");
+    group.sample_size(30);
     group.throughput(Throughput::Elements(PARALLEL_TOKENS as u64));
     group.bench_function("rs256_x256_one_thread", |b| {
         b.iter(|| mint_serial(&minter, PARALLEL_TOKENS))
@@ -190,7 +197,27 @@ fn mint_rate(variants: bool) {
 
     if variants {
         rsa_crate_variants(&input, rounds);
+        if let Some(file) = env::var_os("AUTHPROBE_MULTIPRIME_PKCS8") {
+            multi_prime_probe(std::path::Path::new(&file));
+        }
     }
+}
+
+/// Whether aws-lc and the `rsa` crate load a multi-prime PKCS#8 key at all.
+fn multi_prime_probe(file: &std::path::Path) {
+    use base64::Engine as _;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    let pem = std::fs::read_to_string(file).expect("the multi-prime PEM reads");
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("the PEM body is base64");
+    let aws_lc = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der).map(|_| ());
+    let rsa_crate = rsa::PrivateKey::from_pkcs8_der(&der).map(|_| ());
+    println!("multi-prime key {}:", file.display());
+    println!("  aws-lc RsaKeyPair::from_pkcs8: {aws_lc:?}");
+    println!("  rsa crate PrivateKey::from_pkcs8_der: {rsa_crate:?}");
 }
 
 /// The pure-Rust `rsa` crate on the same signing input: with CRT (how it signs a 2-prime

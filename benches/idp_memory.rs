@@ -1,1 +1,207 @@
-fn main() {}
+//! Memory soak of the mock IdP's JWKS endpoint, with a plain wiremock mock as the peer.
+//!
+//! `cargo bench --bench idp_memory` starts the IdP, reads this process's resident set size
+//! (VmRSS in /proc/self/status), sends 1,000,000 GETs to the JWKS URL from 32 tasks, each
+//! over its own keep-alive connection, and reads RSS again. It then serves the same JWKS
+//! bytes from a `wiremock::MockServer` (request recording disabled) for 100,000 requests and
+//! measures it the same way. It prints before, after, growth, growth per request and
+//! requests/s for both, and asserts nothing: docs/PERFORMANCE.md records the numbers.
+//!
+//! Counts can be set for a quick run:
+//! `AUTHPROBE_SOAK_REQUESTS` (IdP, default 1,000,000), `AUTHPROBE_SOAK_PEER_REQUESTS`
+//! (wiremock, default 100,000), `AUTHPROBE_SOAK_CONCURRENCY` (default 32). Run without
+//! `--bench` (as `cargo test --benches` does) it is a smoke run of a few thousand requests.
+//! Everything is on 127.0.0.1.
+
+use std::env;
+use std::fs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use authprobe::idp::{Idp, IdpConfig, JWKS_PATH};
+use authprobe::keys::KeyRing;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Requests sent before the baseline reading, so connection pools, buffers and allocator
+/// arenas are in place and the growth is what the requests themselves leave behind.
+const WARM_UP: usize = 5_000;
+
+fn env_count(name: &str, default: usize) -> usize {
+    env::var(name)
+        .ok()
+        .and_then(|v| v.trim().replace('_', "").parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// This process's resident set size in KiB (VmRSS of /proc/self/status).
+fn rss_kib() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").expect("/proc/self/status reads");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS is in /proc/self/status")
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// What one soak saw.
+struct Soak {
+    sent: usize,
+    failed: usize,
+    elapsed: Duration,
+}
+
+/// Sends `count` GETs to `url` from `concurrency` tasks, one keep-alive client each.
+/// Prints progress (RSS every tenth of the run) on stderr.
+async fn soak(url: &str, count: usize, concurrency: usize, label: &str) -> Soak {
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let step = (count / 10).max(1);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let url = url.to_string();
+            let next = next.clone();
+            let failed = failed.clone();
+            let label = label.to_string();
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .no_proxy()
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .expect("HTTP client builds");
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        break;
+                    }
+                    let ok = match client.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                        _ => false,
+                    };
+                    if !ok {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if (i + 1).is_multiple_of(step) && !label.is_empty() {
+                        eprintln!(
+                            "  {label}: {:>9} requests, RSS {:7.1} MiB",
+                            i + 1,
+                            mib(rss_kib())
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("load task");
+    }
+    Soak {
+        sent: count,
+        failed: failed.load(Ordering::Relaxed),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Warms up, reads RSS, soaks, reads RSS again and prints the figures; returns the growth
+/// per request in bytes.
+async fn measure(name: &str, url: &str, count: usize, concurrency: usize) -> f64 {
+    soak(url, WARM_UP.min(count), concurrency, "").await;
+    let before = rss_kib();
+    let run = soak(url, count, concurrency, name).await;
+    let after = rss_kib();
+    let growth = after.saturating_sub(before);
+    let per_request = growth as f64 * 1024.0 / run.sent as f64;
+    println!(
+        "{name}: {} requests ({} failed) from {concurrency} connections in {:.1} s = {:.0} requests/s",
+        run.sent,
+        run.failed,
+        run.elapsed.as_secs_f64(),
+        run.sent as f64 / run.elapsed.as_secs_f64()
+    );
+    println!(
+        "{name}: RSS before {:.1} MiB, after {:.1} MiB, growth {:.1} MiB = {per_request:.1} bytes/request",
+        mib(before),
+        mib(after),
+        mib(growth)
+    );
+    per_request
+}
+
+fn main() {
+    let full = env::args().any(|a| a == "--bench");
+    let requests = env_count(
+        "AUTHPROBE_SOAK_REQUESTS",
+        if full { 1_000_000 } else { 2_000 },
+    );
+    let peer_requests = env_count(
+        "AUTHPROBE_SOAK_PEER_REQUESTS",
+        if full { 100_000 } else { 1_000 },
+    );
+    let concurrency = env_count("AUTHPROBE_SOAK_CONCURRENCY", 32);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime builds")
+        .block_on(run(requests, peer_requests, concurrency));
+}
+
+async fn run(requests: usize, peer_requests: usize, concurrency: usize) {
+    let ring = KeyRing::generate().expect("key ring generates");
+    let idp = Idp::start(
+        ring.published(),
+        Some(ring.attacker.clone()),
+        IdpConfig::default(),
+    )
+    .await
+    .expect("IdP starts on 127.0.0.1");
+    let url = idp.jwks_url();
+    let body = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client builds")
+        .get(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("the IdP serves its JWKS")
+        .bytes()
+        .await
+        .expect("JWKS body reads");
+    println!(
+        "JWKS body: {} bytes; {} cores; RSS at start {:.1} MiB",
+        body.len(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mib(rss_kib())
+    );
+
+    let idp_per = measure("authprobe idp", &url, requests, concurrency).await;
+    println!("authprobe idp: jwks_fetches counted {}", idp.jwks_fetches());
+    drop(idp);
+
+    let mock = MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    Mock::given(method("GET"))
+        .and(path(JWKS_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"))
+        .mount(&mock)
+        .await;
+    let peer_url = format!("{}{JWKS_PATH}", mock.uri());
+    let peer_per = measure("plain wiremock", &peer_url, peer_requests, concurrency).await;
+
+    println!(
+        "growth per request: authprobe idp {idp_per:.1} bytes, plain wiremock {peer_per:.1} bytes"
+    );
+    println!(
+        "plain wiremock extrapolated to {requests} requests: {:.0} MiB",
+        peer_per * requests as f64 / (1024.0 * 1024.0)
+    );
+}
