@@ -41,6 +41,7 @@ struct Job {
 struct InFlight {
     request_id: String,
     reply: ReplyTx,
+    watchdog: tokio::task::AbortHandle,
 }
 
 #[derive(Default)]
@@ -355,6 +356,7 @@ async fn monitor(
         s.alive = false;
         s.pid = None;
         if let Some(flight) = s.in_flight.take() {
+            flight.watchdog.abort();
             let _ = flight.reply.send((
                 Err(TargetError::Crashed {
                     status: status.clone(),
@@ -402,9 +404,10 @@ fn trace_id() -> String {
 type Ctx = State<(Arc<Env>, Arc<Shared>)>;
 
 async fn next(State((env, shared)): Ctx) -> Response {
-    let generation = {
+    let (generation, first_poll) = {
         let mut s = env.state.lock().expect("lock");
-        if !s.ready {
+        let first_poll = !s.ready;
+        if first_poll {
             s.ready = true;
             if let Some(at) = s.spawned_at {
                 shared
@@ -415,10 +418,12 @@ async fn next(State((env, shared)): Ctx) -> Response {
                     .push(at.elapsed().as_secs_f64() * 1e3);
             }
         }
-        s.generation
+        (s.generation, first_poll)
     };
-    // Wakes `wait_ready`.
-    env.changed.send_modify(|_| {});
+    if first_poll {
+        // Wakes `wait_ready`.
+        env.changed.send_modify(|_| {});
+    }
     let mut changed = env.changed.subscribe();
     let job = {
         let mut queue = shared.queue.lock().await;
@@ -432,6 +437,7 @@ async fn next(State((env, shared)): Ctx) -> Response {
     let Some(job) = job else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
+    let timeout = shared.options.timeout;
     {
         let mut s = env.state.lock().expect("lock");
         if s.generation != generation || !s.alive {
@@ -439,31 +445,32 @@ async fn next(State((env, shared)): Ctx) -> Response {
             let _ = shared.jobs.send(job);
             return StatusCode::GONE.into_response();
         }
+        // Replaces the environment if the answer does not come in time; aborted when it does.
+        let watched = env.clone();
+        let (id, stats_shared) = (job.request_id.clone(), shared.clone());
+        let watchdog = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let flight = {
+                let mut s = watched.state.lock().expect("lock");
+                match &s.in_flight {
+                    Some(f) if f.request_id == id => s.in_flight.take(),
+                    _ => None,
+                }
+            };
+            if let Some(flight) = flight {
+                let _ = flight
+                    .reply
+                    .send((Err(TargetError::Timeout(timeout)), false));
+                stats_shared.stats.lock().expect("lock").replaced += 1;
+                kill(&watched);
+            }
+        });
         s.in_flight = Some(InFlight {
             request_id: job.request_id.clone(),
             reply: job.reply,
+            watchdog: watchdog.abort_handle(),
         });
     }
-    let timeout = shared.options.timeout;
-    let watched = env.clone();
-    let (id, stats_shared) = (job.request_id.clone(), shared.clone());
-    tokio::spawn(async move {
-        tokio::time::sleep(timeout).await;
-        let flight = {
-            let mut s = watched.state.lock().expect("lock");
-            match &s.in_flight {
-                Some(f) if f.request_id == id => s.in_flight.take(),
-                _ => None,
-            }
-        };
-        if let Some(flight) = flight {
-            let _ = flight
-                .reply
-                .send((Err(TargetError::Timeout(timeout)), false));
-            stats_shared.stats.lock().expect("lock").replaced += 1;
-            kill(&watched);
-        }
-    });
     let deadline = SystemTime::now()
         .checked_add(timeout)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -494,7 +501,10 @@ fn take_flight(env: &Env, id: &str) -> Option<(InFlight, bool)> {
     match &s.in_flight {
         Some(f) if f.request_id == id => {
             let cold = std::mem::replace(&mut s.cold, false);
-            s.in_flight.take().map(|f| (f, cold))
+            s.in_flight.take().map(|f| {
+                f.watchdog.abort();
+                (f, cold)
+            })
         }
         _ => None,
     }
