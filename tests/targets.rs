@@ -332,3 +332,24 @@ async fn an_invoke_endpoint_that_is_not_there_cannot_be_asked() {
         answer.reply
     );
 }
+
+#[tokio::test]
+async fn a_relative_program_path_is_taken_from_where_authprobe_runs_not_from_the_workdir() {
+    // Integration tests run in the crate root.
+    let workdir = tempfile::tempdir().unwrap();
+    let spec = TargetSpec::Lambda(vec!["tests/fixtures/runtime/run-bootstrap.sh".into()]);
+    let opts = TargetOptions {
+        workdir: Some(workdir.path().to_path_buf()),
+        ..options("env")
+    };
+    let target = target::start(&spec, opts).await.unwrap();
+    let answer = target.call(&call()).await;
+    let Ok(Reply::Response(doc)) = &answer.reply else {
+        panic!("{:?}", answer.reply)
+    };
+    let root = std::fs::canonicalize(workdir.path()).unwrap();
+    assert_eq!(
+        doc["context"]["LAMBDA_TASK_ROOT"],
+        root.display().to_string()
+    );
+}

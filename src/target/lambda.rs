@@ -273,7 +273,14 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         None => std::env::current_dir().map_err(|e| TargetError::Start(e.to_string()))?,
     };
     let program = &shared.command[0];
-    let mut command = tokio::process::Command::new(program);
+    // A relative path to the program is taken from where authprobe runs, not from --workdir.
+    let resolved = match std::path::Path::new(program) {
+        p if p.is_relative() && program.contains('/') => std::env::current_dir()
+            .map(|cwd| cwd.join(p))
+            .unwrap_or_else(|_| p.to_path_buf()),
+        p => p.to_path_buf(),
+    };
+    let mut command = tokio::process::Command::new(&resolved);
     command
         .args(&shared.command[1..])
         .env_clear()
