@@ -353,3 +353,52 @@ async fn a_relative_program_path_is_taken_from_where_authprobe_runs_not_from_the
         root.display().to_string()
     );
 }
+
+#[tokio::test]
+async fn a_deployed_api_is_judged_by_its_http_status() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let api = MockServer::start().await;
+    // An API stage as API Gateway answers: 200 through, 403 for a denied token, 401 without
+    // a header, 500 for a broken authorizer.
+    for (token, status) in [
+        ("Bearer good", 200),
+        ("Bearer denied", 403),
+        ("Bearer broken", 500),
+    ] {
+        Mock::given(method("GET"))
+            .and(path("/prod/hello"))
+            .and(header("authorization", token))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&api)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/prod/hello"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(r#"{"message":"Unauthorized"}"#))
+        .with_priority(10)
+        .mount(&api)
+        .await;
+    let spec: TargetSpec = format!("url:{}/prod", api.uri()).parse().unwrap();
+    let target = target::start(&spec, TargetOptions::default())
+        .await
+        .unwrap();
+    let outcome = |auth: Option<&str>| {
+        let request = ClientRequest::get("/hello", auth.map(str::to_string));
+        let call = Call {
+            event: event::build(EventKind::Token, &Api::default(), &request),
+            request,
+        };
+        let target = target.clone();
+        async move {
+            let answer = target.call(&call).await;
+            target::classify(&answer.reply, ApiKind::Rest, &arn()).0
+        }
+    };
+    assert_eq!(outcome(Some("Bearer good")).await, Outcome::Allow);
+    assert_eq!(outcome(Some("Bearer denied")).await, Outcome::Deny);
+    assert_eq!(outcome(Some("Bearer broken")).await, Outcome::Error);
+    assert_eq!(outcome(None).await, Outcome::Unauthorized);
+    let requests = api.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| r.url.path() == "/prod/hello"));
+}
