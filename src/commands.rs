@@ -161,6 +161,7 @@ fn token_mint(args: TokenMint, out: &mut (dyn Write + Send)) -> Result<u8, Error
         return Err(crate::tokens::MintError::NotApplicable {
             kind,
             profile: args.profile,
+            token_use: settings.token_use,
         }
         .into());
     }

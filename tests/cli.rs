@@ -347,3 +347,17 @@ async fn idp_serve_answers_both_well_known_paths_and_its_control_endpoints() {
     assert_eq!(stats["jwks_fetches"], 3);
     assert_eq!(stats["fault"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_kind_of_the_other_cognito_token_says_which_token_use_fits() {
+    let out = authprobe(&[
+        "token",
+        "mint",
+        "cognito-access",
+        "--profile",
+        "cognito",
+        "--token-use",
+        "id",
+    ]);
+    assert_one_line_error(&out, &["with ID tokens required", "--token-use access"]);
+}

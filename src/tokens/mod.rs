@@ -111,12 +111,18 @@ impl Default for MintSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
     /// The kind means nothing for this profile.
-    #[error("token kind `{kind}` does not apply to the {profile} profile")]
+    #[error("token kind `{kind}` does not apply to the {profile} profile{}", match (profile, token_use) {
+        (Profile::Cognito, TokenUse::Access) => " with access tokens required",
+        (Profile::Cognito, TokenUse::Id) => " with ID tokens required",
+        _ => "",
+    })]
     NotApplicable {
         /// The kind.
         kind: Kind,
         /// The profile.
         profile: Profile,
+        /// Which Cognito token is required.
+        token_use: TokenUse,
     },
     /// The kind needs a key role the key folder does not have.
     #[error("token kind `{kind}` needs a {role} key and the key set has none")]
@@ -138,6 +144,19 @@ impl MintError {
     /// How to fix it.
     pub fn hint(&self) -> String {
         match self {
+            MintError::NotApplicable {
+                kind,
+                profile,
+                token_use,
+            } if kind.expect(*profile, *token_use).is_none()
+                && kind.expect(*profile, other_use(*token_use)).is_some() =>
+            {
+                let flag = match other_use(*token_use) {
+                    TokenUse::Access => "access",
+                    TokenUse::Id => "id",
+                };
+                format!("use --token-use {flag}")
+            }
             MintError::NotApplicable { kind, .. } => {
                 let fits: Vec<&str> = [
                     Profile::Static,
@@ -160,6 +179,13 @@ impl MintError {
             MintError::MissingKey { .. } => "add one with `authprobe keys generate --add`".into(),
             MintError::NoLeeway { .. } => "pass a larger --leeway".into(),
         }
+    }
+}
+
+fn other_use(token_use: TokenUse) -> TokenUse {
+    match token_use {
+        TokenUse::Access => TokenUse::Id,
+        TokenUse::Id => TokenUse::Access,
     }
 }
 
@@ -291,6 +317,7 @@ impl Minter {
             return Err(MintError::NotApplicable {
                 kind,
                 profile: self.profile,
+                token_use: self.settings.token_use,
             });
         }
         use Kind::*;
@@ -459,13 +486,7 @@ impl Minter {
             SubMissing => {
                 d.claims.remove("sub");
             }
-            TokenUseSwapped => {
-                let other = match s.token_use {
-                    TokenUse::Access => TokenUse::Id,
-                    TokenUse::Id => TokenUse::Access,
-                };
-                d = self.base(now, other);
-            }
+            TokenUseSwapped => d = self.base(now, other_use(s.token_use)),
             ClientIdWrong => {
                 d.claims
                     .insert("client_id".into(), json!("anotherclient0002"));
