@@ -4,8 +4,8 @@
 //! - `Bearer ` stripped (scheme case-insensitive, exactly one space), tokens over 10 KiB
 //!   refused before parsing;
 //! - an algorithm allow-list, `kid` required, headers that carry their own key refused;
-//! - the JWKS cached and refetched on an unknown kid at most once per refetch interval, and
-//!   failing closed when it cannot be had;
+//! - the JWKS cached (10 minutes at most) and refetched on an unknown kid at most once per
+//!   refetch interval, and failing closed when it cannot be had;
 //! - `exp` required, `exp`/`nbf`/`iat` with a leeway, `iss` exact, `aud` (or Cognito
 //!   `token_use` plus `client_id`/`aud`), required scopes;
 //! - rejection by the error `Unauthorized` (401), never by a Deny;
@@ -56,6 +56,8 @@ pub struct AuthorizerConfig {
     pub refetch_interval: Duration,
     /// HTTP timeout of a JWKS fetch.
     pub fetch_timeout: Duration,
+    /// How long a fetched key set is trusted before it is fetched again.
+    pub jwks_max_age: Duration,
     /// Answer HTTP API 2.0 events with `{"isAuthorized": …}` instead of a policy.
     pub simple_responses: bool,
 }
@@ -76,6 +78,7 @@ impl AuthorizerConfig {
             leeway: settings.leeway,
             refetch_interval: Duration::from_secs(10),
             fetch_timeout: Duration::from_secs(1),
+            jwks_max_age: Duration::from_secs(600),
             simple_responses: false,
         }
     }
@@ -86,7 +89,7 @@ impl AuthorizerConfig {
     /// variables the Python examples read): `AUTH_PROFILE` (static|hs256|jwks|cognito, default
     /// jwks), `JWKS_URL`, `ISSUER`, `AUDIENCE`, `CLIENT_ID`, `TOKEN_USE` (access|id),
     /// `REQUIRED_SCOPES`, `HS256_SECRET`, `STATIC_TOKEN`, `LEEWAY_SECONDS` (60),
-    /// `JWKS_REFETCH_SECONDS` (10), `SIMPLE_RESPONSES` (true|false).
+    /// `JWKS_REFETCH_SECONDS` (10), `JWKS_MAX_AGE_SECONDS` (600), `SIMPLE_RESPONSES` (true|false).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         use clap::ValueEnum;
         let profile = match var("AUTH_PROFILE") {
@@ -141,6 +144,7 @@ impl AuthorizerConfig {
             leeway: seconds("LEEWAY_SECONDS", 60)?,
             refetch_interval: seconds("JWKS_REFETCH_SECONDS", 10)?,
             fetch_timeout: Duration::from_secs(2),
+            jwks_max_age: seconds("JWKS_MAX_AGE_SECONDS", 600)?,
             simple_responses: var("SIMPLE_RESPONSES").is_some_and(|v| v == "true"),
         })
     }
@@ -171,6 +175,9 @@ struct KeyCache {
     /// fetch instead of each making one.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     interval: Duration,
+    /// When the key set was last loaded.
+    loaded_at: RwLock<Option<Instant>>,
+    max_age: Duration,
 }
 
 impl KeyCache {
@@ -182,6 +189,25 @@ impl KeyCache {
     /// most once per interval, so a flood of unknown kids cannot hammer the IdP, and a
     /// rotated-in key is still found (by the first miss after the last refetch).
     async fn get(&self, kid: &str) -> Result<std::sync::Arc<Key>, Reason> {
+        // A key set older than its maximum age is fetched again, so a key the IdP retired
+        // stops working even when no unknown kid ever comes along.
+        let stale = self
+            .loaded_at
+            .read()
+            .expect("lock")
+            .is_some_and(|t| t.elapsed() > self.max_age);
+        if stale {
+            let _guard = self.last_fetch.lock().await;
+            let still_stale = self
+                .loaded_at
+                .read()
+                .expect("lock")
+                .is_some_and(|t| t.elapsed() > self.max_age);
+            if still_stale && let Ok(keys) = self.fetch().await {
+                *self.keys.write().expect("lock") = keys;
+                *self.loaded_at.write().expect("lock") = Some(Instant::now());
+            }
+        }
         if let Some(k) = self.cached(kid) {
             return Ok(k);
         }
@@ -202,6 +228,7 @@ impl KeyCache {
         let ok = fetched.is_ok();
         if let Ok(keys) = fetched {
             *self.keys.write().expect("lock") = keys;
+            *self.loaded_at.write().expect("lock") = Some(Instant::now());
         }
         let found = self.cached(kid);
         // Only the first load that finds its kid is free.
@@ -276,6 +303,8 @@ impl Authorizer {
             keys: RwLock::new(HashMap::new()),
             last_fetch: tokio::sync::Mutex::new(None),
             interval: config.refetch_interval,
+            loaded_at: RwLock::new(None),
+            max_age: config.jwks_max_age,
         });
         Authorizer { config, cache }
     }
@@ -430,13 +459,13 @@ impl Authorizer {
         };
         match time("exp")? {
             None => return Err(Reason::MissingClaim),
-            Some(exp) if exp + leeway < now => return Err(Reason::Expired),
+            Some(exp) if exp.saturating_add(leeway) < now => return Err(Reason::Expired),
             _ => {}
         }
-        if time("nbf")?.is_some_and(|nbf| nbf - leeway > now) {
+        if time("nbf")?.is_some_and(|nbf| nbf.saturating_sub(leeway) > now) {
             return Err(Reason::NotYetValid);
         }
-        if time("iat")?.is_some_and(|iat| iat - leeway > now) {
+        if time("iat")?.is_some_and(|iat| iat.saturating_sub(leeway) > now) {
             return Err(Reason::IssuedInFuture);
         }
         match c.get("iss").and_then(Value::as_str) {

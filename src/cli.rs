@@ -112,8 +112,8 @@ pub struct TargetArgs {
     /// Execution environments of a lambda: target.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
-    /// Invocation timeout, e.g. 3s.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    /// Invocation timeout, e.g. 3s (1ms to 15m).
+    #[arg(long, default_value = "3s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Sign with the keys of this folder instead of keys made for the run.
     #[arg(long)]
@@ -302,9 +302,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a duration: write e.g. 90s, 5m or 1h"))?;
     let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
         "ms" => return Ok(Duration::from_millis(n)),
         _ => {
             return Err(format!(
@@ -312,7 +312,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Ok(Duration::from_secs(secs))
+    secs.filter(|s| *s <= 366 * 24 * 3600)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}` is longer than a year"))
+}
+
+/// Parses an invocation timeout: a duration from 1 ms to 15 minutes (Lambda's limit).
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() || d > Duration::from_secs(900) {
+        return Err(format!(
+            "`{s}`: the timeout must be between 1ms and 15m (Lambda's limit)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Parses `k=v`; `v` is JSON when it parses as JSON, a string otherwise.

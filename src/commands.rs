@@ -347,7 +347,8 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
     let matches = match expected {
         Some(Expect::Allow) => outcome == crate::target::Outcome::Allow,
         Some(Expect::Reject(_)) => outcome == crate::target::Outcome::Unauthorized,
-        None => true,
+        // No expectation: only an answer API Gateway would turn into a 500 is a failure.
+        None => outcome != crate::target::Outcome::Error,
     };
     Ok(if matches { EXIT_OK } else { crate::EXIT_FAILED })
 }
@@ -399,15 +400,27 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         let path = path.to_path_buf();
         move |source| Error::Report { path, source }
     };
-    crate::report::write_all(&report, &run_dir).map_err(report_error(&run_dir))?;
-    if let Some(path) = &args.junit {
-        crate::report::write_file(path, &crate::report::junit(&report))
-            .map_err(report_error(path))?;
+    // The verdict is printed first: a report that cannot be written must not hide it.
+    let written = crate::report::write_all(&report, &run_dir)
+        .map_err(report_error(&run_dir))
+        .and_then(|_| {
+            if let Some(path) = &args.junit {
+                crate::report::write_file(path, &crate::report::junit(&report))
+                    .map_err(report_error(path))?;
+            }
+            if let Some(path) = &args.json {
+                crate::report::write_file(path, &crate::report::json(&report))
+                    .map_err(report_error(path))?;
+            }
+            Ok(())
+        });
+    terminal.finish(&report, written.is_ok().then_some(run_dir.as_path()));
+    match written {
+        Err(e) if report.exit_code() == crate::EXIT_OK => Err(e),
+        Err(e) => {
+            eprintln!("error: {}", e.chain());
+            Ok(report.exit_code())
+        }
+        Ok(()) => Ok(report.exit_code()),
     }
-    if let Some(path) = &args.json {
-        crate::report::write_file(path, &crate::report::json(&report))
-            .map_err(report_error(path))?;
-    }
-    terminal.finish(&report, Some(&run_dir));
-    Ok(report.exit_code())
 }

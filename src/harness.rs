@@ -131,8 +131,12 @@ pub fn resolve(key: &str, value: &str, known: &[(&str, String)]) -> Result<Strin
             return Ok(out);
         };
         let name = &rest[start + 1..start + len];
+        let looks_like_placeholder =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         match known.iter().find(|(k, _)| *k == name) {
             Some((_, v)) => out.push_str(v),
+            // Anything else in braces (JSON, say) is left as written.
+            None if !looks_like_placeholder => out.push_str(&rest[start..=start + len]),
             None => {
                 return Err(HarnessError::Placeholder {
                     key: key.to_string(),
@@ -257,5 +261,6 @@ mod tests {
         assert_eq!(resolve("X", "plain", &known).unwrap(), "plain");
         let err = resolve("X", "{jwks}", &known).unwrap_err();
         assert_eq!(err.to_string(), "--env X: unknown placeholder `{jwks}`");
+        assert_eq!(resolve("C", r#"{"a":1}"#, &known).unwrap(), r#"{"a":1}"#);
     }
 }

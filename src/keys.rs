@@ -122,6 +122,20 @@ pub enum KeyError {
         /// The kid given.
         kid: String,
     },
+    /// `--add` with a kid the folder already holds.
+    #[error("{dir} already holds a key with kid `{kid}`")]
+    KidTaken {
+        /// The kid.
+        kid: String,
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// A folder with no key of 2048 bits or more.
+    #[error("no RSA key of 2048 bits or more in {dir}")]
+    NoStrongKey {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A key folder with no key in it.
     #[error("no RSA key in {dir}")]
     Empty {
@@ -146,6 +160,17 @@ impl KeyError {
                 dir.display()
             )),
             KeyError::Read { .. } => Some("check the path and its permissions".to_string()),
+            KeyError::KidTaken { .. } => {
+                Some("pick another --kid, or --force to replace the whole set".into())
+            }
+            KeyError::NoStrongKey { dir } => Some(format!(
+                "add one with `authprobe keys generate --add --dir {}`",
+                dir.display()
+            )),
+            KeyError::Write { path, .. } => Some(format!(
+                "check that {} is writable",
+                path.parent().unwrap_or(path).display()
+            )),
             _ => None,
         }
     }
@@ -524,6 +549,16 @@ impl KeyDir {
             source,
         })?;
         let mut written = Vec::new();
+        if existing == Existing::Add
+            && let Some(key) = keys
+                .iter()
+                .find(|k| current.contains(&self.path.join(format!("{}.pem", k.kid()))))
+        {
+            return Err(KeyError::KidTaken {
+                kid: key.kid().to_string(),
+                dir: self.path.clone(),
+            });
+        }
         for key in keys {
             let path = self.path.join(format!("{}.pem", key.kid()));
             write_atomic(&path, key.to_pkcs8_pem().as_bytes(), 0o600)?;
@@ -602,7 +637,7 @@ impl KeyRing {
     pub fn from_keys(keys: Vec<SigningKey>, dir: &Path) -> Result<Self, KeyError> {
         let (weak, strong): (Vec<_>, Vec<_>) = keys.into_iter().partition(SigningKey::is_weak);
         let mut strong = strong.into_iter().map(Arc::new);
-        let primary = strong.next().ok_or_else(|| KeyError::Empty {
+        let primary = strong.next().ok_or_else(|| KeyError::NoStrongKey {
             dir: dir.to_path_buf(),
         })?;
         let mut extra = generate_many(KeyBits::B2048, 2)?.into_iter().map(Arc::new);

@@ -89,7 +89,7 @@ fn generated_keys_are_private_files_with_a_public_jwks_beside_them() {
     let printed: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
     assert_eq!(printed, jwks);
     assert!(
-        !stdout(&out).contains("PRIVATE"),
+        !stdout(&out).contains("PRIVATE") && !stderr(&out).contains("PRIVATE"),
         "no private key is printed"
     );
 }

@@ -180,12 +180,13 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// The process exit code: 3 if a case could not be asked, 1 if a case failed, else 0.
+    /// The process exit code: 1 if a case failed (wrong answers are never hidden), else 3 if a
+    /// case could not be asked, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.summary.errored > 0 {
-            crate::EXIT_COULD_NOT_RUN
-        } else if self.summary.failed > 0 {
+        if self.summary.failed > 0 {
             crate::EXIT_FAILED
+        } else if self.summary.errored > 0 {
+            crate::EXIT_COULD_NOT_RUN
         } else {
             crate::EXIT_OK
         }

@@ -436,6 +436,43 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             CaseKind::Token(k) => k.name().to_string(),
             CaseKind::Stateful(s) => s.name().to_string(),
         });
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            let span = case
+                .kind
+                .as_ref()
+                .or(case.stateful.as_ref())
+                .map_or(0..0, |s| s.span());
+            return Err(at(
+                span,
+                format!(
+                    "case name `{name}`: it names a snapshot file, so no `/`, `\\` or leading `.`"
+                ),
+            ));
+        }
+        if let CaseKind::Token(kind) = kind {
+            let span = case.kind.as_ref().map_or(0..0, |s| s.span());
+            match kind.expect(raw.profile, raw.authorizer.token_use) {
+                None => {
+                    return Err(at(
+                        span,
+                        format!(
+                            "token kind `{kind}` does not apply to the {} profile (`authprobe token list --profile {}` shows those that do)",
+                            raw.profile, raw.profile
+                        ),
+                    ));
+                }
+                // A profile may be stricter than the catalogue, never laxer.
+                Some(crate::tokens::Expect::Reject(_)) if expect_allow => {
+                    return Err(at(
+                        case.expect.span(),
+                        format!(
+                            "`{kind}` must be rejected by every authorizer of this profile: expect = \"allow\" would hide a security hole"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
         if cases.iter().any(|c: &CaseSpec| c.name == name) {
             let span = case
                 .kind

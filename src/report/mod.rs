@@ -180,12 +180,12 @@ fn policy_excerpt(doc: &Value) -> String {
     })
     .collect();
     if statements.is_empty() {
-        let mut text = doc.to_string();
-        if text.len() > 200 {
-            text.truncate(200);
-            text.push('…');
+        let text = doc.to_string();
+        let mut cut: String = text.chars().take(200).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
         }
-        return text;
+        return cut;
     }
     format!("principalId {principal}; {}", statements.join("; "))
 }

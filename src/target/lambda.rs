@@ -181,7 +181,7 @@ impl Drop for LambdaTarget {
 
 /// Waits until the environment's child polls for work, fails to initialise, or exits.
 async fn wait_ready(env: Arc<Env>, shared: &Shared) -> Result<(), TargetError> {
-    let limit = Duration::from_secs(30).max(shared.options.timeout * 3);
+    let limit = Duration::from_secs(30).max(shared.options.timeout.saturating_mul(3));
     let mut changed = env.changed.subscribe();
     let deadline = tokio::time::Instant::now() + limit;
     loop {
@@ -267,6 +267,9 @@ fn child_env(shared: &Shared, env: &Env, workdir: &std::path::Path) -> Vec<(Stri
 
 /// Starts a new child in `env` (a new generation); a monitor task watches it.
 fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
+    if shared.shutting_down.load(Ordering::SeqCst) {
+        return Ok(());
+    }
     let workdir: PathBuf = match &shared.options.workdir {
         Some(d) => std::fs::canonicalize(d)
             .map_err(|e| TargetError::Start(format!("workdir {}: {e}", d.display())))?,
@@ -291,6 +294,14 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        // The child dies with authprobe, even on Ctrl-C or a crash, when no Drop runs.
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = command
         .spawn()
         .map_err(|e| TargetError::Start(format!("cannot run `{program}`: {e}")))?;
@@ -334,7 +345,12 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         s.generation
     };
     env.changed.send_replace(generation);
-    tokio::spawn(monitor(env, shared, child, kill_rx, generation));
+    let stopping = shared.shutting_down.load(Ordering::SeqCst);
+    tokio::spawn(monitor(env.clone(), shared, child, kill_rx, generation));
+    if stopping {
+        // `stop` ran while this child was being started: it found no pid to kill.
+        kill(&env);
+    }
     Ok(())
 }
 
@@ -361,7 +377,12 @@ async fn monitor(
             return;
         }
         s.alive = false;
-        s.pid = None;
+        if let Some(pid) = s.pid.take() {
+            // Anything the child left behind in its process group goes with it.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+            }
+        }
         if let Some(flight) = s.in_flight.take() {
             flight.watchdog.abort();
             let _ = flight.reply.send((
@@ -431,14 +452,33 @@ async fn next(State((env, shared)): Ctx) -> Response {
         // Wakes `wait_ready`.
         env.changed.send_modify(|_| {});
     }
+    // A runtime that polls again without answering has abandoned its invocation.
+    let abandoned = env.state.lock().expect("lock").in_flight.take();
+    if let Some(flight) = abandoned {
+        flight.watchdog.abort();
+        let _ = flight.reply.send((
+            Err(TargetError::Crashed {
+                status: "asked for the next invocation without answering this one".into(),
+                stderr_tail: env.tail(),
+            }),
+            false,
+        ));
+    }
     let mut changed = env.changed.subscribe();
     let job = {
         let mut queue = shared.queue.lock().await;
-        tokio::select! {
-            job = queue.recv() => job,
-            _ = async { while changed.changed().await.is_ok() {
-                if env.state.lock().expect("lock").generation != generation { break; }
-            } } => None,
+        loop {
+            let job = tokio::select! {
+                job = queue.recv() => job,
+                _ = async { while changed.changed().await.is_ok() {
+                    if env.state.lock().expect("lock").generation != generation { break; }
+                } } => None,
+            };
+            // Skip jobs whose caller has given up waiting.
+            match job {
+                Some(j) if j.reply.is_closed() => continue,
+                other => break other,
+            }
         }
     };
     let Some(job) = job else {
@@ -641,10 +681,21 @@ impl Target for LambdaTarget {
                 reply: tx,
             });
             // A job no environment takes (every one is restarting) still ends.
-            let limit = self.shared.options.timeout * 2 + Duration::from_secs(30);
+            let limit = self
+                .shared
+                .options
+                .timeout
+                .saturating_mul(2)
+                .saturating_add(Duration::from_secs(30));
             let (reply, cold) = match tokio::time::timeout(limit, rx).await {
                 Ok(Ok(answer)) => answer,
-                _ => (Err(TargetError::Timeout(limit)), false),
+                Ok(Err(_)) => (
+                    Err(TargetError::Start(
+                        "the invocation was dropped by the harness".into(),
+                    )),
+                    false,
+                ),
+                Err(_) => (Err(TargetError::Timeout(limit)), false),
             };
             Answer {
                 reply,

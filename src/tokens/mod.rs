@@ -132,6 +132,12 @@ pub enum MintError {
         /// `second` or `weak`.
         role: &'static str,
     },
+    /// An issuer too short to have a strict prefix.
+    #[error("token kind `{kind}` needs an issuer of two characters or more")]
+    ShortIssuer {
+        /// The kind.
+        kind: Kind,
+    },
     /// `valid-within-leeway` with a leeway too small to be inside of.
     #[error("token kind `{kind}` needs a leeway of at least 2 s")]
     NoLeeway {
@@ -178,6 +184,7 @@ impl MintError {
             }
             MintError::MissingKey { .. } => "add one with `authprobe keys generate --add`".into(),
             MintError::NoLeeway { .. } => "pass a larger --leeway".into(),
+            MintError::ShortIssuer { .. } => "pass the real issuer URL with --iss".into(),
         }
     }
 }
@@ -479,9 +486,14 @@ impl Minter {
                 d.claims.insert("iss".into(), json!(iss));
             }
             IssPrefix => {
+                // The issuer without its last character (and any trailing slash): a strict
+                // prefix, which a substring or prefix match would let through.
                 let trimmed = s.issuer.trim_end_matches('/');
-                let cut = trimmed.len().saturating_sub(1).max(1);
-                d.claims.insert("iss".into(), json!(&trimmed[..cut]));
+                let prefix = match trimmed.char_indices().last() {
+                    Some((at, _)) if at > 0 => &trimmed[..at],
+                    _ => return Err(MintError::ShortIssuer { kind }),
+                };
+                d.claims.insert("iss".into(), json!(prefix));
             }
             SubMissing => {
                 d.claims.remove("sub");
