@@ -243,6 +243,10 @@ fn a_kind_of_another_profile_says_which_profile_fits() {
     );
 }
 
+async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -272,26 +276,13 @@ async fn idp_serve_answers_both_well_known_paths_and_its_control_endpoints() {
         urls.insert(k.to_string(), v.to_string());
     }
     let http = support::http();
-    let jwks: serde_json::Value = http
-        .get(&urls["jwks_url"])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = get_json(&http, &urls["jwks_url"]).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
-    let discovery: serde_json::Value = http
-        .get(format!(
-            "{}/.well-known/openid-configuration",
-            urls["issuer"]
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: serde_json::Value = get_json(
+        &http,
+        format!("{}/.well-known/openid-configuration", urls["issuer"]),
+    )
+    .await;
     assert_eq!(
         discovery["jwks_uri"].as_str(),
         Some(urls["jwks_url"].as_str())
@@ -306,14 +297,7 @@ async fn idp_serve_answers_both_well_known_paths_and_its_control_endpoints() {
         .await
         .unwrap();
     assert_eq!(reload.status(), 200);
-    let jwks: serde_json::Value = http
-        .get(&urls["jwks_url"])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = get_json(&http, &urls["jwks_url"]).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
 
     // A fault set over HTTP is served, and cleared.
@@ -336,14 +320,7 @@ async fn idp_serve_answers_both_well_known_paths_and_its_control_endpoints() {
         .send()
         .await
         .unwrap();
-    let stats: serde_json::Value = http
-        .get(format!("{base}/_authprobe/idp/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: serde_json::Value = get_json(&http, format!("{base}/_authprobe/idp/stats")).await;
     assert_eq!(stats["jwks_fetches"], 3);
     assert_eq!(stats["fault"], serde_json::Value::Null);
 }
