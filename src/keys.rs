@@ -287,7 +287,7 @@ impl SigningKey {
         key
     }
 
-    /// Reads a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM.
+    /// Reads a private key PEM, PKCS#8 or PKCS#1.
     /// `origin` names the source in errors; `kid` overrides the thumbprint.
     pub fn from_pem(pem: &str, origin: &Path, kid: Option<String>) -> Result<Self, KeyError> {
         use rsa::pkcs1::DecodeRsaPrivateKey;

