@@ -432,16 +432,16 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             Some(r) => parse_route(text, origin, r)?,
             None => routes[0].clone(),
         };
+        let span = case
+            .kind
+            .as_ref()
+            .or(case.stateful.as_ref())
+            .map_or(0..0, |s| s.span());
         let name = case.name.clone().unwrap_or_else(|| match kind {
             CaseKind::Token(k) => k.name().to_string(),
             CaseKind::Stateful(s) => s.name().to_string(),
         });
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            let span = case
-                .kind
-                .as_ref()
-                .or(case.stateful.as_ref())
-                .map_or(0..0, |s| s.span());
             return Err(at(
                 span,
                 format!(
@@ -474,11 +474,6 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             }
         }
         if cases.iter().any(|c: &CaseSpec| c.name == name) {
-            let span = case
-                .kind
-                .as_ref()
-                .or(case.stateful.as_ref())
-                .map_or(0..0, |s| s.span());
             return Err(at(
                 span,
                 format!("case `{name}` appears twice: give one a `name`"),

@@ -25,6 +25,20 @@ fn cut(s: &str) -> String {
     out
 }
 
+/// Counts an answered call and times it (HTTP targets have no cold starts of their own).
+fn answered(
+    stats: &std::sync::Mutex<TargetStats>,
+    started: Instant,
+    reply: Result<Reply, TargetError>,
+) -> Answer {
+    stats.lock().expect("lock").invocations += 1;
+    Answer {
+        reply,
+        elapsed: started.elapsed(),
+        cold: false,
+    }
+}
+
 /// A Lambda invoke endpoint: `POST …/2015-03-31/functions/NAME/invocations`.
 pub(crate) struct InvokeTarget {
     url: String,
@@ -111,12 +125,7 @@ impl Target for InvokeTarget {
                     }
                 }
             };
-            self.stats.lock().expect("lock").invocations += 1;
-            Answer {
-                reply,
-                elapsed: started.elapsed(),
-                cold: false,
-            }
+            answered(&self.stats, started, reply)
         })
     }
 
@@ -177,12 +186,7 @@ impl Target for UrlTarget {
                     })
                 }
             };
-            self.stats.lock().expect("lock").invocations += 1;
-            Answer {
-                reply,
-                elapsed: started.elapsed(),
-                cold: false,
-            }
+            answered(&self.stats, started, reply)
         })
     }
 
