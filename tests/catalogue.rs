@@ -162,3 +162,89 @@ fn a_bad_token_differs_from_the_good_one_only_where_its_kind_says() {
     }
     assert_eq!(wrong_aud, good_rest);
 }
+
+/// Header and claims of a compact token, when it still decodes as one.
+fn parts(token: &str) -> Option<(serde_json::Value, serde_json::Value)> {
+    use base64::Engine as _;
+    let decode = |part: &str| -> Option<serde_json::Value> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let mut it = token.split('.');
+    Some((decode(it.next()?)?, decode(it.next()?)?))
+}
+
+/// The keys whose values differ between two JSON objects.
+fn changed(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn every_bad_kind_changes_only_what_its_name_says() {
+    use Kind::*;
+    let minter = Minter::new(Profile::Jwks, support::keyring(), MintSettings::default());
+    let (good_header, good_claims) = parts(&minter.mint(Kind::Valid).unwrap().credential).unwrap();
+    // (header keys, claim keys) each kind may change; jti is fresh in every token.
+    let allowed = |kind: Kind| -> Option<(&[&str], &[&str])> {
+        Some(match kind {
+            Expired | ExpiredBeyondLeeway | ValidWithinLeeway => (&[], &["exp", "iat"]),
+            NotYetValid => (&[], &["nbf"]),
+            IatFuture => (&[], &["iat"]),
+            ExpMissing | ExpString => (&[], &["exp"]),
+            Kind::KidMissing
+            | Kind::KidUnknown
+            | KidPathTraversal
+            | KidSqlInjection
+            | KidWrong
+            | Kind::WeakKey => (&["kid"], &[]),
+            JwkEmbedded => (&["jwk", "kid"], &[]),
+            JkuHeader => (&["jku", "kid"], &[]),
+            X5uHeader => (&["kid", "x5u"], &[]),
+            AlgNone | AlgNoneCapitalized | AlgNoneUpper | AlgNoneMixed | KeyConfusion
+            | Hs256EmptySecret | Rs384 | Rs512 | Ps256 => (&["alg"], &[]),
+            PayloadTampered | SubMissing => (&[], &["sub"]),
+            AudWrong | AudMissing | AudEmptyArray | ValidAudArray => (&[], &["aud"]),
+            IssWrong | IssMissing | IssTrailingSlash | IssPrefix => (&[], &["iss"]),
+            CritUnknown => (&["crit", "urn:authprobe:unknown"], &[]),
+            Kind::Oversized => (&[], &["pad"]),
+            KeyNotInJwks | SigStripped | SigTruncated | SigBitFlipped | BearerLowercase
+            | BearerDoubleSpace | Valid => (&[], &[]),
+            _ => return None, // no longer decodes as a token, or not a jwks kind
+        })
+    };
+    let mut checked = 0;
+    for kind in minter.kinds() {
+        let Some((header_keys, claim_keys)) = allowed(kind) else {
+            continue;
+        };
+        let (header, mut claims) = parts(&minter.mint(kind).unwrap().credential)
+            .unwrap_or_else(|| panic!("{kind} does not decode"));
+        claims["jti"] = good_claims["jti"].clone();
+        // A token minted a second later differs in iat/exp only because of the clock.
+        if !claim_keys.contains(&"exp") && claims.get("exp").is_some_and(|v| v.is_i64()) {
+            claims["exp"] = good_claims["exp"].clone();
+        }
+        if !claim_keys.contains(&"iat") && claims.get("iat").is_some() {
+            claims["iat"] = good_claims["iat"].clone();
+        }
+        assert_eq!(
+            changed(&good_header, &header),
+            header_keys,
+            "{kind}: header"
+        );
+        assert_eq!(changed(&good_claims, &claims), claim_keys, "{kind}: claims");
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} kinds checked");
+}
