@@ -165,11 +165,7 @@ impl Harness {
             IdpConfig::default(),
         )
         .await?;
-        let (issuer, jwks_url) = match options.profile {
-            Profile::Cognito => (idp.cognito_issuer(), Some(idp.cognito_jwks_url())),
-            Profile::Jwks => (idp.issuer(), Some(idp.jwks_url())),
-            Profile::Hs256 | Profile::Static => (idp.issuer(), None),
-        };
+        let (issuer, jwks_url) = idp.layout(options.profile);
         let mut settings = options.settings.clone();
         if settings.issuer.is_empty() {
             settings.issuer = issuer;

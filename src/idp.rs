@@ -264,6 +264,18 @@ impl Idp {
         format!("{}{JWKS_PATH}", self.cognito_issuer())
     }
 
+    /// The issuer and JWKS URL a profile's authorizer is given: the Cognito layout for
+    /// `cognito`, the plain one for `jwks`, the plain issuer and no key set for the profiles
+    /// that sign with a secret or none.
+    pub fn layout(&self, profile: crate::tokens::Profile) -> (String, Option<String>) {
+        use crate::tokens::Profile;
+        match profile {
+            Profile::Cognito => (self.cognito_issuer(), Some(self.cognito_jwks_url())),
+            Profile::Jwks => (self.issuer(), Some(self.jwks_url())),
+            Profile::Hs256 | Profile::Static => (self.issuer(), None),
+        }
+    }
+
     /// Where the `jku-header` case points.
     pub fn jku_url(&self) -> String {
         format!("{}{ATTACKER_JWKS_PATH}", self.base_url)

@@ -6,24 +6,13 @@ mod support;
 
 use authprobe::authorizer::{Authorizer, AuthorizerConfig, AuthorizerError};
 use authprobe::event::{self, Api, ClientRequest, EventKind};
-use authprobe::idp::{Idp, IdpConfig};
 use authprobe::policy::{self, Decision};
 use authprobe::tokens::{Expect, MintSettings, Minter, Profile, TokenUse};
 
 async fn walk(profile: Profile, token_use: TokenUse, kind: EventKind) {
     let ring = support::keyring();
-    let idp = Idp::start(
-        ring.published(),
-        Some(ring.attacker.clone()),
-        IdpConfig::default(),
-    )
-    .await
-    .unwrap();
-    let (issuer, jwks) = match profile {
-        Profile::Cognito => (idp.cognito_issuer(), Some(idp.cognito_jwks_url())),
-        Profile::Jwks => (idp.issuer(), Some(idp.jwks_url())),
-        _ => (idp.issuer(), None),
-    };
+    let idp = support::idp().await;
+    let (issuer, jwks) = idp.layout(profile);
     let settings = MintSettings {
         issuer,
         token_use,

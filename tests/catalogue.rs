@@ -3,23 +3,13 @@
 
 mod support;
 
-use authprobe::idp::{Idp, IdpConfig};
 use authprobe::tokens::{Expect, Kind, MintSettings, Minter, Profile, TokenUse};
 use support::verifier::{Expected, Verifier};
 
 async fn check_profile(profile: Profile, token_use: TokenUse) {
     let ring = support::keyring();
-    let idp = Idp::start(
-        ring.published(),
-        Some(ring.attacker.clone()),
-        IdpConfig::default(),
-    )
-    .await
-    .unwrap();
-    let issuer = match profile {
-        Profile::Cognito => idp.cognito_issuer(),
-        _ => idp.issuer(),
-    };
+    let idp = support::idp().await;
+    let (issuer, jwks_url) = idp.layout(profile);
     let settings = MintSettings {
         issuer: issuer.clone(),
         token_use,
@@ -35,11 +25,6 @@ async fn check_profile(profile: Profile, token_use: TokenUse) {
         token_use,
         secret: settings.secret.clone(),
         leeway: settings.leeway.as_secs() as i64,
-    };
-    let jwks_url = match profile {
-        Profile::Cognito => Some(idp.cognito_jwks_url()),
-        Profile::Jwks => Some(idp.jwks_url()),
-        _ => None,
     };
     let verifier = Verifier::fetch(expected, jwks_url.as_deref()).await;
     let minter = Minter::new(profile, ring, settings);

@@ -6,19 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use authprobe::idp::{Fault, Idp, IdpConfig};
+use authprobe::idp::{Fault, Idp};
 use authprobe::keys::{KeyBits, SigningKey};
 use serde_json::Value;
 
 async fn start() -> Idp {
-    let ring = support::keyring();
-    Idp::start(
-        ring.published(),
-        Some(ring.attacker.clone()),
-        IdpConfig::default(),
-    )
-    .await
-    .unwrap()
+    support::idp().await
 }
 
 async fn get_json(url: &str) -> (u16, Value) {

@@ -367,15 +367,7 @@ impl Runner<'_> {
 
     fn skipped(&self, case: &CaseSpec, what: &str, why: &str) -> CaseResult {
         CaseResult {
-            reason: None,
-            observed: None,
             detail: why.to_string(),
-            status: Status::Skipped,
-            findings: Vec::new(),
-            response: None,
-            snapshot: None,
-            elapsed_ms: 0.0,
-            cold: false,
             ..blank(case, what)
         }
     }
@@ -588,7 +580,7 @@ impl Runner<'_> {
     }
 }
 
-/// A result naming `case`, to be filled in.
+/// A result naming `case`, skipped until filled in.
 fn blank(case: &CaseSpec, what: &str) -> CaseResult {
     CaseResult {
         name: case.name.clone(),

@@ -15,6 +15,18 @@ pub fn keyring() -> KeyRing {
         .clone()
 }
 
+/// The mock IdP publishing the shared key ring, with its attacker key at the jku/x5u targets.
+pub async fn idp() -> authprobe::idp::Idp {
+    let ring = keyring();
+    authprobe::idp::Idp::start(
+        ring.published(),
+        Some(ring.attacker.clone()),
+        authprobe::idp::IdpConfig::default(),
+    )
+    .await
+    .expect("the IdP starts")
+}
+
 /// A reqwest client that never goes through a proxy (tests talk to 127.0.0.1 only).
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
