@@ -306,6 +306,7 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         .spawn()
         .map_err(|e| TargetError::Start(format!("cannot run `{program}`: {e}")))?;
     env.tail.lock().expect("lock").clear();
+    let mut readers = Vec::new();
     for stream in [
         child
             .stdout
@@ -320,7 +321,7 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
     .flatten()
     {
         let tail = env.tail.clone();
-        tokio::spawn(async move {
+        readers.push(tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let mut t = tail.lock().expect("lock");
@@ -329,7 +330,7 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
                 }
                 t.push_back(line);
             }
-        });
+        }));
     }
     let (kill_tx, kill_rx) = oneshot::channel();
     let generation = {
@@ -346,7 +347,14 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
     };
     env.changed.send_replace(generation);
     let stopping = shared.shutting_down.load(Ordering::SeqCst);
-    tokio::spawn(monitor(env.clone(), shared, child, kill_rx, generation));
+    tokio::spawn(monitor(
+        env.clone(),
+        shared,
+        child,
+        kill_rx,
+        generation,
+        readers,
+    ));
     if stopping {
         // `stop` ran while this child was being started: it found no pid to kill.
         kill(&env);
@@ -360,6 +368,7 @@ async fn monitor(
     mut child: tokio::process::Child,
     kill_rx: oneshot::Receiver<()>,
     generation: u64,
+    readers: Vec<tokio::task::JoinHandle<()>>,
 ) {
     let status = tokio::select! {
         status = child.wait() => status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
@@ -368,8 +377,14 @@ async fn monitor(
             "killed".to_string()
         }
     };
-    // Let the output readers drain what the child printed last.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The output readers end at end of file, once the child's last words are in the tail. A
+    // grandchild still holding the pipes open would delay that forever: bound the wait.
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        for reader in readers {
+            let _ = reader.await;
+        }
+    })
+    .await;
     let tail = env.tail();
     let respawn = {
         let mut s = env.state.lock().expect("lock");
