@@ -17,19 +17,7 @@ fn options(catalogue_only: bool) -> ConformOptions {
     if catalogue_only {
         spec.cases.retain(|c| matches!(c.kind, CaseKind::Token(_)));
     }
-    ConformOptions {
-        profile: spec,
-        target: TargetSpec::Builtin(Profile::Jwks),
-        env: Vec::new(),
-        workdir: None,
-        concurrency: 1,
-        timeout: Duration::from_secs(3),
-        keys_dir: None,
-        cache_ttl: None,
-        strict: false,
-        snapshots: None,
-        rotation_window: Duration::from_secs(12),
-    }
+    ConformOptions::new(spec, TargetSpec::Builtin(Profile::Jwks))
 }
 
 fn conform(c: &mut Criterion) {

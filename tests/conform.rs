@@ -37,20 +37,13 @@ fn bootstrap() -> String {
 
 fn options(profile: ProfileSpec, target: TargetSpec, env: &[(&str, &str)]) -> ConformOptions {
     ConformOptions {
-        profile,
-        target,
         env: env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        workdir: None,
-        concurrency: 1,
-        timeout: Duration::from_secs(3),
-        keys_dir: None,
-        cache_ttl: None,
-        strict: false,
-        snapshots: None,
+        // The flawed example never refetches: no need to wait the full window for it.
         rotation_window: Duration::from_secs(3),
+        ..ConformOptions::new(profile, target)
     }
 }
 

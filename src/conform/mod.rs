@@ -56,6 +56,26 @@ pub struct ConformOptions {
     pub rotation_window: Duration,
 }
 
+impl ConformOptions {
+    /// `profile` against `target` with the command line's defaults: one environment, a 3 s
+    /// timeout, keys made for the run, no snapshots, a 12 s rotation window.
+    pub fn new(profile: ProfileSpec, target: TargetSpec) -> Self {
+        ConformOptions {
+            profile,
+            target,
+            env: Vec::new(),
+            workdir: None,
+            concurrency: 1,
+            timeout: Duration::from_secs(3),
+            keys_dir: None,
+            cache_ttl: None,
+            strict: false,
+            snapshots: None,
+            rotation_window: Duration::from_secs(12),
+        }
+    }
+}
+
 /// How a case ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
