@@ -1,9 +1,12 @@
-//! Memory soak of the mock IdP's JWKS endpoint, with a plain wiremock mock as the peer.
+//! Memory soak of the mock IdP over every path it answers, with a plain wiremock mock as the
+//! peer.
 //!
 //! `cargo bench --bench idp_memory` starts the IdP, reads this process's resident set size
-//! (VmRSS in /proc/self/status), sends 1,000,000 GETs to the JWKS URL from 32 tasks, each
-//! over its own keep-alive connection, and reads RSS again. It then serves the same JWKS
-//! bytes from a `wiremock::MockServer` (request recording disabled) for 100,000 requests and
+//! (VmRSS in /proc/self/status), sends 1,000,000 requests from 32 tasks, each over its own
+//! keep-alive connection, and reads RSS again. The requests cycle through [`MIX`]: both JWKS
+//! layouts, both discovery documents, the attacker's `jku`/`x5u` targets, 404s, and POSTs
+//! with a 100 KB body to a 404 path and to a GET-only one. It then serves the same JWKS bytes
+//! from a `wiremock::MockServer` (request recording disabled) for 100,000 requests and
 //! measures it the same way. It prints before, after, growth, growth per request and
 //! requests/s for both, and asserts nothing: docs/PERFORMANCE.md records the numbers.
 //!
@@ -50,6 +53,63 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// Size of the POST bodies in the mix.
+const POST_BODY: usize = 100 * 1024;
+
+/// The requests a soak of the IdP cycles through: what, how, where (a path under the base URL,
+/// `{pool}` for the Cognito pool id), with a body or not, and the status expected.
+const MIX: &[(&str, &str, &str, bool, u16)] = &[
+    ("jwks", "GET", "/.well-known/jwks.json", false, 200),
+    (
+        "cognito jwks",
+        "GET",
+        "/{pool}/.well-known/jwks.json",
+        false,
+        200,
+    ),
+    (
+        "discovery",
+        "GET",
+        "/.well-known/openid-configuration",
+        false,
+        200,
+    ),
+    (
+        "cognito discovery",
+        "GET",
+        "/{pool}/.well-known/openid-configuration",
+        false,
+        200,
+    ),
+    ("jku target", "GET", "/.attacker/jwks.json", false, 200),
+    ("x5u target", "GET", "/.attacker/cert.pem", false, 200),
+    ("404", "GET", "/no/such/path?x=1", false, 404),
+    (
+        "another pool's jwks",
+        "GET",
+        "/us-west-2_other/.well-known/jwks.json",
+        false,
+        404,
+    ),
+    ("POST 100 KB to a 404", "POST", "/login", true, 404),
+    (
+        "POST 100 KB to discovery",
+        "POST",
+        "/.well-known/openid-configuration",
+        true,
+        405,
+    ),
+];
+
+/// One request of a soak.
+#[derive(Clone)]
+struct Shot {
+    method: reqwest::Method,
+    url: String,
+    body: Option<axum::body::Bytes>,
+    status: u16,
+}
+
 /// What one soak saw.
 struct Soak {
     sent: usize,
@@ -57,16 +117,17 @@ struct Soak {
     elapsed: Duration,
 }
 
-/// Sends `count` GETs to `url` from `concurrency` tasks, one keep-alive client each.
-/// Prints progress (RSS every tenth of the run) on stderr.
-async fn soak(url: &str, count: usize, concurrency: usize, label: &str) -> Soak {
+/// Sends `count` requests, cycling through `shots`, from `concurrency` tasks, one keep-alive
+/// client each. Prints progress (RSS every tenth of the run) on stderr.
+async fn soak(shots: &[Shot], count: usize, concurrency: usize, label: &str) -> Soak {
+    let shots: Arc<[Shot]> = shots.into();
     let next = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let step = (count / 10).max(1);
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let url = url.to_string();
+            let shots = shots.clone();
             let next = next.clone();
             let failed = failed.clone();
             let label = label.to_string();
@@ -81,8 +142,13 @@ async fn soak(url: &str, count: usize, concurrency: usize, label: &str) -> Soak 
                     if i >= count {
                         break;
                     }
-                    let ok = match client.get(&url).send().await {
-                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    let shot = &shots[i % shots.len()];
+                    let mut request = client.request(shot.method.clone(), &shot.url);
+                    if let Some(body) = &shot.body {
+                        request = request.body(body.clone());
+                    }
+                    let ok = match request.send().await {
+                        Ok(r) if r.status().as_u16() == shot.status => r.bytes().await.is_ok(),
                         _ => false,
                     };
                     if !ok {
@@ -111,10 +177,10 @@ async fn soak(url: &str, count: usize, concurrency: usize, label: &str) -> Soak 
 
 /// Warms up, reads RSS, soaks, reads RSS again and prints the figures; returns the growth
 /// per request in bytes.
-async fn measure(name: &str, url: &str, count: usize, concurrency: usize) -> f64 {
-    soak(url, WARM_UP.min(count), concurrency, "").await;
+async fn measure(name: &str, shots: &[Shot], count: usize, concurrency: usize) -> f64 {
+    soak(shots, WARM_UP.min(count), concurrency, "").await;
     let before = rss_kib();
-    let run = soak(url, count, concurrency, name).await;
+    let run = soak(shots, count, concurrency, name).await;
     let after = rss_kib();
     let growth = after.saturating_sub(before);
     let per_request = growth as f64 * 1024.0 / run.sent as f64;
@@ -181,8 +247,43 @@ async fn run(requests: usize, peer_requests: usize, concurrency: usize) {
         mib(rss_kib())
     );
 
-    let idp_per = measure("authprobe idp", &url, requests, concurrency).await;
-    println!("authprobe idp: jwks_fetches counted {}", idp.jwks_fetches());
+    let post_body = axum::body::Bytes::from(vec![b'x'; POST_BODY]);
+    let shots: Vec<Shot> = MIX
+        .iter()
+        .map(|(_, method, path, body, status)| Shot {
+            method: method.parse().expect("a method"),
+            url: format!(
+                "{}{}",
+                idp.base_url(),
+                path.replace("{pool}", idp.pool_id())
+            ),
+            body: body.then(|| post_body.clone()),
+            status: *status,
+        })
+        .collect();
+    for (name, method, path, body, status) in MIX {
+        let body = if *body { " with 100 KB" } else { "" };
+        println!("  mix: {name:<26} {method} {path}{body} -> {status}");
+    }
+    let idp_per = measure("authprobe idp", &shots, requests, concurrency).await;
+    // Every JWKS and attacker GET was counted, no other request was (the JWKS fetch above
+    // that read the body is the one more).
+    let warm = WARM_UP.min(requests);
+    let count_of = |paths: &[&str]| {
+        let hits = |n: usize| {
+            (0..n)
+                .filter(|i| paths.contains(&MIX[i % MIX.len()].0))
+                .count()
+        };
+        (hits(warm) + hits(requests)) as u64
+    };
+    println!(
+        "authprobe idp: jwks_fetches counted {} (expected {}), attacker_fetches {} (expected {})",
+        idp.jwks_fetches(),
+        count_of(&["jwks", "cognito jwks"]) + 1,
+        idp.attacker_fetches(),
+        count_of(&["jku target", "x5u target"]),
+    );
     drop(idp);
 
     let mock = MockServer::builder()
@@ -194,8 +295,19 @@ async fn run(requests: usize, peer_requests: usize, concurrency: usize) {
         .respond_with(ResponseTemplate::new(200).set_body_raw(body.to_vec(), "application/json"))
         .mount(&mock)
         .await;
-    let peer_url = format!("{}{JWKS_PATH}", mock.uri());
-    let peer_per = measure("plain wiremock", &peer_url, peer_requests, concurrency).await;
+    let peer = [Shot {
+        method: reqwest::Method::GET,
+        url: format!("{}{JWKS_PATH}", mock.uri()),
+        body: None,
+        status: 200,
+    }];
+    let peer_per = measure(
+        "plain wiremock (JWKS only)",
+        &peer,
+        peer_requests,
+        concurrency,
+    )
+    .await;
 
     println!(
         "growth per request: authprobe idp {idp_per:.1} bytes, plain wiremock {peer_per:.1} bytes"

@@ -62,8 +62,10 @@ pub struct ConformArgs {
     /// Where the authorizer is.
     #[command(flatten)]
     pub target: TargetArgs,
-    /// Authorizer result cache TTL the API uses, overriding the profile's (0 turns caching off).
-    #[arg(long, value_name = "SECONDS")]
+    /// Authorizer result cache TTL the API uses, overriding the profile's: 0 (off) to 3600,
+    /// API Gateway's range.
+    #[arg(long, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=crate::conform::profile::MAX_CACHE_TTL))]
     pub cache_ttl: Option<u64>,
     /// Folder for run reports: each run writes report.json, report.md and junit.xml into
     /// REPORT_DIR/<run>/.
@@ -87,8 +89,9 @@ pub struct ConformArgs {
     /// Contract warnings fail the run.
     #[arg(long)]
     pub strict: bool,
-    /// How long the key-rotation case waits for the authorizer to refetch the JWKS.
-    #[arg(long, default_value = "12s", value_parser = parse_duration)]
+    /// How long the key-rotation case waits for the authorizer to refetch the JWKS (1s to
+    /// 10m).
+    #[arg(long, default_value = "12s", value_parser = parse_rotation_window)]
     pub rotation_window: Duration,
     /// Colour: auto (a terminal without NO_COLOR), always or never.
     #[arg(long, value_enum, default_value_t = crate::report::ColorChoice::Auto)]
@@ -284,9 +287,13 @@ pub enum IdpCommand {
         /// Key folder.
         #[arg(long, default_value = "keys")]
         dir: PathBuf,
-        /// Address to listen on (loopback; port 0 picks a free one).
+        /// Address to listen on (loopback unless --expose; port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
+        /// Allow a non-loopback --addr. The control endpoints (stats, faults, reload, retiring
+        /// keys) then need `Authorization: Bearer TOKEN`, with the token printed at start.
+        #[arg(long)]
+        expose: bool,
         /// Cognito region and pool id of the Cognito layout.
         #[arg(long, default_value = "us-east-1_authprobe")]
         pool_id: String,
@@ -323,6 +330,19 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     if d.is_zero() || d > Duration::from_secs(900) {
         return Err(format!(
             "`{s}`: the timeout must be between 1ms and 15m (Lambda's limit)"
+        ));
+    }
+    Ok(d)
+}
+
+/// Parses a key-rotation window: a duration from 1 s to 10 minutes. An authorizer that caches
+/// its JWKS for longer than 10 minutes without refetching on an unknown kid is what the case
+/// is there to catch.
+pub fn parse_rotation_window(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(600) {
+        return Err(format!(
+            "`{s}`: the rotation window must be between 1s and 10m"
         ));
     }
     Ok(d)

@@ -33,9 +33,12 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             token_list(profile, token_use, out)
         }
         Command::Token(TokenCommand::Mint(args)) => token_mint(args, out),
-        Command::Idp(IdpCommand::Serve { dir, addr, pool_id }) => {
-            idp_serve(dir, addr, pool_id, out).await
-        }
+        Command::Idp(IdpCommand::Serve {
+            dir,
+            addr,
+            expose,
+            pool_id,
+        }) => idp_serve(dir, addr, expose, pool_id, out).await,
         Command::Invoke(args) => invoke(args, out).await,
         Command::Conform(args) => conform(args, out).await,
     }
@@ -58,14 +61,7 @@ fn keys_generate(args: KeysGenerate, out: &mut (dyn Write + Send)) -> Result<u8,
         _ => Existing::Refuse,
     };
     // Refuse before spending time on key generation.
-    let count = dir.count()?;
-    if existing == Existing::Refuse && count > 0 {
-        return Err(keys::KeyError::Exists {
-            dir: args.dir.clone(),
-            count,
-        }
-        .into());
-    }
+    dir.check_store(existing)?;
     if args.bits == keys::KeyBits::Weak1024 {
         eprintln!(
             "warning: 1024-bit keys are deliberately weak; use them only for the weak-key case"
@@ -194,9 +190,11 @@ fn token_mint(args: TokenMint, out: &mut (dyn Write + Send)) -> Result<u8, Error
 async fn idp_serve(
     dir: std::path::PathBuf,
     addr: std::net::SocketAddr,
+    expose: bool,
     pool_id: String,
     out: &mut (dyn Write + Send),
 ) -> Result<u8, Error> {
+    crate::net::check_listen(addr, expose)?;
     let (region, pool_suffix) =
         crate::cli::split_pool_id(&pool_id).map_err(|message| Error::Usage {
             message,
@@ -209,7 +207,9 @@ async fn idp_serve(
         region,
         pool_suffix,
         reload_from: Some(dir.clone()),
+        control_token: expose.then(crate::net::ControlToken::generate),
     };
+    let token = config.control_token.clone();
     let idp = Idp::start(
         keys.into_iter().map(Arc::new).collect(),
         Some(attacker),
@@ -220,6 +220,9 @@ async fn idp_serve(
     writeln!(out, "issuer\t{}", idp.issuer())?;
     writeln!(out, "cognito_jwks_url\t{}", idp.cognito_jwks_url())?;
     writeln!(out, "cognito_issuer\t{}", idp.cognito_issuer())?;
+    if let Some(token) = &token {
+        writeln!(out, "control_token\t{}", token.as_str())?;
+    }
     out.flush()?;
     eprintln!(
         "serving {} key(s) from {} until Ctrl-C; control: {}{}/{{stats,fault,reload}}",

@@ -1,13 +1,13 @@
 //! The mock identity provider: JWKS, OIDC discovery, a Cognito user-pool layout, key rotation,
 //! faults on demand and a count of JWKS fetches, all on 127.0.0.1.
 //!
-//! Two servers stand behind one address. The JWKS paths, which an authorizer may fetch on every
-//! request, are answered by a small axum front that keeps nothing per request. Everything
-//! else (discovery documents, the attacker's `jku`/`x5u` targets, and any mock a caller mounts
-//! through [`Idp::mock_server`]) lives on a [`wiremock::MockServer`] the front forwards to.
-//! wiremock clones every request a mock matches into that mock and keeps it until `reset`,
-//! even with recording off (about 5 KB each), and a `reset` leaves a window in which every path
-//! answers 404; so the hot path stays off it. See docs/PERFORMANCE.md for the measurement.
+//! One small axum server answers every path itself (JWKS, discovery, the attacker's
+//! `jku`/`x5u` targets, the control endpoints and a bare 404 for anything else) from bodies
+//! built once, and keeps nothing per request: its memory stays flat whatever the path, the
+//! method or the body (docs/PERFORMANCE.md has the measurement). A [`wiremock::MockServer`]
+//! stands behind it only once a caller asks for [`Idp::mock_server`] to mount more paths;
+//! wiremock keeps a copy of every request a mock matches, so the IdP's own paths never go
+//! there.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,16 +16,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::keys::{JwkSet, SigningKey};
+use crate::net::{ControlToken, ListenError, check_listen, require_token};
 
 /// Path of the JWKS under the base URL (and under a Cognito pool's issuer).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -42,9 +43,11 @@ pub const ADMIN_PREFIX: &str = "/_authprobe/idp";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "fault", rename_all = "kebab-case")]
 pub enum Fault {
-    /// Answer with this HTTP status.
+    /// Answer with this HTTP status and a small JSON body.
     Status {
-        /// The status code.
+        /// The status code: 200 to 599, and one that can carry a body (not 204 or 304;
+        /// the control endpoint refuses those, [`Fault::check`] says why).
+        #[serde(deserialize_with = "deserialize_status")]
         status: u16,
     },
     /// Answer normally after this many milliseconds.
@@ -58,6 +61,35 @@ pub enum Fault {
     EmptyKeySet,
 }
 
+impl Fault {
+    /// Checks that the fault can be served as asked: a status fault needs a status from 200
+    /// to 599 that can carry its body (RFC 9110 §15: 1xx, 204 and 304 cannot).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Fault::Status { status } => check_status(*status),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_status(status: u16) -> Result<(), String> {
+    match status {
+        204 | 304 => Err(format!(
+            "status {status} cannot carry a body (RFC 9110 §15): pick another, e.g. 500 or 503"
+        )),
+        200..=599 => Ok(()),
+        _ => Err(format!(
+            "status {status} is not one a JWKS endpoint can answer with a body: use 200 to 599, e.g. 500 or 503"
+        )),
+    }
+}
+
+fn deserialize_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let status = u16::deserialize(d)?;
+    check_status(status).map_err(serde::de::Error::custom)?;
+    Ok(status)
+}
+
 /// Where the IdP listens and what its Cognito pool is called.
 #[derive(Clone, Debug)]
 pub struct IdpConfig {
@@ -69,6 +101,9 @@ pub struct IdpConfig {
     pub pool_suffix: String,
     /// Key folder that `POST /_authprobe/idp/reload` publishes anew (for `idp serve`).
     pub reload_from: Option<std::path::PathBuf>,
+    /// Token the control endpoints require. Without one the IdP listens on loopback only
+    /// ([`crate::net::check_listen`]).
+    pub control_token: Option<ControlToken>,
 }
 
 impl Default for IdpConfig {
@@ -78,6 +113,7 @@ impl Default for IdpConfig {
             region: "us-east-1".into(),
             pool_suffix: "authprobe".into(),
             reload_from: None,
+            control_token: None,
         }
     }
 }
@@ -85,6 +121,9 @@ impl Default for IdpConfig {
 /// Why the IdP could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
+    /// A non-loopback address without a control token.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -110,23 +149,57 @@ impl Published {
     }
 }
 
+/// The fixed documents, built once at start.
+struct Documents {
+    discovery: Bytes,
+    cognito_discovery: Bytes,
+    attacker_set: Bytes,
+}
+
+impl Documents {
+    fn new(base: &str, pool_id: &str, attacker: Option<&SigningKey>) -> Self {
+        let discovery = |issuer: String| {
+            Bytes::from(
+                serde_json::to_vec(&json!({
+                    "issuer": issuer,
+                    "jwks_uri": format!("{issuer}{JWKS_PATH}"),
+                    "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+                    "token_endpoint": format!("{issuer}/oauth2/token"),
+                    "response_types_supported": ["code", "token"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                }))
+                .expect("discovery serializes"),
+            )
+        };
+        Documents {
+            discovery: discovery(base.to_string()),
+            cognito_discovery: discovery(format!("{base}/{pool_id}")),
+            attacker_set: serde_json::to_vec(&JwkSet::of(attacker))
+                .expect("JWKS serializes")
+                .into(),
+        }
+    }
+}
+
 struct Shared {
     pool_id: String,
+    documents: Documents,
     published: RwLock<Arc<Published>>,
     fault: RwLock<Option<Fault>>,
     jwks_fetches: AtomicU64,
-    attacker_fetches: Arc<AtomicU64>,
-    backend: String,
+    attacker_fetches: AtomicU64,
+    /// Made on the first [`Idp::mock_server`] call; until then unknown paths are a bare 404.
+    mock: tokio::sync::OnceCell<MockServer>,
     client: reqwest::Client,
     reload_from: Option<std::path::PathBuf>,
 }
 
-/// A running mock IdP. Dropping it stops the front server.
+/// A running mock IdP. Dropping it stops the server.
 pub struct Idp {
     base_url: String,
     addr: SocketAddr,
     shared: Arc<Shared>,
-    mock: MockServer,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -144,20 +217,6 @@ impl Drop for Idp {
     }
 }
 
-/// Counts and answers with a fixed body: the attacker endpoints.
-struct CountingBody {
-    counter: Arc<AtomicU64>,
-    body: Vec<u8>,
-    content_type: &'static str,
-}
-
-impl Respond for CountingBody {
-    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
-        self.counter.fetch_add(1, Ordering::Relaxed);
-        ResponseTemplate::new(200).set_body_raw(self.body.clone(), self.content_type)
-    }
-}
-
 impl Idp {
     /// Starts the IdP publishing `keys`; `attacker` is served at the `jku`/`x5u` targets.
     pub async fn start(
@@ -165,6 +224,7 @@ impl Idp {
         attacker: Option<Arc<SigningKey>>,
         config: IdpConfig,
     ) -> Result<Idp, IdpError> {
+        check_listen(config.addr, config.control_token.is_some())?;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| IdpError::Bind {
@@ -178,33 +238,22 @@ impl Idp {
         let base_url = format!("http://{addr}");
         let pool_id = format!("{}_{}", config.region, config.pool_suffix);
 
-        let mock = MockServer::builder().start().await;
-        let attacker_fetches = Arc::new(AtomicU64::new(0));
-        mount_documents(
-            &mock,
-            &base_url,
-            &pool_id,
-            attacker,
-            attacker_fetches.clone(),
-        )
-        .await;
-
         let shared = Arc::new(Shared {
+            documents: Documents::new(&base_url, &pool_id, attacker.as_deref()),
             pool_id,
             published: RwLock::new(Arc::new(Published::of(keys))),
             fault: RwLock::new(None),
             jwks_fetches: AtomicU64::new(0),
-            attacker_fetches,
-            backend: mock.uri(),
+            attacker_fetches: AtomicU64::new(0),
+            mock: tokio::sync::OnceCell::new(),
             client: reqwest::Client::builder()
                 .no_proxy()
                 .build()
                 .expect("HTTP client builds"),
             reload_from: config.reload_from,
         });
-        let app = Router::new()
-            .route(JWKS_PATH, get(serve_jwks))
-            .route("/{pool}/.well-known/jwks.json", get(serve_pool_jwks))
+        // The control endpoints; behind the token when the IdP is exposed.
+        let control = Router::new()
             .route(&format!("{ADMIN_PREFIX}/stats"), get(admin_stats))
             .route(
                 &format!("{ADMIN_PREFIX}/fault"),
@@ -215,7 +264,27 @@ impl Idp {
                 &format!("{ADMIN_PREFIX}/keys/{{kid}}"),
                 axum::routing::delete(admin_retire_key),
             )
-            .fallback(forward)
+            .route_layer(axum::middleware::from_fn_with_state(
+                config.control_token,
+                require_token,
+            ));
+        // What an authorizer fetches: bodies are never needed, and are read and dropped.
+        let public = Router::new()
+            .route(JWKS_PATH, get(serve_jwks))
+            .route("/{pool}/.well-known/jwks.json", get(serve_pool_jwks))
+            .route(DISCOVERY_PATH, get(serve_discovery))
+            .route(
+                "/{pool}/.well-known/openid-configuration",
+                get(serve_pool_discovery),
+            )
+            .route(ATTACKER_JWKS_PATH, get(serve_attacker))
+            .route(ATTACKER_X5U_PATH, get(serve_attacker))
+            .layer(axum::middleware::from_fn(discard_body));
+        let app = public
+            .merge(control)
+            .fallback(fallback)
+            // Only the fault endpoint reads a body (a small JSON document).
+            .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -224,7 +293,6 @@ impl Idp {
             base_url,
             addr,
             shared,
-            mock,
             server,
         })
     }
@@ -286,10 +354,15 @@ impl Idp {
         format!("{}{ATTACKER_X5U_PATH}", self.base_url)
     }
 
-    /// The wiremock server behind the front: mount mocks on it to serve more paths at this
-    /// IdP's address (the JWKS paths and the control endpoints stay with the front).
-    pub fn mock_server(&self) -> &MockServer {
-        &self.mock
+    /// A wiremock server behind this IdP, started on the first call: mount mocks on it to
+    /// serve more paths at this IdP's address (the IdP's own paths stay with the IdP, and
+    /// requests it does not know go there, with a body of 1 MiB at most). Request recording
+    /// is off, but wiremock keeps a copy of every request a mounted mock matches.
+    pub async fn mock_server(&self) -> &MockServer {
+        self.shared
+            .mock
+            .get_or_init(|| MockServer::builder().disable_request_recording().start())
+            .await
     }
 
     /// Publishes another key. Requests see the old set or the new one, never a gap.
@@ -308,7 +381,8 @@ impl Idp {
         published.keys.iter().map(|k| k.kid().to_string()).collect()
     }
 
-    /// Serves `fault` on the JWKS paths until cleared with `None`.
+    /// Serves `fault` on the JWKS paths until cleared with `None`. A status fault that fails
+    /// [`Fault::check`] is served as 500.
     pub fn set_fault(&self, fault: Option<Fault>) {
         *self.shared.fault.write().expect("lock") = fault;
     }
@@ -328,56 +402,6 @@ impl Idp {
     pub fn reset_counts(&self) {
         self.shared.jwks_fetches.store(0, Ordering::Relaxed);
         self.shared.attacker_fetches.store(0, Ordering::Relaxed);
-    }
-}
-
-async fn mount_documents(
-    mock: &MockServer,
-    base: &str,
-    pool_id: &str,
-    attacker: Option<Arc<SigningKey>>,
-    attacker_fetches: Arc<AtomicU64>,
-) {
-    let discovery = |issuer: String| {
-        json!({
-            "issuer": issuer,
-            "jwks_uri": format!("{issuer}{JWKS_PATH}"),
-            "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
-            "token_endpoint": format!("{issuer}/oauth2/token"),
-            "response_types_supported": ["code", "token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-        })
-    };
-    Mock::given(method("GET"))
-        .and(path(DISCOVERY_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(discovery(base.to_string())))
-        .named("discovery")
-        .mount(mock)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/{pool_id}{DISCOVERY_PATH}")))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(discovery(format!("{base}/{pool_id}"))),
-        )
-        .named("cognito discovery")
-        .mount(mock)
-        .await;
-    let attacker_set = JwkSet::of(attacker.as_deref());
-    for (p, content_type) in [
-        (ATTACKER_JWKS_PATH, "application/json"),
-        (ATTACKER_X5U_PATH, "application/json"),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(p))
-            .respond_with(CountingBody {
-                counter: attacker_fetches.clone(),
-                body: serde_json::to_vec(&attacker_set).expect("JWKS serializes"),
-                content_type,
-            })
-            .named("attacker key set")
-            .mount(mock)
-            .await;
     }
 }
 
@@ -424,7 +448,7 @@ async fn serve_pool_jwks(
     if pool == shared.pool_id {
         jwks_response(&shared).await
     } else {
-        forward(State(shared), req).await
+        fallback(State(shared), req).await
     }
 }
 
@@ -439,7 +463,10 @@ async fn jwks_response(shared: &Shared) -> Response {
             json_response(StatusCode::OK, body)
         }
         Some(Fault::Status { status }) => json_response(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            check_status(status)
+                .ok()
+                .and_then(|()| StatusCode::from_u16(status).ok())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Bytes::from_static(br#"{"message":"fault injected by authprobe"}"#),
         ),
         Some(Fault::MalformedJson) => json_response(
@@ -452,22 +479,77 @@ async fn jwks_response(shared: &Shared) -> Response {
     }
 }
 
+async fn serve_discovery(State(shared): State<Arc<Shared>>) -> Response {
+    json_response(StatusCode::OK, shared.documents.discovery.clone())
+}
+
+async fn serve_pool_discovery(
+    State(shared): State<Arc<Shared>>,
+    Path(pool): Path<String>,
+    req: Request,
+) -> Response {
+    if pool == shared.pool_id {
+        json_response(StatusCode::OK, shared.documents.cognito_discovery.clone())
+    } else {
+        fallback(State(shared), req).await
+    }
+}
+
+/// The attacker's key set, at the `jku` and `x5u` targets: every fetch is counted.
+async fn serve_attacker(State(shared): State<Arc<Shared>>) -> Response {
+    shared.attacker_fetches.fetch_add(1, Ordering::Relaxed);
+    json_response(StatusCode::OK, shared.documents.attacker_set.clone())
+}
+
+/// Any other path: a bare 404, or the caller's mocks once [`Idp::mock_server`] was asked for.
+async fn fallback(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    match shared.mock.get() {
+        None => {
+            drain(req.into_body()).await;
+            StatusCode::NOT_FOUND.into_response()
+        }
+        Some(mock) => forward(&shared.client, &mock.uri(), req).await,
+    }
+}
+
+/// Most of a request body the IdP reads and drops to keep a connection open; past this it
+/// answers and closes the connection instead.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Answers without the request body, then reads and drops it (up to [`DRAIN_LIMIT`]), so the
+/// client's connection stays open for the next request and no body is ever kept.
+async fn discard_body(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let response = next.run(Request::from_parts(parts, Body::empty())).await;
+    drain(body).await;
+    response
+}
+
+async fn drain(mut body: Body) {
+    use axum::body::HttpBody;
+    let mut seen = 0;
+    while seen <= DRAIN_LIMIT {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, Bytes::len),
+            _ => break,
+        }
+    }
+}
+
 /// Forwards a request to the wiremock server and relays its answer.
-async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+async fn forward(client: &reqwest::Client, backend: &str, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let target = format!(
-        "{}{}",
-        shared.backend,
+        "{backend}{}",
         parts.uri.path_and_query().map_or("/", |p| p.as_str())
     );
-    let body = match axum::body::to_bytes(body, 16 << 20).await {
+    let body = match axum::body::to_bytes(body, 1 << 20).await {
         Ok(b) => b,
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
     let mut headers = parts.headers;
     headers.remove(header::HOST);
-    let sent = shared
-        .client
+    let sent = client
         .request(parts.method, target)
         .headers(headers)
         .body(body)

@@ -82,6 +82,15 @@ pub enum KeyError {
         /// Requested size.
         bits: usize,
     },
+    /// The key folder could not be listed.
+    #[error("cannot list key folder {dir}")]
+    ReadDir {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A PEM file could not be read.
     #[error("cannot read key file {path}")]
     Read {
@@ -159,7 +168,9 @@ impl KeyError {
                 "run `authprobe keys generate --dir {}` first",
                 dir.display()
             )),
-            KeyError::Read { .. } => Some("check the path and its permissions".to_string()),
+            KeyError::Read { .. } | KeyError::ReadDir { .. } => {
+                Some("check the path and its permissions".to_string())
+            }
             KeyError::KidTaken { .. } => {
                 Some("pick another --kid, or --force to replace the whole set".into())
             }
@@ -295,6 +306,11 @@ impl SigningKey {
             path: origin.to_path_buf(),
             detail,
         };
+        // Say what is wrong with a file that holds no PEM block at all, rather than pass on
+        // what the PEM parser makes of its first bytes.
+        if !pem.contains("-----BEGIN ") {
+            return Err(corrupt("no PEM block: no `-----BEGIN` line".into()));
+        }
         let parsed = rsa::PrivateKey::from_pkcs8_pem(pem)
             .or_else(|e8| rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| e8))
             .map_err(|e| corrupt(e.to_string()))?;
@@ -495,8 +511,8 @@ impl KeyDir {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => {
-                return Err(KeyError::Read {
-                    path: self.path.clone(),
+                return Err(KeyError::ReadDir {
+                    dir: self.path.clone(),
                     source,
                 });
             }
@@ -516,15 +532,7 @@ impl KeyDir {
 
     /// Loads every key, in file-name order; the kid is the file stem.
     pub fn load(&self) -> Result<Vec<SigningKey>, KeyError> {
-        let mut keys = Vec::new();
-        for path in self.pem_files()? {
-            let pem = fs::read_to_string(&path).map_err(|source| KeyError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let kid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
-            keys.push(SigningKey::from_pem(&pem, &path, kid)?);
-        }
+        let keys = self.load_files(&self.pem_files()?)?;
         if keys.is_empty() {
             return Err(KeyError::Empty {
                 dir: self.path.clone(),
@@ -533,9 +541,43 @@ impl KeyDir {
         Ok(keys)
     }
 
+    /// Checks that `keys generate` can write into this folder with `existing`, before any key
+    /// is made: the folder can be listed, holds no keys unless `--add` or `--force` says what
+    /// to do with them, and with `--add` every key in it reads.
+    pub fn check_store(&self, existing: Existing) -> Result<(), KeyError> {
+        let current = self.pem_files()?;
+        match existing {
+            Existing::Refuse if !current.is_empty() => Err(KeyError::Exists {
+                dir: self.path.clone(),
+                count: current.len(),
+            }),
+            Existing::Add => self.load_files(&current).map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    fn load_files(&self, files: &[PathBuf]) -> Result<Vec<SigningKey>, KeyError> {
+        files
+            .iter()
+            .map(|path| {
+                let bytes = fs::read(path).map_err(|source| KeyError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let pem = String::from_utf8(bytes).map_err(|_| KeyError::Corrupt {
+                    path: path.clone(),
+                    detail: "not text: a PEM file is ASCII".into(),
+                })?;
+                let kid = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+                SigningKey::from_pem(&pem, path, kid)
+            })
+            .collect()
+    }
+
     /// Writes `keys` as `<kid>.pem` (0600) and rewrites `jwks.json` for everything in the
-    /// folder. Each file is written to a temporary name and renamed, so a crash leaves no
-    /// half-written key. Returns the paths written.
+    /// folder. Everything is checked first (the keys kept by `Add` all read, no kid is
+    /// taken), so a refusal writes nothing; each file is written to a temporary name and
+    /// renamed, so a crash leaves no half-written key. Returns the paths written.
     pub fn store(&self, keys: &[SigningKey], existing: Existing) -> Result<Vec<PathBuf>, KeyError> {
         let current = self.pem_files()?;
         if !current.is_empty() && existing == Existing::Refuse {
@@ -544,38 +586,50 @@ impl KeyDir {
                 count: current.len(),
             });
         }
-        fs::create_dir_all(&self.path).map_err(|source| KeyError::Write {
-            path: self.path.clone(),
-            source,
-        })?;
-        let mut written = Vec::new();
+        let kept = match existing {
+            Existing::Add => self.load_files(&current)?,
+            _ => Vec::new(),
+        };
+        let paths: Vec<PathBuf> = keys
+            .iter()
+            .map(|k| self.path.join(format!("{}.pem", k.kid())))
+            .collect();
         if existing == Existing::Add
-            && let Some(key) = keys
-                .iter()
-                .find(|k| current.contains(&self.path.join(format!("{}.pem", k.kid()))))
+            && let Some((key, _)) = keys.iter().zip(&paths).find(|(_, p)| current.contains(p))
         {
             return Err(KeyError::KidTaken {
                 kid: key.kid().to_string(),
                 dir: self.path.clone(),
             });
         }
-        for key in keys {
-            let path = self.path.join(format!("{}.pem", key.kid()));
-            write_atomic(&path, key.to_pkcs8_pem().as_bytes(), 0o600)?;
-            written.push(path);
+        // The published set, in file-name order as `load` reads it back.
+        let mut all: Vec<(&Path, &SigningKey)> = current
+            .iter()
+            .map(PathBuf::as_path)
+            .zip(&kept)
+            .chain(paths.iter().map(PathBuf::as_path).zip(keys))
+            .collect();
+        all.sort_by_key(|(path, _)| *path);
+        let jwks = serde_json::to_vec_pretty(&JwkSet::of(all.into_iter().map(|(_, k)| k)))
+            .expect("JWKS serializes");
+
+        fs::create_dir_all(&self.path).map_err(|source| KeyError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        for (key, path) in keys.iter().zip(&paths) {
+            write_atomic(path, key.to_pkcs8_pem().as_bytes(), 0o600)?;
         }
         if existing == Existing::Replace {
-            for old in current.iter().filter(|p| !written.contains(p)) {
+            for old in current.iter().filter(|p| !paths.contains(p)) {
                 fs::remove_file(old).map_err(|source| KeyError::Write {
                     path: old.clone(),
                     source,
                 })?;
             }
         }
-        let all = self.load()?;
-        let jwks = serde_json::to_vec_pretty(&JwkSet::of(&all)).expect("JWKS serializes");
         write_atomic(&self.path.join(JWKS_FILE), &jwks, 0o644)?;
-        Ok(written)
+        Ok(paths)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod event;
 pub mod harness;
 pub mod idp;
 pub mod keys;
+pub mod net;
 pub mod policy;
 pub mod report;
 pub mod target;
@@ -54,6 +55,9 @@ pub enum Error {
     /// The mock IdP.
     #[error(transparent)]
     Idp(#[from] idp::IdpError),
+    /// A listen address refused by the loopback rule.
+    #[error(transparent)]
+    Listen(#[from] net::ListenError),
     /// Arguments that parse but do not make sense together.
     #[error("{message}")]
     Usage {
@@ -86,6 +90,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Idp(idp::IdpError::Listen(_)) => EXIT_USAGE,
             Error::Idp(_) | Error::Output(_) | Error::Report { .. } => EXIT_COULD_NOT_RUN,
             Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
             Error::Harness(
@@ -108,6 +113,9 @@ impl Error {
                 None => "the kinds are listed below".to_string(),
             }),
             Error::Usage { hint, .. } => Some(hint.clone()),
+            Error::Listen(_) | Error::Idp(idp::IdpError::Listen(_)) => {
+                Some("use 127.0.0.1 (or ::1), or pass --expose on purpose".into())
+            }
             Error::Idp(_) => Some("pick another --addr, or port 0 for a free one".into()),
             Error::Harness(e) => e.hint(),
             Error::Profile(_) => {

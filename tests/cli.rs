@@ -344,3 +344,204 @@ fn a_kind_of_the_other_cognito_token_says_which_token_use_fits() {
     ]);
     assert_one_line_error(&out, &["with ID tokens required", "--token-use access"]);
 }
+
+#[test]
+fn idp_serve_refuses_a_non_loopback_address_without_expose() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(generate(dir.path(), &[]).status.success());
+    for addr in ["0.0.0.0:0", "[::]:0"] {
+        let out = authprobe(&[
+            "idp",
+            "serve",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--addr",
+            addr,
+        ]);
+        assert_one_line_error(&out, &[addr, "is not a loopback address", "--expose"]);
+        assert!(stdout(&out).is_empty(), "nothing was served");
+    }
+}
+
+#[tokio::test]
+async fn an_exposed_idp_prints_a_control_token_and_its_control_endpoints_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(generate(dir.path(), &[]).status.success());
+    // --expose on a loopback address: the token rule applies without leaving the machine.
+    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(["idp", "serve", "--expose", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let mut printed = std::collections::HashMap::new();
+    for _ in 0..5 {
+        let line = lines.next().unwrap().unwrap();
+        let (k, v) = line.split_once('\t').unwrap();
+        printed.insert(k.to_string(), v.to_string());
+    }
+    let token = &printed["control_token"];
+    let base = &printed["issuer"];
+    let http = support::http();
+    let control = [
+        (reqwest::Method::GET, "stats"),
+        (reqwest::Method::POST, "fault"),
+        (reqwest::Method::DELETE, "fault"),
+        (reqwest::Method::POST, "reload"),
+        (reqwest::Method::DELETE, "keys/some-kid"),
+    ];
+    for (method, path) in &control {
+        let url = format!("{base}/_authprobe/idp/{path}");
+        for bad in [None, Some("Bearer wrong")] {
+            let mut request = http.request(method.clone(), &url);
+            if let Some(bad) = bad {
+                request = request.header("authorization", bad);
+            }
+            let status = request.send().await.unwrap().status();
+            assert_eq!(status, 401, "{method} {path} with {bad:?}");
+        }
+    }
+    // What an authorizer fetches stays public.
+    for url in [
+        printed["jwks_url"].clone(),
+        format!("{base}/.well-known/openid-configuration"),
+    ] {
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 200, "{url}");
+    }
+    let set = http
+        .post(format!("{base}/_authprobe/idp/fault"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"fault": "status", "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    let stats = http
+        .get(format!("{base}/_authprobe/idp/stats"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.status(), 200);
+    let stats: serde_json::Value = stats.json().await.unwrap();
+    assert_eq!(stats["fault"]["status"], 503);
+}
+
+/// Every file of a folder with its bytes, to show that a refused command wrote nothing.
+fn snapshot_dir(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn keys_generate_add_with_a_bad_key_in_the_folder_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(generate(dir.path(), &[]).status.success());
+    std::fs::write(dir.path().join("notes.pem"), "just some notes\n").unwrap();
+    let before = snapshot_dir(dir.path());
+    let out = generate(dir.path(), &["--add"]);
+    assert_one_line_error(&out, &["notes.pem", "is not an RSA private key"]);
+    assert_eq!(
+        snapshot_dir(dir.path()),
+        before,
+        "no key written, jwks.json as it was"
+    );
+}
+
+#[test]
+fn key_file_errors_say_what_is_wrong_with_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A text file with a .pem name: no PEM block, which is what the message says.
+    std::fs::write(dir.path().join("text.pem"), "hello\nworld\n").unwrap();
+    let out = authprobe(&["keys", "jwks", "--dir", dir.path().to_str().unwrap()]);
+    assert_one_line_error(&out, &["text.pem", "no PEM block"]);
+    assert!(!stderr(&out).contains("NUL"), "{}", stderr(&out));
+    // A binary one is not text.
+    std::fs::write(dir.path().join("text.pem"), [0xff, 0xfe, 0x00, 0x01]).unwrap();
+    let out = authprobe(&["keys", "jwks", "--dir", dir.path().to_str().unwrap()]);
+    assert_one_line_error(&out, &["text.pem", "not text"]);
+    // A --dir that is a file is not a key file that cannot be read.
+    let file = dir.path().join("text.pem");
+    let out = generate(&file, &[]);
+    assert_one_line_error(&out, &["cannot list key folder", "text.pem"]);
+    assert!(
+        !stderr(&out).contains("cannot read key file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `authprobe conform ARGS` with reports going to a fresh folder; returns the output and
+/// whether anything was written there.
+fn conform_in_temp(args: &[&str]) -> (Output, bool) {
+    let reports = tempfile::tempdir().unwrap();
+    let mut all = vec!["conform", "--report-dir", reports.path().to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = authprobe(&all);
+    let wrote = std::fs::read_dir(reports.path()).unwrap().next().is_some();
+    (out, wrote)
+}
+
+#[test]
+fn a_scenario_that_is_not_a_small_regular_file_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.toml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 5 << 20]).unwrap();
+    for (path, words) in [
+        ("/dev/zero", "/dev/zero is not a regular file"),
+        (fifo.to_str().unwrap(), "fifo.toml is not a regular file"),
+        (dir.path().to_str().unwrap(), "is not a regular file"),
+        (big.to_str().unwrap(), "big.toml is larger than 4 MiB"),
+    ] {
+        let (out, wrote) = conform_in_temp(&["--scenario", path]);
+        assert_one_line_error(&out, &[words]);
+        assert!(!wrote, "{path}: nothing written");
+    }
+}
+
+#[test]
+fn a_cache_ttl_beyond_an_hour_is_refused_in_the_profile_and_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "profile = \"jwks\"\n[api]\ncache_ttl = 99999999999999\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n",
+    )
+    .unwrap();
+    let (out, wrote) = conform_in_temp(&["--scenario", profile.to_str().unwrap()]);
+    assert_one_line_error(
+        &out,
+        &[
+            "p.toml:3:13: cache_ttl = 99999999999999",
+            "0 (off) to 3600 seconds",
+        ],
+    );
+    assert!(!wrote);
+    for args in [
+        ["--cache-ttl", "3601"],
+        ["--rotation-window", "100h"],
+        ["--rotation-window", "0s"],
+    ] {
+        let (out, wrote) = conform_in_temp(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(args[0]), "{}", stderr(&out));
+        assert!(!wrote);
+    }
+}

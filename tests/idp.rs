@@ -214,7 +214,7 @@ async fn a_mock_mounted_on_the_backend_answers_at_the_idp_address() {
         .respond_with(
             ResponseTemplate::new(200).set_body_json(serde_json::json!({"keys": [{"kty": "oct"}]})),
         )
-        .mount(idp.mock_server())
+        .mount(idp.mock_server().await)
         .await;
     let (status, body) = get_json(&format!("{}/custom/keys", idp.base_url())).await;
     assert_eq!(status, 200);
@@ -225,4 +225,84 @@ async fn a_mock_mounted_on_the_backend_answers_at_the_idp_address() {
             .0,
         404
     );
+}
+
+/// This process's resident set size in bytes (VmRSS of /proc/self/status).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[tokio::test]
+async fn requests_to_every_other_path_leave_nothing_behind_whatever_their_body() {
+    let idp = start().await;
+    let http = support::http();
+    let base = idp.base_url().to_string();
+    let body = bytes_of(100 * 1024);
+    let paths = [
+        format!("{base}/.well-known/openid-configuration"),
+        format!("{}/.well-known/openid-configuration", idp.cognito_issuer()),
+        idp.jku_url(),
+        idp.x5u_url(),
+        format!("{base}/nothing-here"),
+    ];
+    let send = async |round: usize| {
+        for i in 0..round {
+            let url = &paths[i % paths.len()];
+            let answer = if i % 2 == 0 {
+                http.get(url).send().await.unwrap()
+            } else {
+                http.post(url).body(body.clone()).send().await.unwrap()
+            };
+            let _ = answer.bytes().await.unwrap();
+        }
+    };
+    send(200).await;
+    let before = rss_bytes();
+    // 2,000 requests, half of them carrying 100 KB: about 100 MB that a request journal keeps.
+    send(2_000).await;
+    let growth = rss_bytes().saturating_sub(before);
+    assert!(
+        growth < 40 << 20,
+        "RSS grew {} MiB over 2,000 requests",
+        growth >> 20
+    );
+    // Every GET of the jku and x5u targets is counted (2 in 10 requests), no POST is.
+    assert_eq!(idp.attacker_fetches(), 2 * 2_200 / 10);
+}
+
+fn bytes_of(n: usize) -> Vec<u8> {
+    vec![b'x'; n]
+}
+
+#[tokio::test]
+async fn the_fault_endpoint_refuses_a_status_that_cannot_carry_a_body() {
+    let idp = start().await;
+    let http = support::http();
+    let url = format!("{}/_authprobe/idp/fault", idp.base_url());
+    for status in [101, 204, 304, 99, 600] {
+        let answer = http
+            .post(&url)
+            .json(&serde_json::json!({"fault": "status", "status": status}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 422, "status {status}");
+        let text = answer.text().await.unwrap();
+        assert!(text.contains(&format!("status {status}")), "{text}");
+    }
+    assert_eq!(get_json(&idp.jwks_url()).await.0, 200, "no fault was set");
+    let set = http
+        .post(&url)
+        .json(&serde_json::json!({"fault": "status", "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    assert_eq!(get_json(&idp.jwks_url()).await.0, 503);
 }

@@ -402,3 +402,172 @@ async fn a_deployed_api_is_judged_by_its_http_status() {
     let requests = api.received_requests().await.unwrap();
     assert!(requests.iter().all(|r| r.url.path() == "/prod/hello"));
 }
+
+/// A one-connection HTTP server on 127.0.0.1 that reads a request head, then lets `answer`
+/// write raw bytes to the socket. Returns the base URL and the task, whose output is what
+/// `answer` returned.
+async fn raw_server<F, Fut, T>(answer: F) -> (String, tokio::task::JoinHandle<T>)
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client sent a whole request head");
+            head.extend_from_slice(&buf[..n]);
+        }
+        answer(stream).await
+    });
+    (url, task)
+}
+
+/// Writes an endless chunked 200 until the client goes away; returns the bytes written.
+async fn endless_chunked(mut stream: tokio::net::TcpStream) -> usize {
+    use tokio::io::AsyncWriteExt;
+    let head =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    stream.write_all(head).await.unwrap();
+    let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+    let mut written = 0;
+    while stream.write_all(chunk.as_bytes()).await.is_ok() {
+        written += chunk.len();
+    }
+    written
+}
+
+/// Sends the head and ten bytes of a hundred, then holds the connection until told to stop.
+async fn stall_mid_body(
+    mut stream: tokio::net::TcpStream,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use tokio::io::AsyncWriteExt;
+    let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"a\":\"1234";
+    stream.write_all(head).await.unwrap();
+    let _ = stop.await;
+}
+
+fn short_timeout() -> TargetOptions {
+    TargetOptions {
+        timeout: Duration::from_millis(500),
+        ..TargetOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn an_endless_answer_is_cut_at_six_megabytes_on_invoke_and_url_targets() {
+    for kind in ["invoke", "url"] {
+        let (url, server) = raw_server(endless_chunked).await;
+        let spec: TargetSpec = format!("{kind}:{url}").parse().unwrap();
+        // A long timeout: the limit, not the clock, must end the read.
+        let options = TargetOptions {
+            timeout: Duration::from_secs(600),
+            ..TargetOptions::default()
+        };
+        let target = target::start(&spec, options).await.unwrap();
+        let answer = target.call(&call()).await;
+        let Err(TargetError::Oversized(n)) = &answer.reply else {
+            panic!("{kind}: {:?}", answer.reply)
+        };
+        assert!(*n > 6 * 1024 * 1024, "{kind}: {n}");
+        drop(target);
+        let written = server.await.unwrap();
+        assert!(
+            written < 64 << 20,
+            "{kind}: the server wrote {} MiB before the client hung up",
+            written >> 20
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_past_the_timeout_is_a_timeout() {
+    for kind in ["invoke", "url"] {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (url, server) = raw_server(move |s| stall_mid_body(s, stopped)).await;
+        let spec: TargetSpec = format!("{kind}:{url}").parse().unwrap();
+        let target = target::start(&spec, short_timeout()).await.unwrap();
+        let answer = target.call(&call()).await;
+        assert_eq!(
+            answer.reply,
+            Err(TargetError::Timeout(Duration::from_millis(500))),
+            "{kind}"
+        );
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_from_a_deployed_api_is_an_error_and_is_not_followed() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let api = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/prod/hello"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/login"))
+        .mount(&api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/login"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>log in</html>"))
+        .mount(&api)
+        .await;
+    let spec: TargetSpec = format!("url:{}/prod", api.uri()).parse().unwrap();
+    let target = target::start(&spec, TargetOptions::default())
+        .await
+        .unwrap();
+    let answer = target.call(&call()).await;
+    assert_eq!(
+        answer.reply,
+        Err(TargetError::Redirect {
+            status: 302,
+            location: "/login".into()
+        })
+    );
+    let (outcome, why) = target::classify(&answer.reply, ApiKind::Rest, &arn());
+    assert_eq!(outcome, Outcome::Error);
+    assert_eq!(why, "redirect 302 to /login");
+    let requests = api.received_requests().await.unwrap();
+    assert!(
+        requests.iter().all(|r| r.url.path() != "/login"),
+        "the login page was never asked for"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_error_names_its_root_cause() {
+    // Refused: a port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = listener.local_addr().unwrap();
+    drop(listener);
+    // Reset: a server that reads the request and resets the connection.
+    let (reset, server) = raw_server(|stream| async move {
+        stream.set_zero_linger().unwrap();
+        drop(stream);
+    })
+    .await;
+    for (kind, url, cause) in [
+        ("url", format!("http://{closed}"), "Connection refused"),
+        ("invoke", format!("http://{closed}"), "Connection refused"),
+        ("url", reset, "reset"),
+    ] {
+        let spec: TargetSpec = format!("{kind}:{url}").parse().unwrap();
+        let target = target::start(&spec, TargetOptions::default())
+            .await
+            .unwrap();
+        let answer = target.call(&call()).await;
+        let Err(e @ TargetError::Unreachable { reason, .. }) = &answer.reply else {
+            panic!("{kind}:{url}: {:?}", answer.reply)
+        };
+        assert!(reason.contains(cause), "{kind}:{url}: {e}");
+    }
+    server.await.unwrap();
+}

@@ -63,7 +63,7 @@ struct RawAuthorizer {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     #[serde(default = "default_ttl")]
-    cache_ttl: u64,
+    cache_ttl: Spanned<u64>,
     #[serde(default = "default_routes")]
     routes: Vec<Spanned<String>>,
 }
@@ -77,9 +77,14 @@ impl Default for RawApi {
     }
 }
 
-fn default_ttl() -> u64 {
-    300
+fn default_ttl() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
 }
+
+/// Longest authorizer result cache TTL, in seconds: "The maximum value is 3600 seconds; this
+/// limit cannot be increased" (reference/api-gateway-authorizers.md §3.1). 0 turns the cache
+/// off.
+pub const MAX_CACHE_TTL: u64 = 3600;
 
 fn default_routes() -> Vec<Spanned<String>> {
     vec![Spanned::new(0..0, "GET /hello".to_string())]
@@ -287,6 +292,18 @@ pub enum ProfileError {
         /// What was expected.
         message: String,
     },
+    /// The path is not a regular file (a folder, a device such as /dev/zero, a FIFO).
+    #[error("{path} is not a regular file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is larger than a profile can be.
+    #[error("{path} is larger than {} MiB, too large for a profile", MAX_PROFILE_BYTES >> 20)]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// No such embedded profile.
     #[error("no built-in profile `{0}`")]
     Unknown(String),
@@ -308,12 +325,37 @@ pub fn builtin(name: &str) -> Result<ProfileSpec, ProfileError> {
     parse(text, &format!("scenarios/{name}.toml (built in)"))
 }
 
-/// Reads a profile file.
+/// The largest profile file read: the built-in ones are a few KB.
+pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
+
+/// Reads a profile file: a regular file of at most [`MAX_PROFILE_BYTES`]. It is opened
+/// without blocking, so a FIFO is refused rather than waited on.
 pub fn load(path: &Path) -> Result<ProfileSpec, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let read_error = |source| ProfileError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_error)?;
+    if !file.metadata().map_err(read_error)?.is_file() {
+        return Err(ProfileError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut text = String::new();
+    file.take(MAX_PROFILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(ProfileError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
     parse(&text, &path.display().to_string())
 }
 
@@ -366,6 +408,15 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         return Err(at(
             0..0,
             "[api] routes is empty: name at least one route, e.g. [\"GET /hello\"]".into(),
+        ));
+    }
+    if *raw.api.cache_ttl.get_ref() > MAX_CACHE_TTL {
+        return Err(at(
+            raw.api.cache_ttl.span(),
+            format!(
+                "cache_ttl = {}: API Gateway allows 0 (off) to {MAX_CACHE_TTL} seconds",
+                raw.api.cache_ttl.get_ref()
+            ),
         ));
     }
     let mut cases = Vec::new();
@@ -510,7 +561,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         secret: raw.authorizer.secret,
         leeway_seconds: raw.authorizer.leeway_seconds.unwrap_or(60),
         bearer,
-        cache_ttl: raw.api.cache_ttl,
+        cache_ttl: raw.api.cache_ttl.into_inner(),
         routes,
         cases,
     })

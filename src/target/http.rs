@@ -13,8 +13,70 @@ pub(crate) const MAX_RESPONSE: usize = 6 * 1024 * 1024;
 fn client(options: &TargetOptions) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(options.timeout)
+        // A redirect is an answer of its own, never followed: a deployed API that sends a
+        // client to a login page answering 200 has not allowed it.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("HTTP client builds")
+}
+
+/// What a failed request becomes: a timeout (sending or reading the body), or an unreachable
+/// target with the root cause (refused, DNS, TLS, reset) rather than reqwest's summary.
+fn request_error(url: &str, timeout: std::time::Duration, e: &reqwest::Error) -> TargetError {
+    if e.is_timeout() {
+        return TargetError::Timeout(timeout);
+    }
+    TargetError::Unreachable {
+        url: url.to_string(),
+        reason: causes(e),
+    }
+}
+
+/// The messages of an error's sources, `: `-joined, skipping the error's own summary (which
+/// only repeats the URL) and any message its successor repeats.
+fn causes(e: &reqwest::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !messages.last().is_some_and(|m| m.contains(&text)) {
+            messages.push(text);
+        }
+        source = s.source();
+    }
+    if messages.is_empty() {
+        e.to_string()
+    } else {
+        messages.join(": ")
+    }
+}
+
+/// Reads a body chunk by chunk and stops at Lambda's 6 MB limit, so an endless answer costs
+/// no more than the limit. A stall past the timeout is a [`TargetError::Timeout`].
+async fn read_body(
+    answer: &mut reqwest::Response,
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, TargetError> {
+    if let Some(declared) = answer.content_length()
+        && declared > MAX_RESPONSE as u64
+    {
+        return Err(TargetError::Oversized(
+            usize::try_from(declared).unwrap_or(usize::MAX),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = answer
+        .chunk()
+        .await
+        .map_err(|e| request_error(url, timeout, &e))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE {
+            return Err(TargetError::Oversized(body.len() + chunk.len()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn cut(s: &str) -> String {
@@ -99,19 +161,12 @@ impl Target for InvokeTarget {
             let started = Instant::now();
             let sent = self.client.post(&self.url).json(&call.event).send().await;
             let reply = match sent {
-                Err(e) if e.is_timeout() => Err(TargetError::Timeout(self.timeout)),
-                Err(e) => Err(TargetError::Unreachable {
-                    url: self.url.clone(),
-                    reason: e.to_string(),
-                }),
-                Ok(answer) => {
+                Err(e) => Err(request_error(&self.url, self.timeout, &e)),
+                Ok(mut answer) => {
                     let status = answer.status();
                     let function_error = answer.headers().contains_key("x-amz-function-error");
-                    match answer.bytes().await {
-                        Err(e) => Err(TargetError::Unreachable {
-                            url: self.url.clone(),
-                            reason: e.to_string(),
-                        }),
+                    match read_body(&mut answer, &self.url, self.timeout).await {
+                        Err(e) => Err(e),
                         Ok(body) if !status.is_success() && !function_error => {
                             Err(TargetError::Unreachable {
                                 url: self.url.clone(),
@@ -172,19 +227,22 @@ impl Target for UrlTarget {
                 builder = builder.header(k, v);
             }
             let reply = match builder.send().await {
-                Err(e) if e.is_timeout() => Err(TargetError::Timeout(self.timeout)),
-                Err(e) => Err(TargetError::Unreachable {
-                    url,
-                    reason: e.to_string(),
+                Err(e) => Err(request_error(&url, self.timeout, &e)),
+                Ok(answer) if answer.status().is_redirection() => Err(TargetError::Redirect {
+                    status: answer.status().as_u16(),
+                    location: answer
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .map_or("(no Location header)".into(), |l| {
+                            cut(&String::from_utf8_lossy(l.as_bytes()))
+                        }),
                 }),
-                Ok(answer) => {
-                    let status = answer.status().as_u16();
-                    let body = answer.text().await.unwrap_or_default();
-                    Ok(Reply::Http {
-                        status,
-                        body: cut(&body),
-                    })
-                }
+                Ok(mut answer) => read_body(&mut answer, &url, self.timeout)
+                    .await
+                    .map(|body| Reply::Http {
+                        status: answer.status().as_u16(),
+                        body: cut(&String::from_utf8_lossy(&body)),
+                    }),
             };
             answered(&self.stats, started, reply)
         })

@@ -117,6 +117,8 @@ impl LambdaTarget {
         let mut envs = Vec::new();
         let mut servers = Vec::new();
         for _ in 0..shared.options.concurrency.max(1) {
+            // Always loopback, never an address from the user: the loopback rule of
+            // `crate::net` holds without a check (and so without `--expose`).
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|e| TargetError::Start(format!("cannot listen on 127.0.0.1: {e}")))?;

@@ -76,6 +76,14 @@ pub enum TargetError {
     /// The answer is larger than Lambda's 6 MB response limit.
     #[error("the answer is larger than 6 MB ({0} bytes or more)")]
     Oversized(usize),
+    /// A deployed API answered with a redirect (`url:`), which is never followed.
+    #[error("redirect {status} to {location}")]
+    Redirect {
+        /// The 3xx status.
+        status: u16,
+        /// Where it pointed.
+        location: String,
+    },
     /// The target could not be reached: not the authorizer's fault.
     #[error("cannot reach {url}: {reason}")]
     Unreachable {
