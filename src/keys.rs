@@ -306,10 +306,12 @@ impl SigningKey {
             path: origin.to_path_buf(),
             detail,
         };
-        // Say what is wrong with a file that holds no PEM block at all, rather than pass on
-        // what the PEM parser makes of its first bytes.
-        if !pem.contains("-----BEGIN ") {
-            return Err(corrupt("no PEM block: no `-----BEGIN` line".into()));
+        // Say what is wrong with a file that holds no PEM block at all: the PEM parser calls
+        // that a "NUL byte" in the text before the block.
+        if !pem.lines().any(|l| l.starts_with("-----BEGIN ")) {
+            return Err(corrupt(
+                "no PEM block: no line starts with `-----BEGIN`".into(),
+            ));
         }
         let parsed = rsa::PrivateKey::from_pkcs8_pem(pem)
             .or_else(|e8| rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| e8))

@@ -350,16 +350,26 @@ fn idp_serve_refuses_a_non_loopback_address_without_expose() {
     let dir = tempfile::tempdir().unwrap();
     assert!(generate(dir.path(), &[]).status.success());
     for addr in ["0.0.0.0:0", "[::]:0"] {
-        let out = authprobe(&[
-            "idp",
-            "serve",
-            "--dir",
-            dir.path().to_str().unwrap(),
-            "--addr",
-            addr,
-        ]);
-        assert_one_line_error(&out, &[addr, "is not a loopback address", "--expose"]);
-        assert!(stdout(&out).is_empty(), "nothing was served");
+        let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+            .args(["idp", "serve", "--addr", addr, "--dir"])
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut server = Server(child);
+        // A server that came up prints its URLs; a refused one ends with nothing on stdout.
+        let mut printed = String::new();
+        let first = BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut printed);
+        assert_eq!(first.unwrap(), 0, "{addr} was served: {printed}");
+        let status = server.0.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{err}");
+        let line = err.lines().find(|l| l.starts_with("error:")).unwrap();
+        for needle in [addr, "is not a loopback address", "--expose"] {
+            assert!(line.contains(needle), "`{needle}` missing from: {line}");
+        }
     }
 }
 
