@@ -429,7 +429,9 @@ where
     (url, task)
 }
 
-/// Writes an endless chunked 200 until the client goes away; returns the bytes written.
+/// Writes a chunked 200 of 64 MiB, ten times Lambda's limit, or until the client goes away;
+/// returns the bytes written. Endless as far as a correct client can tell, and finite so that
+/// a client that reads it all does not take the machine's memory with it.
 async fn endless_chunked(mut stream: tokio::net::TcpStream) -> usize {
     use tokio::io::AsyncWriteExt;
     let head =
@@ -437,9 +439,10 @@ async fn endless_chunked(mut stream: tokio::net::TcpStream) -> usize {
     stream.write_all(head).await.unwrap();
     let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
     let mut written = 0;
-    while stream.write_all(chunk.as_bytes()).await.is_ok() {
+    while written < 64 << 20 && stream.write_all(chunk.as_bytes()).await.is_ok() {
         written += chunk.len();
     }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
     written
 }
 
@@ -468,7 +471,7 @@ async fn an_endless_answer_is_cut_at_six_megabytes_on_invoke_and_url_targets() {
         let spec: TargetSpec = format!("{kind}:{url}").parse().unwrap();
         // A long timeout: the limit, not the clock, must end the read.
         let options = TargetOptions {
-            timeout: Duration::from_secs(600),
+            timeout: Duration::from_secs(120),
             ..TargetOptions::default()
         };
         let target = target::start(&spec, options).await.unwrap();
@@ -479,8 +482,9 @@ async fn an_endless_answer_is_cut_at_six_megabytes_on_invoke_and_url_targets() {
         assert!(*n > 6 * 1024 * 1024, "{kind}: {n}");
         drop(target);
         let written = server.await.unwrap();
+        // Stopped at 6 MB, plus what the socket buffers of both ends held.
         assert!(
-            written < 64 << 20,
+            written < 32 << 20,
             "{kind}: the server wrote {} MiB before the client hung up",
             written >> 20
         );
