@@ -48,14 +48,71 @@ pub enum Command {
     /// With no arguments: keys made for the run, the mock IdP up, the jwks profile against the
     /// built-in reference authorizer.
     Conform(ConformArgs),
+    /// Run the API Gateway emulator in front of an authorizer.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+}
+
+/// `authprobe gateway …`
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Serve an API stage on 127.0.0.1 with API Gateway's authorizer rules (identity sources,
+    /// result cache, 401/403/500) in front of TARGET; prints the stage's base URL and serves
+    /// until Ctrl-C. `GET /_authprobe/stats` answers the counters as JSON.
+    Serve(GatewayServeArgs),
+}
+
+/// Arguments of `gateway serve`.
+#[derive(Debug, Args)]
+pub struct GatewayServeArgs {
+    /// Profile: the authorizer's settings, event shape, routes and cache TTL (default: the
+    /// profile of a builtin: target, else jwks).
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+    /// A profile file of your own instead of a built-in one.
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+    pub scenario: Option<PathBuf>,
+    /// Where the authorizer is.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Authorizer result cache TTL in seconds, 0 (off) to 3600 (default: the profile's, 300).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub cache_ttl: Option<u64>,
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    /// Allow --addr to be a non-loopback address (anyone who reaches it can call the
+    /// authorizer).
+    #[arg(long)]
+    pub expose: bool,
+    /// A route of the API, repeatable: 'GET /hello', 'ANY /items/{id}' (default: the
+    /// profile's [api] routes).
+    #[arg(long = "route", value_name = "'METHOD /path'")]
+    pub routes: Vec<crate::gateway::Route>,
+    /// Forward allowed requests to this URL (+ path) instead of the built-in echo backend.
+    #[arg(long, value_name = "URL")]
+    pub backend: Option<String>,
+    /// Stage name: the first path segment of every URL.
+    #[arg(long, default_value = "dev")]
+    pub stage: String,
+    /// Identity source, repeatable: method.request.header.NAME, method.request.querystring.NAME,
+    /// stageVariables.NAME, context.NAME (or $request.header.NAME …). Default: the
+    /// Authorization header.
+    #[arg(long = "identity-source", value_name = "SOURCE")]
+    pub identity_sources: Vec<crate::gateway::IdentitySource>,
+    /// TOKEN authorizers: a regular expression the whole token must match, or 401 without
+    /// invoking.
+    #[arg(long, value_name = "REGEX")]
+    pub validation_expression: Option<String>,
 }
 
 /// Arguments of `conform`.
 #[derive(Debug, Args)]
 pub struct ConformArgs {
-    /// Built-in profile to run (scenarios/PROFILE.toml, embedded in the binary).
-    #[arg(long, value_enum, default_value_t = Profile::Jwks, conflicts_with = "scenario")]
-    pub profile: Profile,
+    /// Built-in profile to run (scenarios/PROFILE.toml, embedded in the binary). Default: the
+    /// profile of a builtin: target, else jwks.
+    #[arg(long, value_enum, conflicts_with = "scenario")]
+    pub profile: Option<Profile>,
     /// A profile file of your own (copy one of scenarios/*.toml and edit it).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
@@ -126,9 +183,9 @@ pub struct TargetArgs {
 /// Arguments of `invoke`.
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
-    /// Profile of the authorizer.
-    #[arg(long, value_enum, default_value_t = Profile::Jwks)]
-    pub profile: Profile,
+    /// Profile of the authorizer (default: the profile of a builtin: target, else jwks).
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
     /// Send this Authorization header value as is.
     #[arg(long, conflicts_with = "kind")]
     pub token: Option<String>,

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    ClaimArgs, Cli, Command, ConformArgs, IdpCommand, InvokeArgs, KeysCommand, KeysGenerate,
-    TargetArgs, TokenCommand, TokenMint,
+    ClaimArgs, Cli, Command, ConformArgs, GatewayCommand, GatewayServeArgs, IdpCommand, InvokeArgs,
+    KeysCommand, KeysGenerate, TargetArgs, TokenCommand, TokenMint,
 };
 use crate::event::{self, Api, ClientRequest};
 use crate::harness::{Harness, HarnessOptions};
@@ -41,6 +41,7 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
         }) => idp_serve(dir, addr, expose, pool_id, out).await,
         Command::Invoke(args) => invoke(args, out).await,
         Command::Conform(args) => conform(args, out).await,
+        Command::Gateway(GatewayCommand::Serve(args)) => gateway_serve(args, out).await,
     }
 }
 
@@ -269,14 +270,29 @@ pub(crate) fn harness_options(
     }
 }
 
+/// The profile a command runs: `--profile`, else the one a `builtin:` target names, else
+/// jwks. A `--profile` that contradicts a `builtin:` target is bad usage.
+fn resolve_profile(
+    profile: Option<Profile>,
+    target: Option<&TargetSpec>,
+) -> Result<Profile, Error> {
+    match (profile, target) {
+        (Some(p), Some(TargetSpec::Builtin(b))) if p != *b => Err(Error::Usage {
+            message: format!("--profile {p} does not match --target builtin:{b}"),
+            hint: format!(
+                "drop --profile (builtin:{b} implies --profile {b}) or pass --target builtin:{p}"
+            ),
+        }),
+        (Some(p), _) => Ok(p),
+        (None, Some(TargetSpec::Builtin(b))) => Ok(*b),
+        (None, _) => Ok(Profile::Jwks),
+    }
+}
+
 async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
     let kind = args.kind.as_deref().map(parse_kind).transpose()?;
-    let options = harness_options(
-        args.profile,
-        &args.target,
-        &args.claims,
-        args.simple_responses,
-    );
+    let profile = resolve_profile(args.profile, args.target.target.as_ref())?;
+    let options = harness_options(profile, &args.target, &args.claims, args.simple_responses);
     let harness = Harness::start(options).await?;
     let (header, kind) = match (&args.token, kind) {
         (Some(token), _) => (Some(token.clone()), None),
@@ -360,8 +376,11 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
     use crate::conform::{self, ConformOptions, profile, snapshot};
     let spec = match &args.scenario {
         Some(path) => profile::load(path)?,
-        None => profile::builtin(args.profile.name())?,
+        None => {
+            profile::builtin(resolve_profile(args.profile, args.target.target.as_ref())?.name())?
+        }
     };
+    resolve_profile(Some(spec.profile), args.target.target.as_ref())?;
     let target = args
         .target
         .target
@@ -425,5 +444,145 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
             Ok(report.exit_code())
         }
         Ok(()) => Ok(report.exit_code()),
+    }
+}
+
+async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    use crate::conform::profile;
+    use crate::gateway::{
+        AuthorizerSettings, Backend, Front, Gateway, GatewayConfig, IdentitySource, Route,
+    };
+    let usage = |message: String, hint: &str| Error::Usage {
+        message,
+        hint: hint.to_string(),
+    };
+    if !args.addr.ip().is_loopback() && !args.expose {
+        return Err(usage(
+            format!("--addr {} is not a loopback address", args.addr),
+            "listen on 127.0.0.1, or pass --expose to let other machines call the authorizer",
+        ));
+    }
+    if let Some(TargetSpec::Url(_)) = &args.target.target {
+        return Err(usage(
+            "a url: target is a deployed API: it has its own gateway".into(),
+            "pass a builtin:, lambda: or invoke: target",
+        ));
+    }
+    let spec = match &args.scenario {
+        Some(path) => profile::load(path)?,
+        None => {
+            profile::builtin(resolve_profile(args.profile, args.target.target.as_ref())?.name())?
+        }
+    };
+    resolve_profile(Some(spec.profile), args.target.target.as_ref())?;
+    let routes: Vec<Route> = if args.routes.is_empty() {
+        spec.routes
+            .iter()
+            .map(|r| Route {
+                method: r.method.clone(),
+                path: r.path.clone(),
+            })
+            .collect()
+    } else {
+        args.routes.clone()
+    };
+    let mut authorizer = AuthorizerSettings::new(spec.event, spec.simple_responses);
+    if !args.identity_sources.is_empty() {
+        authorizer.identity_sources = args.identity_sources.clone();
+    }
+    authorizer.validation_expression = args.validation_expression.clone();
+    let api = Api {
+        stage: args.stage.clone(),
+        ..Api::default()
+    };
+    let config = GatewayConfig {
+        authorizer,
+        cache_ttl: args.cache_ttl.unwrap_or(spec.cache_ttl),
+        backend: args.backend.clone().map_or(Backend::Echo, Backend::Proxy),
+        ..GatewayConfig::new(api, routes)
+    };
+    let harness = Harness::start(HarnessOptions {
+        profile: spec.profile,
+        settings: spec.mint_settings(),
+        target: args
+            .target
+            .target
+            .clone()
+            .unwrap_or(TargetSpec::Builtin(spec.profile)),
+        env: args.target.env.clone(),
+        workdir: args.target.workdir.clone(),
+        concurrency: usize::from(args.target.concurrency),
+        timeout: args.target.timeout,
+        keys_dir: args.target.dir.clone(),
+        simple_responses: spec.simple_responses,
+    })
+    .await?;
+    let gateway = Gateway::new(config, harness.target.clone()).map_err(|e| {
+        usage(
+            e.to_string(),
+            "check --cache-ttl, --identity-source and --validation-expression",
+        )
+    })?;
+    let gateway = std::sync::Arc::new(gateway);
+    let front = Front::start(gateway.clone(), args.addr)
+        .await
+        .map_err(|source| {
+            usage(
+                format!("cannot listen on {}: {source}", args.addr),
+                "pick another --addr, or port 0 for a free one",
+            )
+        })?;
+    writeln!(out, "{}", front.base_url())?;
+    out.flush()?;
+    let c = gateway.config();
+    let sources: Vec<String> = c
+        .authorizer
+        .identity_sources
+        .iter()
+        .map(IdentitySource::to_string)
+        .collect();
+    eprintln!(
+        "gateway for {} ({:?} authorizer on {}), cache TTL {} s, routes: {}",
+        harness.target.describe(),
+        c.authorizer.event,
+        sources.join(", "),
+        c.cache_ttl,
+        c.routes
+            .iter()
+            .map(Route::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Ok(minted) = harness.minter.mint(harness.minter.good_kind()) {
+        eprintln!(
+            "try: curl -H 'Authorization: {}' {}{}",
+            minted.header_value(),
+            front.base_url(),
+            c.routes[0].path
+        );
+    }
+    eprintln!("counters: {}; Ctrl-C stops", front.stats_url());
+    wait_for_stop().await;
+    let stats = gateway.stats();
+    eprintln!(
+        "stopped after {} request(s), {} authorizer invocation(s), {} cache hit(s)",
+        stats.requests, stats.authorizer_invocations, stats.cache_hits
+    );
+    drop(front);
+    harness.target.shutdown().await;
+    Ok(EXIT_OK)
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
     }
 }

@@ -91,15 +91,22 @@ impl ClientRequest {
 
     /// The method ARN API Gateway builds for this request.
     pub fn method_arn(&self, api: &Api) -> MethodArn {
-        MethodArn {
-            partition: "aws".into(),
-            region: api.region.clone(),
-            account: api.account.clone(),
-            api_id: api.api_id.clone(),
-            stage: api.stage.clone(),
-            verb: self.method.clone(),
-            path: self.path.trim_start_matches('/').into(),
-        }
+        method_arn(api, &self.method, &self.path)
+    }
+}
+
+/// The method ARN API Gateway builds for `method path` on `api`: the real path (parameter
+/// values, not the template), without its leading `/`, so the root ends in `/`
+/// (reference/api-gateway-authorizers.md §1.1).
+pub fn method_arn(api: &Api, method: &str, path: &str) -> MethodArn {
+    MethodArn {
+        partition: "aws".into(),
+        region: api.region.clone(),
+        account: api.account.clone(),
+        api_id: api.api_id.clone(),
+        stage: api.stage.clone(),
+        verb: method.to_string(),
+        path: path.trim_start_matches('/').into(),
     }
 }
 

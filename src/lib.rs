@@ -3,8 +3,8 @@
 //!
 //! The pipeline, one module a stage: [`keys`] → [`tokens`] → [`idp`] → [`authorizer`]
 //! (reference authorizers), [`event`] and [`policy`] (what API Gateway sends and accepts) →
-//! [`target`] (how a call reaches the authorizer under test) → [`harness`] (a run set up) →
-//! [`conform`] (cases, verdicts, snapshots) → [`report`]. The binary is a thin shell around
+//! [`target`] (how a call reaches the authorizer under test) → [`gateway`] (API Gateway's
+//! rules in front of a target) → [`harness`] (a run set up) → [`conform`] (cases, verdicts, snapshots) → [`report`]. The binary is a thin shell around
 //! [`run`].
 #![warn(missing_docs)]
 
@@ -13,6 +13,7 @@ pub mod cli;
 mod commands;
 pub mod conform;
 pub mod event;
+pub mod gateway;
 pub mod harness;
 pub mod idp;
 pub mod keys;

@@ -95,14 +95,23 @@ impl std::fmt::Display for MethodArn {
 /// IAM resource matching: `*` matches any run of characters (slashes and colons included),
 /// `?` any one character; everything else is compared exactly.
 pub fn arn_matches(pattern: &str, arn: &str) -> bool {
+    // ASCII (every real ARN) is matched byte by byte, without allocating; anything else by
+    // characters, so `?` stays one character.
+    if pattern.is_ascii() && arn.is_ascii() {
+        return glob(pattern.as_bytes(), arn.as_bytes(), b'*', b'?');
+    }
     let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
+    glob(&p, &s, '*', '?')
+}
+
+fn glob<T: PartialEq + Copy>(p: &[T], s: &[T], any: T, one: T) -> bool {
     let (mut pi, mut si) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
+        if pi < p.len() && (p[pi] == one || p[pi] == s[si]) {
             pi += 1;
             si += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some(pi);
             mark = si;
             pi += 1;
@@ -114,7 +123,7 @@ pub fn arn_matches(pattern: &str, arn: &str) -> bool {
             return false;
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    while pi < p.len() && p[pi] == any {
         pi += 1;
     }
     pi == p.len()

@@ -268,6 +268,27 @@ pub struct ProfileSpec {
     pub cases: Vec<CaseSpec>,
 }
 
+impl ProfileSpec {
+    /// The claims and secrets its tokens are minted with (an empty issuer means the IdP's).
+    pub fn mint_settings(&self) -> crate::tokens::MintSettings {
+        let mut settings = crate::tokens::MintSettings {
+            issuer: self.issuer.clone().unwrap_or_default(),
+            audience: self.audience.clone(),
+            client_id: self.client_id.clone(),
+            token_use: self.token_use,
+            leeway: std::time::Duration::from_secs(self.leeway_seconds),
+            ..crate::tokens::MintSettings::default()
+        };
+        if let Some(secret) = &self.secret {
+            settings.secret = secret.clone().into_bytes();
+        }
+        if !self.scopes.is_empty() {
+            settings.scope = self.scopes.join(" ");
+        }
+        settings
+    }
+}
+
 /// A profile that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {

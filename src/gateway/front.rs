@@ -1,0 +1,185 @@
+//! The gateway's HTTP front: `http://ADDR/STAGE/...` goes to [`Gateway::handle`], the same
+//! service conform and the load generator call in process; `GET /_authprobe/stats` answers
+//! the counters as JSON.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{Gateway, GatewayRequest, MAX_PAYLOAD, Refusal};
+
+/// Where the counters are served.
+pub const STATS_PATH: &str = "/_authprobe/stats";
+
+/// A running HTTP front. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Front {
+    addr: SocketAddr,
+    stage: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Front {
+    /// Serves `gateway` on `addr` (port 0 picks a free one).
+    pub async fn start(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<Front> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let stage = gateway.config().api.stage.clone();
+        let app = Router::new()
+            .route(STATS_PATH, get(stats))
+            .fallback(handle)
+            .with_state(gateway);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Front {
+            addr,
+            stage,
+            server,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/STAGE`: what a client puts in front of a route's path.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/{}", self.addr, self.stage)
+    }
+
+    /// `http://ADDR/_authprobe/stats`.
+    pub fn stats_url(&self) -> String {
+        format!("http://{}{STATS_PATH}", self.addr)
+    }
+}
+
+async fn stats(State(gateway): State<Arc<Gateway>>) -> axum::Json<super::GatewayStats> {
+    axum::Json(gateway.stats())
+}
+
+/// Percent-decodes a query component (`+` is a space).
+fn decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let http_api = gateway.config().authorizer.event.api(false) != crate::policy::ApiKind::Rest;
+    let refused = |refusal: Refusal| {
+        let (status, error_type, body) = refusal.answer(http_api);
+        let mut r = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(t) = error_type {
+            r.headers_mut()
+                .insert("x-amzn-errortype", HeaderValue::from_static(t));
+        }
+        r
+    };
+    // Everything lives under the stage: `/STAGE` is the root, `/STAGE/x` is `/x`.
+    let stage = format!("/{}", gateway.config().api.stage);
+    let path = parts.uri.path();
+    let Some(rest) = path.strip_prefix(&stage) else {
+        return refused(Refusal::NoRoute);
+    };
+    let path = match rest {
+        "" => "/".to_string(),
+        r if r.starts_with('/') => r.to_string(),
+        _ => return refused(Refusal::NoRoute),
+    };
+    let body = match axum::body::to_bytes(body, MAX_PAYLOAD).await {
+        Ok(b) => b.to_vec(),
+        Err(_) => return refused(Refusal::PayloadTooLarge),
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (decode(k), decode(v))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let answer = gateway
+        .handle(GatewayRequest {
+            method: parts.method.as_str().to_string(),
+            path,
+            query,
+            headers,
+            body,
+        })
+        .await;
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in answer.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            response.headers_mut().append(k, v);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn query_components_are_percent_decoded() {
+        assert_eq!(decode("a%20b+c"), "a b c");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,1185 @@
+//! The API Gateway emulator: one in-process service (a request in, a response and counters
+//! out) that puts API Gateway's rules in front of any [`Target`], and an HTTP front
+//! ([`front`]) that serves the same service on 127.0.0.1 for curl, goose and users.
+//!
+//! The rules follow reference/api-gateway-authorizers.md (cited below by section): identity
+//! sources and the TOKEN validation expression are checked before the authorizer is invoked
+//! (§2.3), the method ARN is built from the real request path (§1.1), the result cache keeps
+//! the policy and context per identity and re-evaluates them against every request's ARN
+//! (§3.1, [`cache`]), and every outcome maps to the status, body and headers API Gateway
+//! answers ([`Refusal::answer`], §2.3).
+
+pub mod cache;
+pub mod front;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::event::{self, Api, ClientRequest, EventKind};
+use crate::policy::{self, ApiKind, Decision};
+use crate::target::{Answer, Call, Outcome, Reply, Target};
+
+pub use cache::{Clock, ResultCache};
+pub use front::Front;
+
+/// API Gateway's quota on the request line and the header values together, in bytes, for
+/// REST and HTTP APIs alike: "Total combined size of request line and header values: 10240
+/// bytes" (AWS, "Quotas for configuring and running a REST API in API Gateway",
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html,
+/// and "Quotas for configuring and running an HTTP API in API Gateway",
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+/// Those pages name the figure but not the status; see [`Refusal::TooLarge`].
+pub const MAX_REQUEST_LINE_AND_HEADERS: usize = 10_240;
+
+/// Longest method ARN of a method with authorization; longer gets 414 "Request URI too long"
+/// (AWS, "Amazon API Gateway quotas and important notes",
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+pub const MAX_METHOD_ARN: usize = 1600;
+
+/// Longest authorizer result TTL (§3.1: "The maximum value is 3600").
+pub const MAX_TTL: u64 = 3600;
+
+/// TTL when none is set (§3.1: "the default value is 300").
+pub const DEFAULT_TTL: u64 = 300;
+
+/// Largest payload (body) either API type accepts: 10 MB (same quota pages).
+pub const MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
+/// Where API Gateway reads one identity source value from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum IdentitySource {
+    /// A request header (names compare case-insensitively).
+    Header(String),
+    /// A query string parameter.
+    Query(String),
+    /// A stage variable.
+    StageVariable(String),
+    /// A `$context` variable: `routeKey`, `stage`, `httpMethod`, `path`, `apiId`,
+    /// `accountId`, `domainName` or `identity.sourceIp`.
+    Context(String),
+}
+
+/// The `$context` variables an identity source may name.
+pub const CONTEXT_VARIABLES: &[&str] = &[
+    "routeKey",
+    "stage",
+    "httpMethod",
+    "path",
+    "apiId",
+    "accountId",
+    "domainName",
+    "identity.sourceIp",
+];
+
+impl FromStr for IdentitySource {
+    type Err = String;
+
+    /// Reads the REST form (`method.request.header.Auth`, `method.request.querystring.q`,
+    /// `stageVariables.v`, `context.routeKey`) or the HTTP API form (`$request.header.Auth`,
+    /// `$request.querystring.q`, `$stageVariables.v`, `$context.routeKey`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().trim_start_matches('$');
+        let t = t.strip_prefix("method.").unwrap_or(t);
+        let named = |rest: &str| -> Result<String, String> {
+            if rest.is_empty() {
+                Err(format!("`{s}` names no variable"))
+            } else {
+                Ok(rest.to_string())
+            }
+        };
+        if let Some(rest) = t.strip_prefix("request.header.") {
+            return named(rest).map(IdentitySource::Header);
+        }
+        if let Some(rest) = t.strip_prefix("request.querystring.") {
+            return named(rest).map(IdentitySource::Query);
+        }
+        if let Some(rest) = t.strip_prefix("stageVariables.") {
+            return named(rest).map(IdentitySource::StageVariable);
+        }
+        if let Some(rest) = t.strip_prefix("context.") {
+            if CONTEXT_VARIABLES.contains(&rest) {
+                return Ok(IdentitySource::Context(rest.to_string()));
+            }
+            return Err(format!(
+                "`{s}`: the context variables are {}",
+                CONTEXT_VARIABLES.join(", ")
+            ));
+        }
+        Err(format!(
+            "`{s}` is not an identity source: write method.request.header.NAME, \
+             method.request.querystring.NAME, stageVariables.NAME or context.NAME \
+             (or the $request.header.NAME forms of HTTP APIs)"
+        ))
+    }
+}
+
+impl std::fmt::Display for IdentitySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentitySource::Header(n) => write!(f, "method.request.header.{n}"),
+            IdentitySource::Query(n) => write!(f, "method.request.querystring.{n}"),
+            IdentitySource::StageVariable(n) => write!(f, "stageVariables.{n}"),
+            IdentitySource::Context(n) => write!(f, "context.{n}"),
+        }
+    }
+}
+
+/// A route of the API: `GET /hello`, `ANY /items/{id}`, `GET /files/{proxy+}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method, upper case, or `ANY`.
+    pub method: String,
+    /// Path template, with its leading `/`.
+    pub path: String,
+}
+
+impl FromStr for Route {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (method, path) = s
+            .trim()
+            .split_once(' ')
+            .map(|(m, p)| (m.trim(), p.trim()))
+            .filter(|(m, p)| !m.is_empty() && p.starts_with('/'))
+            .ok_or_else(|| {
+                format!("`{s}` is not a route: write METHOD /path, e.g. 'GET /hello'")
+            })?;
+        Ok(Route {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+impl Route {
+    /// Whether a request `method path` goes to this route: `{name}` matches one segment,
+    /// `{name+}` the rest of the path.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self.method != "ANY" && !self.method.eq_ignore_ascii_case(method) {
+            return false;
+        }
+        let mut want = self
+            .path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty());
+        let mut got = path.trim_matches('/').split('/').filter(|s| !s.is_empty());
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some(w), Some(_)) if w.starts_with('{') && w.ends_with("+}") => return true,
+                (Some(w), Some(g)) if w == g || (w.starts_with('{') && w.ends_with('}')) => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// The kind of Lambda authorizer and how it reads its identity.
+#[derive(Clone, Debug)]
+pub struct AuthorizerSettings {
+    /// The event it receives: `token` (REST TOKEN), `request` (REST REQUEST), `v1`/`v2`
+    /// (HTTP API payload format).
+    pub event: EventKind,
+    /// HTTP API 2.0 simple responses (`{"isAuthorized": …}`).
+    pub simple_responses: bool,
+    /// Identity sources. A TOKEN authorizer has exactly one, a header (default
+    /// `Authorization`); they are the cache key.
+    pub identity_sources: Vec<IdentitySource>,
+    /// TOKEN only: a regular expression the whole token must match, or 401 without
+    /// invoking (`identityValidationExpression`).
+    pub validation_expression: Option<String>,
+}
+
+impl AuthorizerSettings {
+    /// The usual settings for an event shape: the `Authorization` header as the identity
+    /// source, no validation expression.
+    pub fn new(event: EventKind, simple_responses: bool) -> Self {
+        AuthorizerSettings {
+            event,
+            simple_responses,
+            identity_sources: vec![IdentitySource::Header("Authorization".into())],
+            validation_expression: None,
+        }
+    }
+
+    fn is_http_api(&self) -> bool {
+        matches!(self.event, EventKind::V1 | EventKind::V2)
+    }
+}
+
+/// What the request goes to once the authorizer allows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A built-in backend that answers 200 with what a Lambda proxy integration would see.
+    Echo,
+    /// An HTTP backend: the request is forwarded to URL + path.
+    Proxy(String),
+}
+
+/// How a gateway is set up.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The API stage (region, account, API id, stage, stage variables).
+    pub api: Api,
+    /// The authorizer.
+    pub authorizer: AuthorizerSettings,
+    /// Result cache TTL in seconds, 0 (off) to 3600.
+    pub cache_ttl: u64,
+    /// Most entries the result cache holds.
+    pub cache_capacity: usize,
+    /// Most bytes of keys and documents (as JSON) the result cache holds.
+    pub cache_budget: usize,
+    /// The API's routes; a request matching none gets API Gateway's answer for a missing
+    /// resource, without the authorizer.
+    pub routes: Vec<Route>,
+    /// Where allowed requests go.
+    pub backend: Backend,
+    /// The cache's clock.
+    pub clock: Clock,
+}
+
+impl GatewayConfig {
+    /// A REST API with a TOKEN authorizer on the `Authorization` header, the default TTL,
+    /// `routes`, the echo backend and the system clock.
+    pub fn new(api: Api, routes: Vec<Route>) -> Self {
+        GatewayConfig {
+            api,
+            authorizer: AuthorizerSettings::new(EventKind::Token, false),
+            cache_ttl: DEFAULT_TTL,
+            cache_capacity: cache::DEFAULT_CAPACITY,
+            cache_budget: cache::DEFAULT_BUDGET,
+            routes,
+            backend: Backend::Echo,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// A configuration the gateway refuses, with what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// TTL beyond API Gateway's range.
+    #[error("cache TTL {0} is out of range: API Gateway allows 0 (off) to 3600 seconds")]
+    Ttl(u64),
+    /// TOKEN authorizers read one header.
+    #[error("a TOKEN authorizer reads exactly one header, not {0}")]
+    TokenSource(String),
+    /// Caching needs a key.
+    #[error("result caching needs at least one identity source (or --cache-ttl 0)")]
+    NoIdentitySource,
+    /// The validation expression is for TOKEN authorizers.
+    #[error("identityValidationExpression applies to TOKEN authorizers only")]
+    ValidationNotToken,
+    /// The validation expression does not compile.
+    #[error("identityValidationExpression `{expression}` is not a regular expression: {reason}")]
+    Regex {
+        /// As given.
+        expression: String,
+        /// Why.
+        reason: String,
+    },
+    /// No routes.
+    #[error("the API has no routes")]
+    NoRoutes,
+    /// Simple responses are HTTP API 2.0 only.
+    #[error("simple responses exist only for HTTP API payload 2.0 (event v2)")]
+    SimpleNotV2,
+}
+
+/// One client request, as it reaches the gateway (the stage already taken off the path).
+#[derive(Clone, Debug, Default)]
+pub struct GatewayRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path after the stage, with its leading `/` (`/` for the root).
+    pub path: String,
+    /// Query string parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// Headers, in order (names as sent).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl GatewayRequest {
+    /// `METHOD path` with no headers.
+    pub fn new(method: &str, path: &str) -> Self {
+        GatewayRequest {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            ..GatewayRequest::default()
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Adds a query string parameter.
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The last value of a header, by case-insensitive name.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Bytes of the request line (`METHOD /stage/path?query HTTP/1.1`) and the headers
+    /// (name and value), as counted against [`MAX_REQUEST_LINE_AND_HEADERS`].
+    pub fn line_and_header_bytes(&self, stage: &str) -> usize {
+        let query: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let line = self.method.len() + 1 + 1 + stage.len() + self.path.len() + query + 9;
+        let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+        line + headers
+    }
+}
+
+/// Why API Gateway answered without reaching the integration; each maps to one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Refusal {
+    /// The request line and headers exceed [`MAX_REQUEST_LINE_AND_HEADERS`].
+    TooLarge,
+    /// The body exceeds [`MAX_PAYLOAD`].
+    PayloadTooLarge,
+    /// No route matches.
+    NoRoute,
+    /// The method ARN exceeds [`MAX_METHOD_ARN`].
+    ArnTooLong,
+    /// An identity source is missing or empty.
+    MissingIdentity,
+    /// The token does not match the validation expression.
+    ValidationFailed,
+    /// The authorizer raised `Unauthorized`.
+    Unauthorized,
+    /// A Deny statement matches the method ARN.
+    ExplicitDeny,
+    /// No statement matches the method ARN.
+    ImplicitDeny,
+    /// An HTTP API simple response said `isAuthorized: false`.
+    NotAuthorized,
+    /// The authorizer failed: any other error, a timeout, a malformed response.
+    AuthorizerFailure,
+    /// The proxied backend could not be reached.
+    BadGateway,
+}
+
+impl Refusal {
+    /// The status, the `x-amzn-ErrorType` header if any, and the body API Gateway answers.
+    /// One row per rule, with its source.
+    pub fn answer(self, http_api: bool) -> (u16, Option<&'static str>, &'static str) {
+        match self {
+            // Quota pages (see MAX_REQUEST_LINE_AND_HEADERS) name the limit, not the status.
+            // 431 is the HTTP status for exactly this (RFC 6585 §5); the body follows API
+            // Gateway's `{"message": …}` shape. [UNVERIFIED against a live API]
+            Refusal::TooLarge => (
+                431,
+                None,
+                r#"{"message":"Request Header Fields Too Large"}"#,
+            ),
+            // Payload quota, 10 MB (same pages); 413 Request Entity Too Large.
+            Refusal::PayloadTooLarge => (413, None, r#"{"message":"Request Too Long"}"#),
+            // REST: an unknown resource or method is 403 "Missing Authentication Token"
+            // (gateway response MISSING_AUTHENTICATION_TOKEN, D-GWR); HTTP APIs answer 404.
+            Refusal::NoRoute if http_api => (404, None, r#"{"message":"Not Found"}"#),
+            Refusal::NoRoute => (
+                403,
+                Some("MissingAuthenticationTokenException"),
+                r#"{"message":"Missing Authentication Token"}"#,
+            ),
+            // limits.html: "the API client receives a 414 Request URI too long response".
+            Refusal::ArnTooLong => (414, None, r#"{"message":"Request URI too long"}"#),
+            // §2.3 rows 1-3: missing/empty identity, regex mismatch, error `Unauthorized`.
+            Refusal::MissingIdentity | Refusal::ValidationFailed | Refusal::Unauthorized => {
+                (401, None, r#"{"message":"Unauthorized"}"#)
+            }
+            // §2.3 row 4: a matching Deny.
+            Refusal::ExplicitDeny => (
+                403,
+                Some("AccessDeniedException"),
+                r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+            ),
+            // §2.3 row 5: no statement matches the method ARN.
+            Refusal::ImplicitDeny => (
+                403,
+                Some("AccessDeniedException"),
+                r#"{"Message":"User is not authorized to access this resource"}"#,
+            ),
+            // §2.3 notes: `isAuthorized: false` is 403; the body is [UNVERIFIED] (commonly
+            // reported as Forbidden).
+            Refusal::NotAuthorized => (403, None, r#"{"message":"Forbidden"}"#),
+            // §2.3 rows 6-7: any other error, malformed output, a timeout; D-HTTP the same
+            // for HTTP APIs.
+            Refusal::AuthorizerFailure if http_api => {
+                (500, None, r#"{"message":"Internal Server Error"}"#)
+            }
+            Refusal::AuthorizerFailure => (
+                500,
+                Some("AuthorizerConfigurationException"),
+                r#"{"message": null}"#,
+            ),
+            // An integration that cannot be reached: 502 (API Gateway's generic 5XX body).
+            Refusal::BadGateway => (502, None, r#"{"message":"Internal server error"}"#),
+        }
+    }
+}
+
+/// What the authorizer step did for one request.
+#[derive(Clone, Debug)]
+pub enum AuthStep {
+    /// API Gateway answered before the authorizer (size, route, identity checks).
+    NotInvoked,
+    /// The authorizer was invoked; this is its answer.
+    Invoked(Answer),
+    /// A cached response was evaluated instead of invoking the authorizer.
+    Cached(Arc<Value>),
+}
+
+/// What the gateway answered, and how it got there.
+#[derive(Clone, Debug)]
+pub struct GatewayResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: Vec<u8>,
+    /// The route the request matched (`GET /hello`), if any.
+    pub route: Option<String>,
+    /// The method ARN of the request.
+    pub method_arn: String,
+    /// Why the request did not reach the integration, if it did not.
+    pub refusal: Option<Refusal>,
+    /// What the authorizer step did.
+    pub auth: AuthStep,
+    /// The authorizer's outcome as API Gateway read it (`None` when it was not consulted).
+    pub outcome: Option<Outcome>,
+    /// How the outcome was read.
+    pub detail: String,
+}
+
+impl GatewayResponse {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header value by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Counters of one route.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteStats {
+    /// Requests.
+    pub requests: u64,
+    /// Authorizer invocations.
+    pub authorizer_invocations: u64,
+    /// Requests answered from the result cache.
+    pub cache_hits: u64,
+    /// Responses by status.
+    pub per_status: BTreeMap<String, u64>,
+}
+
+/// The gateway's counters (`GET /_authprobe/stats` answers them as JSON).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStats {
+    /// Requests.
+    pub requests: u64,
+    /// Authorizer invocations.
+    pub authorizer_invocations: u64,
+    /// Requests whose identity was found in the result cache.
+    pub cache_hits: u64,
+    /// Requests whose identity was looked up and not found (caching on).
+    pub cache_misses: u64,
+    /// Entries in the result cache now.
+    pub cache_entries: u64,
+    /// Live entries evicted to keep the cache bounded.
+    pub cache_evictions: u64,
+    /// Responses by status.
+    pub per_status: BTreeMap<String, u64>,
+    /// Counters by route (`GET /hello`; `-` for requests that matched none).
+    pub per_route: BTreeMap<String, RouteStats>,
+}
+
+/// The emulator: API Gateway's rules around one authorizer target.
+pub struct Gateway {
+    config: GatewayConfig,
+    validation: Option<regex::Regex>,
+    target: Arc<dyn Target>,
+    cache: ResultCache,
+    counters: Mutex<Counters>,
+    client: reqwest::Client,
+}
+
+/// Counters as kept per request: no strings, routes by index (the last slot is "no route").
+#[derive(Default)]
+struct Counters {
+    requests: u64,
+    invocations: u64,
+    hits: u64,
+    misses: u64,
+    per_status: Vec<(u16, u64)>,
+    per_route: Vec<RouteCounters>,
+}
+
+#[derive(Default)]
+struct RouteCounters {
+    requests: u64,
+    invocations: u64,
+    hits: u64,
+    per_status: Vec<(u16, u64)>,
+}
+
+fn bump(counts: &mut Vec<(u16, u64)>, status: u16) {
+    match counts.iter_mut().find(|(s, _)| *s == status) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((status, 1)),
+    }
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("target", &self.target.describe())
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A credential as API Gateway read it: the identity values and the cache key they make.
+struct Identity {
+    values: Vec<String>,
+    key: String,
+}
+
+impl Gateway {
+    /// A gateway in front of `target`; refuses settings API Gateway would refuse.
+    pub fn new(config: GatewayConfig, target: Arc<dyn Target>) -> Result<Gateway, ConfigError> {
+        let a = &config.authorizer;
+        if config.cache_ttl > MAX_TTL {
+            return Err(ConfigError::Ttl(config.cache_ttl));
+        }
+        if config.routes.is_empty() {
+            return Err(ConfigError::NoRoutes);
+        }
+        if a.simple_responses && a.event != EventKind::V2 {
+            return Err(ConfigError::SimpleNotV2);
+        }
+        if a.event == EventKind::Token {
+            if !matches!(a.identity_sources.as_slice(), [IdentitySource::Header(_)]) {
+                let given: Vec<String> = a.identity_sources.iter().map(|s| s.to_string()).collect();
+                return Err(ConfigError::TokenSource(if given.is_empty() {
+                    "none".into()
+                } else {
+                    given.join(", ")
+                }));
+            }
+        } else if a.validation_expression.is_some() {
+            return Err(ConfigError::ValidationNotToken);
+        }
+        if config.cache_ttl > 0 && a.identity_sources.is_empty() {
+            return Err(ConfigError::NoIdentitySource);
+        }
+        // API Gateway matches the whole token against the expression (it invokes "when there
+        // is a match", §2.3 row 2); anchoring makes a partial match a mismatch.
+        let validation = a
+            .validation_expression
+            .as_ref()
+            .map(|e| {
+                regex::Regex::new(&format!("^(?:{e})$")).map_err(|err| ConfigError::Regex {
+                    expression: e.clone(),
+                    reason: err.to_string(),
+                })
+            })
+            .transpose()?;
+        let cache = ResultCache::new(
+            Duration::from_secs(config.cache_ttl),
+            config.cache_capacity,
+            config.cache_budget,
+            config.clock.clone(),
+        );
+        Ok(Gateway {
+            validation,
+            target,
+            cache,
+            counters: Mutex::new(Counters {
+                per_route: (0..=config.routes.len())
+                    .map(|_| RouteCounters::default())
+                    .collect(),
+                ..Counters::default()
+            }),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client builds"),
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// The authorizer target.
+    pub fn target(&self) -> &Arc<dyn Target> {
+        &self.target
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> GatewayStats {
+        let c = self.counters.lock().expect("counters lock");
+        let by_status = |v: &[(u16, u64)]| v.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+        let names = self
+            .config
+            .routes
+            .iter()
+            .map(Route::to_string)
+            .chain(std::iter::once("-".to_string()));
+        GatewayStats {
+            requests: c.requests,
+            authorizer_invocations: c.invocations,
+            cache_hits: c.hits,
+            cache_misses: c.misses,
+            cache_entries: self.cache.len() as u64,
+            cache_evictions: self.cache.evictions(),
+            per_status: by_status(&c.per_status),
+            per_route: names
+                .zip(&c.per_route)
+                .filter(|(_, r)| r.requests > 0)
+                .map(|(name, r)| {
+                    (
+                        name,
+                        RouteStats {
+                            requests: r.requests,
+                            authorizer_invocations: r.invocations,
+                            cache_hits: r.hits,
+                            per_status: by_status(&r.per_status),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn api_kind(&self) -> ApiKind {
+        let a = &self.config.authorizer;
+        a.event.api(a.simple_responses)
+    }
+
+    fn route_for(&self, req: &GatewayRequest) -> Option<(usize, &Route)> {
+        self.config
+            .routes
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matches(&req.method, &req.path))
+    }
+
+    /// Reads the identity sources. `Err` when one is missing or empty, or the token fails
+    /// the validation expression.
+    fn identity(&self, req: &GatewayRequest, route: &Route) -> Result<Identity, Refusal> {
+        let a = &self.config.authorizer;
+        let mut values = Vec::with_capacity(a.identity_sources.len());
+        let mut missing = false;
+        for source in &a.identity_sources {
+            let value = match source {
+                IdentitySource::Header(name) => req.header_value(name).map(str::to_string),
+                IdentitySource::Query(name) => req
+                    .query
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone()),
+                IdentitySource::StageVariable(name) => {
+                    self.config.api.stage_variables.get(name).cloned()
+                }
+                IdentitySource::Context(name) => self.context_value(name, req, route),
+            };
+            match value {
+                Some(v) if !v.is_empty() => values.push(v),
+                _ => {
+                    missing = true;
+                    values.push(String::new());
+                }
+            }
+        }
+        // §2.3 row 1: a missing or empty TOKEN header, or any missing HTTP API identity
+        // source, is 401 without invoking. A REST REQUEST authorizer needs its identity
+        // sources only when caching is on (they are the cache key; §2.3 row 1, API reference
+        // identitySource).
+        let enforce = a.event == EventKind::Token || a.is_http_api() || self.cache.enabled();
+        if missing && enforce {
+            return Err(Refusal::MissingIdentity);
+        }
+        // §2.3 row 2: TOKEN only; "the validation expression does not apply to the REQUEST
+        // authorizer".
+        if let Some(re) = &self.validation
+            && !re.is_match(&values[0])
+        {
+            return Err(Refusal::ValidationFailed);
+        }
+        // Header values cannot hold NUL, so it separates the values unambiguously.
+        let key = values.join("\0");
+        Ok(Identity { values, key })
+    }
+
+    fn context_value(&self, name: &str, req: &GatewayRequest, route: &Route) -> Option<String> {
+        let api = &self.config.api;
+        Some(match name {
+            "routeKey" => route.to_string(),
+            "stage" => api.stage.clone(),
+            "httpMethod" => req.method.clone(),
+            "path" => format!("/{}{}", api.stage, req.path),
+            "apiId" => api.api_id.clone(),
+            "accountId" => api.account.clone(),
+            "domainName" => format!("{}.execute-api.{}.amazonaws.com", api.api_id, api.region),
+            "identity.sourceIp" => "127.0.0.1".into(),
+            _ => return None,
+        })
+    }
+
+    /// The request as the event builder reads it.
+    fn client_request(req: &GatewayRequest) -> ClientRequest {
+        let mut headers = BTreeMap::new();
+        let mut authorization = None;
+        for (k, v) in &req.headers {
+            if k.eq_ignore_ascii_case("authorization") {
+                authorization = Some(v.clone());
+            } else {
+                headers.insert(k.clone(), v.clone());
+            }
+        }
+        ClientRequest {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            authorization,
+            headers,
+            query: req.query.iter().cloned().collect(),
+        }
+    }
+
+    /// The event the authorizer receives for this request (§1).
+    fn event(&self, req: &GatewayRequest, route: &Route, identity: &Identity) -> Value {
+        let a = &self.config.authorizer;
+        let mut event = event::build(a.event, &self.config.api, &Self::client_request(req));
+        match a.event {
+            // §1.1: the whole value of the token header, whatever its name.
+            EventKind::Token => event["authorizationToken"] = json!(identity.values[0]),
+            EventKind::Request => event["resource"] = json!(route.path),
+            // §1.3: 1.0 joins the identity values with commas, in both fields.
+            EventKind::V1 => {
+                let joined = identity.values.join(",");
+                event["identitySource"] = json!(joined);
+                event["authorizationToken"] = json!(joined);
+                event["resource"] = json!(route.path);
+            }
+            // §1.3: 2.0 sends them as an array; the route key is the route's, not the path.
+            EventKind::V2 => {
+                event["identitySource"] = json!(identity.values);
+                event["routeKey"] = json!(route.to_string());
+                event["requestContext"]["routeKey"] = json!(route.to_string());
+            }
+        }
+        event
+    }
+
+    /// Handles one request the way API Gateway would.
+    pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
+        let route = self.route_for(&req);
+        let response = self.decide(&req, route.map(|(_, r)| r)).await;
+        let mut c = self.counters.lock().expect("counters lock");
+        let c = &mut *c;
+        let index = route.map_or(self.config.routes.len(), |(i, _)| i);
+        c.requests += 1;
+        bump(&mut c.per_status, response.status);
+        let r = &mut c.per_route[index];
+        r.requests += 1;
+        bump(&mut r.per_status, response.status);
+        match &response.auth {
+            AuthStep::Invoked(_) => {
+                r.invocations += 1;
+                c.invocations += 1;
+                if self.cache.enabled() {
+                    c.misses += 1;
+                }
+            }
+            AuthStep::Cached(_) => {
+                r.hits += 1;
+                c.hits += 1;
+            }
+            AuthStep::NotInvoked => {}
+        }
+        response
+    }
+
+    async fn decide(&self, req: &GatewayRequest, route: Option<&Route>) -> GatewayResponse {
+        let http_api = self.config.authorizer.is_http_api();
+        let arn = event::method_arn(&self.config.api, &req.method, &req.path).to_string();
+        let refuse = |refusal: Refusal, route: Option<&Route>, auth: AuthStep| {
+            let (status, error_type, body) = refusal.answer(http_api);
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            if let Some(t) = error_type {
+                headers.push(("x-amzn-ErrorType".to_string(), t.to_string()));
+            }
+            GatewayResponse {
+                status,
+                headers,
+                body: body.as_bytes().to_vec(),
+                route: route.map(Route::to_string),
+                method_arn: arn.clone(),
+                refusal: Some(refusal),
+                auth,
+                outcome: None,
+                detail: String::new(),
+            }
+        };
+        // Quotas come first: such a request never reaches the authorizer, so the authorizer
+        // is never blamed for a token that could not reach it.
+        if req.line_and_header_bytes(&self.config.api.stage) > MAX_REQUEST_LINE_AND_HEADERS {
+            return refuse(Refusal::TooLarge, None, AuthStep::NotInvoked);
+        }
+        if req.body.len() > MAX_PAYLOAD {
+            return refuse(Refusal::PayloadTooLarge, None, AuthStep::NotInvoked);
+        }
+        let Some(route) = route else {
+            return refuse(Refusal::NoRoute, None, AuthStep::NotInvoked);
+        };
+        if arn.len() > MAX_METHOD_ARN {
+            return refuse(Refusal::ArnTooLong, Some(route), AuthStep::NotInvoked);
+        }
+        let identity = match self.identity(req, route) {
+            Ok(identity) => identity,
+            Err(refusal) => return refuse(refusal, Some(route), AuthStep::NotInvoked),
+        };
+        let api = self.api_kind();
+        let (document, auth) = match self.cache.get(&identity.key) {
+            Some(doc) => (Ok(doc.clone()), AuthStep::Cached(doc)),
+            None => {
+                let call = Call {
+                    event: self.event(req, route, &identity),
+                    request: Self::client_request(req),
+                };
+                let answer = self.target.call(&call).await;
+                let document = self.read_answer(&answer, &arn);
+                // Only an accepted document is cached. Failures (401 `Unauthorized`, 500
+                // errors, timeouts, malformed answers) are not: whether AWS caches them is
+                // unverified (§3.1), and caching one would turn a passing glitch, such as a
+                // cold JWKS fetch that timed out, into a TTL-long outage for that caller,
+                // while not caching it costs only another invocation.
+                if let Ok(doc) = &document {
+                    self.cache.insert(&identity.key, doc.clone());
+                }
+                (document, AuthStep::Invoked(answer))
+            }
+        };
+        let doc = match document {
+            Ok(doc) => doc,
+            Err((refusal, outcome, detail)) => {
+                let mut r = refuse(refusal, Some(route), auth);
+                r.outcome = Some(outcome);
+                r.detail = detail;
+                return r;
+            }
+        };
+        // §3.1: the (possibly cached) policy is evaluated against this request's own ARN.
+        let decision = policy::evaluate(&doc, api, &arn);
+        let (refusal, outcome, detail) = match decision {
+            Ok(Decision::Allow) => (None, Outcome::Allow, "policy allows the method"),
+            Ok(Decision::ExplicitDeny) => (
+                Some(Refusal::ExplicitDeny),
+                Outcome::Deny,
+                "policy denies the method explicitly",
+            ),
+            Ok(Decision::ImplicitDeny) if api == ApiKind::HttpV2Simple => (
+                Some(Refusal::NotAuthorized),
+                Outcome::Deny,
+                "isAuthorized is false",
+            ),
+            Ok(Decision::ImplicitDeny) => (
+                Some(Refusal::ImplicitDeny),
+                Outcome::Deny,
+                "no statement allows the method",
+            ),
+            // Cached documents were accepted once; this cannot happen, but is a 500 if it does.
+            Err(_) => (
+                Some(Refusal::AuthorizerFailure),
+                Outcome::Error,
+                "the response is not accepted",
+            ),
+        };
+        if let Some(refusal) = refusal {
+            let mut r = refuse(refusal, Some(route), auth);
+            r.outcome = Some(outcome);
+            r.detail = detail.to_string();
+            return r;
+        }
+        let (status, headers, body) = self.integrate(req, route, &doc).await;
+        GatewayResponse {
+            status,
+            headers,
+            body,
+            route: Some(route.to_string()),
+            method_arn: arn,
+            refusal: (status == 502).then_some(Refusal::BadGateway),
+            auth,
+            outcome: Some(Outcome::Allow),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Reads the authorizer's answer: an accepted document, or the refusal it causes.
+    #[allow(clippy::type_complexity)]
+    fn read_answer(
+        &self,
+        answer: &Answer,
+        arn: &str,
+    ) -> Result<Arc<Value>, (Refusal, Outcome, String)> {
+        let failure = |detail: String| (Refusal::AuthorizerFailure, Outcome::Error, detail);
+        match &answer.reply {
+            // §2.3 row 3: exactly `Unauthorized`.
+            Ok(Reply::FunctionError { message, .. }) if message == "Unauthorized" => Err((
+                Refusal::Unauthorized,
+                Outcome::Unauthorized,
+                "raised Unauthorized".into(),
+            )),
+            Ok(Reply::FunctionError {
+                error_type,
+                message,
+            }) => Err(failure(format!("raised {error_type}: {message}"))),
+            Ok(Reply::Http { status, .. }) => Err(failure(format!(
+                "HTTP {status} from a url: target, which cannot stand behind the gateway"
+            ))),
+            Err(e) => Err(failure(e.to_string())),
+            Ok(Reply::Response(doc)) => {
+                let api = self.api_kind();
+                if let Err(refused) = policy::evaluate(doc, api, arn) {
+                    return Err(failure(format!(
+                        "API Gateway refuses the response: {refused}"
+                    )));
+                }
+                // §2.1: a REST context value that is an object or an array fails the request
+                // with 500 AuthorizerConfigurationException.
+                let bad = policy::non_primitive_context(doc);
+                if api == ApiKind::Rest && !bad.is_empty() {
+                    return Err(failure(format!(
+                        "context values {} are objects or arrays, which REST APIs refuse",
+                        bad.join(", ")
+                    )));
+                }
+                Ok(Arc::new(doc.clone()))
+            }
+        }
+    }
+
+    /// `requestContext.authorizer` as the integration sees it (§2.1): on REST and HTTP 1.0,
+    /// `principalId` plus the context, numbers and booleans as strings on REST (null kept);
+    /// on HTTP 2.0 the context under `lambda`.
+    fn authorizer_context(&self, doc: &Value) -> Value {
+        let context = doc
+            .get("context")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        match self.config.authorizer.event {
+            EventKind::V2 => json!({ "lambda": context }),
+            kind => {
+                let mut out = Map::new();
+                if let Some(p) = doc.get("principalId") {
+                    out.insert("principalId".into(), p.clone());
+                }
+                for (k, v) in context {
+                    let v = match v {
+                        Value::Number(n) if kind != EventKind::V1 => json!(n.to_string()),
+                        Value::Bool(b) if kind != EventKind::V1 => json!(b.to_string()),
+                        other => other,
+                    };
+                    out.insert(k, v);
+                }
+                Value::Object(out)
+            }
+        }
+    }
+
+    async fn integrate(
+        &self,
+        req: &GatewayRequest,
+        route: &Route,
+        doc: &Value,
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let authorizer = self.authorizer_context(doc);
+        let json_type = || vec![("content-type".to_string(), "application/json".to_string())];
+        match &self.config.backend {
+            Backend::Echo => {
+                let api = &self.config.api;
+                let headers: BTreeMap<&str, &str> = req
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let query: BTreeMap<&str, &str> = req
+                    .query
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let body = match self.config.authorizer.event {
+                    EventKind::V2 => json!({
+                        "version": "2.0",
+                        "routeKey": route.to_string(),
+                        "rawPath": format!("/{}{}", api.stage, req.path),
+                        "headers": headers,
+                        "queryStringParameters": query,
+                        "requestContext": {
+                            "stage": api.stage,
+                            "routeKey": route.to_string(),
+                            "http": { "method": req.method, "path": req.path },
+                            "authorizer": authorizer,
+                        },
+                    }),
+                    _ => json!({
+                        "resource": route.path,
+                        "path": req.path,
+                        "httpMethod": req.method,
+                        "headers": headers,
+                        "queryStringParameters": query,
+                        "requestContext": {
+                            "stage": api.stage,
+                            "resourcePath": route.path,
+                            "httpMethod": req.method,
+                            "authorizer": authorizer,
+                        },
+                    }),
+                };
+                (200, json_type(), serde_json::to_vec(&body).expect("JSON"))
+            }
+            Backend::Proxy(base) => {
+                let url = format!("{}{}", base.trim_end_matches('/'), req.path);
+                let method = reqwest::Method::from_bytes(req.method.as_bytes())
+                    .unwrap_or(reqwest::Method::GET);
+                let mut builder = self
+                    .client
+                    .request(method, &url)
+                    .query(&req.query)
+                    .header("x-authprobe-authorizer", authorizer.to_string())
+                    .body(req.body.clone());
+                for (k, v) in &req.headers {
+                    if !HOP_BY_HOP.iter().any(|h| k.eq_ignore_ascii_case(h)) {
+                        builder = builder.header(k, v);
+                    }
+                }
+                match builder.send().await {
+                    Ok(answer) => {
+                        let status = answer.status().as_u16();
+                        let headers = answer
+                            .headers()
+                            .iter()
+                            .filter(|(k, _)| {
+                                !HOP_BY_HOP
+                                    .iter()
+                                    .any(|h| k.as_str().eq_ignore_ascii_case(h))
+                            })
+                            .filter_map(|(k, v)| {
+                                v.to_str().ok().map(|v| (k.to_string(), v.to_string()))
+                            })
+                            .collect();
+                        match answer.bytes().await {
+                            Ok(body) => (status, headers, body.to_vec()),
+                            Err(_) => self.bad_gateway(),
+                        }
+                    }
+                    Err(_) => self.bad_gateway(),
+                }
+            }
+        }
+    }
+
+    fn bad_gateway(&self) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let (status, _, body) = Refusal::BadGateway.answer(self.config.authorizer.is_http_api());
+        (
+            status,
+            vec![("content-type".into(), "application/json".into())],
+            body.as_bytes().to_vec(),
+        )
+    }
+}
+
+/// Headers that belong to one connection and are not forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-connection",
+    "content-length",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_sources_read_in_both_the_rest_and_the_http_api_forms() {
+        assert_eq!(
+            "method.request.header.Auth".parse(),
+            Ok(IdentitySource::Header("Auth".into()))
+        );
+        assert_eq!(
+            "$request.querystring.q".parse(),
+            Ok(IdentitySource::Query("q".into()))
+        );
+        assert_eq!(
+            "$stageVariables.v".parse(),
+            Ok(IdentitySource::StageVariable("v".into()))
+        );
+        assert_eq!(
+            "$context.routeKey".parse(),
+            Ok(IdentitySource::Context("routeKey".into()))
+        );
+        assert!("context.nope".parse::<IdentitySource>().is_err());
+        assert!("header.Auth".parse::<IdentitySource>().is_err());
+    }
+
+    #[test]
+    fn routes_match_templates_greedy_parameters_and_any() {
+        let r: Route = "GET /items/{id}".parse().unwrap();
+        assert!(r.matches("GET", "/items/42"));
+        assert!(!r.matches("GET", "/items/42/x"));
+        assert!(!r.matches("POST", "/items/42"));
+        let r: Route = "any /files/{proxy+}".parse().unwrap();
+        assert!(r.matches("DELETE", "/files/a/b/c"));
+        let root: Route = "GET /".parse().unwrap();
+        assert!(root.matches("GET", "/"));
+        assert!(!root.matches("GET", "/x"));
+        assert!("hello".parse::<Route>().is_err());
+    }
+}
