@@ -204,9 +204,13 @@ async fn throughput(seconds: usize, connections: usize) {
         .await
         .expect("builtin:static starts");
     let gateway = Arc::new(Gateway::new(config(), target).expect("gateway"));
-    let front = Front::start(gateway.clone(), "127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("front listens");
+    let front = Front::start(
+        gateway.clone(),
+        "127.0.0.1:0".parse().expect("address"),
+        None,
+    )
+    .await
+    .expect("front listens");
     let bare = bare_hyper().await;
     let bare_rps = wrk(&format!("http://{bare}/dev/hello"), seconds, connections);
     let gateway_rps = wrk(&format!("{}/hello", front.base_url()), seconds, connections);

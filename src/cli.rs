@@ -82,7 +82,7 @@ pub struct GatewayServeArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
     /// Allow --addr to be a non-loopback address (anyone who reaches it can call the
-    /// authorizer).
+    /// authorizer); the counters then need the control token printed at start.
     #[arg(long)]
     pub expose: bool,
     /// A route of the API, repeatable: 'GET /hello', 'ANY /items/{id}' (default: the

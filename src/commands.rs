@@ -456,12 +456,7 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
         message,
         hint: hint.to_string(),
     };
-    if !args.addr.ip().is_loopback() && !args.expose {
-        return Err(usage(
-            format!("--addr {} is not a loopback address", args.addr),
-            "listen on 127.0.0.1, or pass --expose to let other machines call the authorizer",
-        ));
-    }
+    crate::net::check_listen(args.addr, args.expose)?;
     if let Some(TargetSpec::Url(_)) = &args.target.target {
         return Err(usage(
             "a url: target is a deployed API: it has its own gateway".into(),
@@ -524,7 +519,8 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
         )
     })?;
     let gateway = std::sync::Arc::new(gateway);
-    let front = Front::start(gateway.clone(), args.addr)
+    let control_token = args.expose.then(crate::net::ControlToken::generate);
+    let front = Front::start(gateway.clone(), args.addr, control_token.clone())
         .await
         .map_err(|source| {
             usage(
@@ -533,6 +529,9 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
             )
         })?;
     writeln!(out, "{}", front.base_url())?;
+    if let Some(token) = &control_token {
+        writeln!(out, "control_token\t{}", token.as_str())?;
+    }
     out.flush()?;
     let c = gateway.config();
     let sources: Vec<String> = c

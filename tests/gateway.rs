@@ -664,7 +664,7 @@ async fn front_with_ttl(ttl: u64) -> (Front, Arc<Gateway>) {
     let mut c = config();
     c.cache_ttl = ttl;
     let (gw, _) = gateway(c);
-    let front = Front::start(gw.clone(), "127.0.0.1:0".parse().unwrap())
+    let front = Front::start(gw.clone(), "127.0.0.1:0".parse().unwrap(), None)
         .await
         .unwrap();
     (front, gw)

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{Gateway, GatewayRequest, MAX_PAYLOAD, Refusal};
+use crate::net::{ControlToken, check_listen, require_token};
 
 /// Where the counters are served.
 pub const STATS_PATH: &str = "/_authprobe/stats";
@@ -32,13 +33,26 @@ impl Drop for Front {
 }
 
 impl Front {
-    /// Serves `gateway` on `addr` (port 0 picks a free one).
-    pub async fn start(gateway: Arc<Gateway>, addr: SocketAddr) -> std::io::Result<Front> {
+    /// Serves `gateway` on `addr` (port 0 picks a free one). `addr` must be loopback unless
+    /// a control token is given (`--expose`); the token then guards the counters.
+    pub async fn start(
+        gateway: Arc<Gateway>,
+        addr: SocketAddr,
+        control_token: Option<ControlToken>,
+    ) -> std::io::Result<Front> {
+        check_listen(addr, control_token.is_some())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let stage = gateway.config().api.stage.clone();
         let app = Router::new()
-            .route(STATS_PATH, get(stats))
+            .route(
+                STATS_PATH,
+                get(stats).route_layer(axum::middleware::from_fn_with_state(
+                    control_token,
+                    require_token,
+                )),
+            )
             .fallback(handle)
             .with_state(gateway);
         let server = tokio::spawn(async move {
