@@ -339,24 +339,21 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
     let temperature = if answer.cold { "cold" } else { "warm" };
     writeln!(
         out,
-        "outcome   {outcome}  ({why})  {:.1} ms {temperature}",
+        "outcome   {outcome}  ({})  {:.1} ms {temperature}",
+        crate::report::printable_line(&why),
         answer.elapsed.as_secs_f64() * 1e3
     )?;
-    match &answer.reply {
-        Ok(crate::target::Reply::Response(doc)) => writeln!(
-            out,
-            "response\n{}",
-            serde_json::to_string_pretty(doc).expect("JSON")
-        )?,
+    // Everything below came from the target: printable, so it cannot drive the terminal.
+    let response = match &answer.reply {
+        Ok(crate::target::Reply::Response(doc)) => serde_json::to_string_pretty(doc).expect("JSON"),
         Ok(crate::target::Reply::FunctionError {
             error_type,
             message,
-        }) => writeln!(out, "response\nerror {error_type}: {message}")?,
-        Ok(crate::target::Reply::Http { status, body }) => {
-            writeln!(out, "response\nHTTP {status}\n{body}")?
-        }
-        Err(e) => writeln!(out, "response\n(none: {e})")?,
-    }
+        }) => format!("error {error_type}: {message}"),
+        Ok(crate::target::Reply::Http { status, body }) => format!("HTTP {status}\n{body}"),
+        Err(e) => format!("(none: {e})"),
+    };
+    writeln!(out, "response\n{}", crate::report::printable(&response))?;
     harness.target.shutdown().await;
     if let Err(e) = &answer.reply
         && e.is_could_not_ask()
@@ -394,6 +391,9 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         });
         snapshot::Snapshots::new(dir)
     });
+    if let Some(snapshots) = &snapshots {
+        snapshots.prepare()?;
+    }
     let options = ConformOptions {
         profile: spec,
         target,
@@ -406,6 +406,7 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         strict: args.strict,
         snapshots,
         rotation_window: args.rotation_window,
+        stop: crate::stop::StopRequest::from_signals().map_err(Error::Output)?,
     };
     let color = crate::report::use_color(args.color);
     let mut terminal = crate::report::Terminal::new(out, color);
@@ -418,21 +419,21 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         }
         run_dir = args.report_dir.join(format!("{}-{n}", report.run_id));
     }
-    let report_error = |path: &std::path::Path| {
+    let report_error = |path: &std::path::Path, flag: &'static str| {
         let path = path.to_path_buf();
-        move |source| Error::Report { path, source }
+        move |source| Error::Report { path, flag, source }
     };
     // The verdict is printed first: a report that cannot be written must not hide it.
     let written = crate::report::write_all(&report, &run_dir)
-        .map_err(report_error(&run_dir))
+        .map_err(report_error(&run_dir, "--report-dir"))
         .and_then(|_| {
             if let Some(path) = &args.junit {
                 crate::report::write_file(path, &crate::report::junit(&report))
-                    .map_err(report_error(path))?;
+                    .map_err(report_error(path, "--junit"))?;
             }
             if let Some(path) = &args.json {
                 crate::report::write_file(path, &crate::report::json(&report))
-                    .map_err(report_error(path))?;
+                    .map_err(report_error(path, "--json"))?;
             }
             Ok(())
         });

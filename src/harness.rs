@@ -74,9 +74,17 @@ impl HarnessError {
                 source: TargetError::Start(_),
                 ..
             } => Some("check the command and --workdir; it runs without a shell".into()),
-            HarnessError::Target { .. } => {
+            HarnessError::Target {
+                source:
+                    TargetError::Init { stderr_tail, .. } | TargetError::Crashed { stderr_tail, .. },
+                ..
+            } if !stderr_tail.trim().is_empty() => {
                 Some("the handler's own output follows; fix its start-up".into())
             }
+            HarnessError::Target { .. } => Some(
+                "the handler printed nothing; run the command by hand in --workdir to see why it does not start"
+                    .into(),
+            ),
             HarnessError::Idp(_) => None,
         }
     }

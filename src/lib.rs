@@ -20,6 +20,7 @@ pub mod keys;
 pub mod net;
 pub mod policy;
 pub mod report;
+pub mod stop;
 pub mod target;
 pub mod tokens;
 
@@ -75,10 +76,15 @@ pub enum Error {
     Report {
         /// Where.
         path: std::path::PathBuf,
+        /// The option that named it (`--report-dir`, `--json`, `--junit`).
+        flag: &'static str,
         /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The policy snapshot folder cannot be used.
+    #[error(transparent)]
+    Snapshot(#[from] conform::snapshot::SnapshotError),
     /// Setting up a run (keys, IdP, target).
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
@@ -92,7 +98,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Idp(idp::IdpError::Listen(_)) => EXIT_USAGE,
-            Error::Idp(_) | Error::Output(_) | Error::Report { .. } => EXIT_COULD_NOT_RUN,
+            Error::Idp(_) | Error::Output(_) | Error::Report { .. } | Error::Snapshot(_) => {
+                EXIT_COULD_NOT_RUN
+            }
             Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
             Error::Harness(
                 harness::HarnessError::Target { .. } | harness::HarnessError::Idp(_),
@@ -122,7 +130,11 @@ impl Error {
             Error::Profile(_) => {
                 Some("fix the profile file; scenarios/*.toml are commented examples".into())
             }
-            Error::Report { .. } => Some("pass a writable --report-dir".into()),
+            Error::Report { flag, .. } => Some(format!("pass a writable path with {flag}")),
+            Error::Snapshot(_) => Some(
+                "pass a writable folder with --snapshots DIR, or turn snapshots off with --no-snapshots"
+                    .into(),
+            ),
             Error::Output(_) => None,
         }
     }

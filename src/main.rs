@@ -22,7 +22,8 @@ fn main() -> ExitCode {
         Err(err) => {
             let hint = err.hint().map(|h| format!("; {h}")).unwrap_or_default();
             // One line names the problem and the fix; a child's output, if any, follows it.
-            let chain = err.chain();
+            // The chain can hold a child's output: show it, never let it drive the terminal.
+            let chain = authprobe::report::printable(&err.chain());
             let (head, rest) = chain.split_once('\n').unwrap_or((&chain, ""));
             eprintln!("error: {head}{hint}");
             if !rest.is_empty() {

@@ -17,6 +17,7 @@ use crate::harness::{Harness, HarnessError, HarnessOptions};
 use crate::idp::Fault;
 use crate::keys::{KeyBits, SigningKey};
 use crate::policy::MethodArn;
+use crate::stop::{Signal, StopRequest};
 use crate::target::{self, Call, Outcome, Reply, Target, TargetSpec, TargetStats};
 use crate::tokens::{Expect, Kind, MintSettings, Profile};
 
@@ -54,6 +55,9 @@ pub struct ConformOptions {
     pub snapshots: Option<Snapshots>,
     /// How long the key-rotation case waits for the authorizer to refetch.
     pub rotation_window: Duration,
+    /// Ends the run early (SIGINT, SIGTERM): the case in flight is abandoned, the rest are
+    /// reported as not run, and the report says it was interrupted.
+    pub stop: StopRequest,
 }
 
 impl ConformOptions {
@@ -72,6 +76,7 @@ impl ConformOptions {
             strict: false,
             snapshots: None,
             rotation_window: Duration::from_secs(12),
+            stop: StopRequest::never(),
         }
     }
 }
@@ -160,6 +165,8 @@ pub struct Summary {
     pub snapshots_changed: usize,
     /// Snapshots updated with `--update-snapshots`.
     pub snapshots_updated: usize,
+    /// Snapshots that could not be read or written.
+    pub snapshots_failed: usize,
 }
 
 /// A whole run, as the reporters render it.
@@ -197,19 +204,30 @@ pub struct RunReport {
     pub attacker_fetches: u64,
     /// Where the snapshots are, if on.
     pub snapshot_dir: Option<String>,
+    /// The signal that stopped the run early; the cases it did not reach are skipped.
+    pub interrupted: Option<Signal>,
 }
 
 impl RunReport {
-    /// The process exit code: 1 if a case failed (wrong answers are never hidden), else 3 if a
-    /// case could not be asked, else 0.
+    /// The process exit code: 1 if a case failed (wrong answers are never hidden) or nothing
+    /// was judged (every case skipped), else 3 if a case could not be asked or a snapshot could
+    /// not be kept, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.summary.failed > 0 {
+        let s = &self.summary;
+        if let Some(signal) = self.interrupted {
+            signal.exit_code()
+        } else if s.failed > 0 || self.nothing_judged() {
             crate::EXIT_FAILED
-        } else if self.summary.errored > 0 {
+        } else if s.errored > 0 || s.snapshots_failed > 0 {
             crate::EXIT_COULD_NOT_RUN
         } else {
             crate::EXIT_OK
         }
+    }
+
+    /// True when every case was skipped: such a run proves nothing and must not pass.
+    pub fn nothing_judged(&self) -> bool {
+        self.interrupted.is_none() && self.summary.skipped == self.summary.total
     }
 }
 
@@ -663,6 +681,7 @@ fn summarize(cases: &[CaseResult]) -> Summary {
             Some(SnapshotStatus::Matched) => s.snapshots_matched += 1,
             Some(SnapshotStatus::Changed { .. }) => s.snapshots_changed += 1,
             Some(SnapshotStatus::Updated) => s.snapshots_updated += 1,
+            Some(SnapshotStatus::Error { .. }) => s.snapshots_failed += 1,
             None => {}
         }
     }
@@ -692,7 +711,17 @@ pub async fn run(
     if !p.scopes.is_empty() {
         settings.scope = p.scopes.join(" ");
     }
-    let harness = Harness::start(HarnessOptions {
+    let stop = &options.stop;
+    let not_run = |signal: Signal, cases: &[CaseSpec]| -> Vec<CaseResult> {
+        cases
+            .iter()
+            .map(|case| CaseResult {
+                detail: format!("not run: the run was interrupted ({})", signal.name()),
+                ..blank(case, &case_what(case))
+            })
+            .collect()
+    };
+    let starting = Harness::start(HarnessOptions {
         profile: p.profile,
         settings,
         target: options.target.clone(),
@@ -702,8 +731,33 @@ pub async fn run(
         timeout: options.timeout,
         keys_dir: options.keys_dir.clone(),
         simple_responses: p.simple_responses,
-    })
-    .await?;
+    });
+    let harness = tokio::select! {
+        started = starting => started?,
+        signal = stop.requested() => {
+            let cases = not_run(signal, &p.cases);
+            let summary = summarize(&cases);
+            return Ok(RunReport {
+                run_id: format!("{stamp}-{}", p.profile),
+                started,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                profile: p.profile,
+                scenario: p.origin.clone(),
+                target: options.target.to_string(),
+                strict: options.strict,
+                cache_ttl: options.cache_ttl.unwrap_or(p.cache_ttl),
+                duration_ms: started_at.elapsed().as_secs_f64() * 1e3,
+                catalogue_ms: 0.0,
+                cases,
+                summary,
+                target_stats: TargetStats::default(),
+                jwks_fetches: 0,
+                attacker_fetches: 0,
+                snapshot_dir: options.snapshots.as_ref().map(|s| s.dir().display().to_string()),
+                interrupted: Some(signal),
+            });
+        }
+    };
     let api = Api::default();
     let route_arns = p
         .routes
@@ -730,15 +784,27 @@ pub async fn run(
     });
     let mut cases = Vec::with_capacity(total);
     let mut catalogue = Duration::ZERO;
+    let mut interrupted = None;
     for (i, case) in p.cases.iter().enumerate() {
         let t = Instant::now();
-        let result = match case.kind {
-            CaseKind::Token(kind) => {
-                let r = runner.token_case(case, kind).await;
-                catalogue += t.elapsed();
-                r
+        let running = async {
+            match case.kind {
+                CaseKind::Token(kind) => {
+                    let r = runner.token_case(case, kind).await;
+                    catalogue += t.elapsed();
+                    r
+                }
+                CaseKind::Stateful(which) => runner.stateful_case(case, which).await,
             }
-            CaseKind::Stateful(which) => runner.stateful_case(case, which).await,
+        };
+        // A stop abandons the case in flight: its answer would come from a run being torn down.
+        let result = tokio::select! {
+            result = running => result,
+            signal = stop.requested() => {
+                interrupted = Some(signal);
+                cases.extend(not_run(signal, &p.cases[i..]));
+                break;
+            }
         };
         on_event(Event::CaseDone {
             index: i + 1,
@@ -749,6 +815,8 @@ pub async fn run(
     }
     let target_stats = harness.target.stats();
     harness.target.shutdown().await;
+    // The IdP may still hold a fault set by an abandoned stateful case: it goes down with the
+    // harness, so nothing needs undoing.
     let summary = summarize(&cases);
     Ok(RunReport {
         run_id: format!("{stamp}-{}", p.profile),
@@ -770,7 +838,16 @@ pub async fn run(
             .snapshots
             .as_ref()
             .map(|s| s.dir().display().to_string()),
+        interrupted,
     })
+}
+
+/// What a case sends or checks, in words.
+fn case_what(case: &CaseSpec) -> String {
+    match case.kind {
+        CaseKind::Token(k) => k.what().to_string(),
+        CaseKind::Stateful(s) => s.what().to_string(),
+    }
 }
 
 #[cfg(test)]

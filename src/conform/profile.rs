@@ -37,7 +37,7 @@ struct RawProfile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRun {
-    cases: Vec<RawCase>,
+    cases: Spanned<Vec<RawCase>>,
 }
 
 fn default_event() -> EventKind {
@@ -122,66 +122,81 @@ pub enum Stateful {
 }
 
 impl Stateful {
-    /// Every stateful case with its name and what it checks.
-    pub const ALL: &'static [(Stateful, &'static str, &'static str)] = &[
+    /// Every stateful case with its name, whether a correct authorizer may allow what it sends
+    /// (`false`: it must be rejected, so no profile may expect `allow`), and what it checks.
+    pub const ALL: &'static [(Stateful, &'static str, bool, &'static str)] = &[
         (
             Stateful::KeyRotation,
             "key-rotation",
+            true,
             "a token under a newly published key is allowed once the authorizer refetches",
         ),
         (
             Stateful::UnknownKidFlood,
             "unknown-kid-flood",
+            false,
             "50 unknown kids cause a bounded number of JWKS fetches",
         ),
         (
             Stateful::JwksUnreachable,
             "jwks-unreachable",
+            false,
             "JWKS answering 500 at cold start: reject, not crash or allow",
         ),
         (
             Stateful::JwksSlow,
             "jwks-slow",
+            false,
             "JWKS slower than the invocation timeout at cold start: reject",
         ),
         (
             Stateful::JwksMalformed,
             "jwks-malformed",
+            false,
             "JWKS that is not JSON at cold start: reject",
         ),
         (
             Stateful::ValidAgain,
             "valid-again",
+            true,
             "the good token still works after every bad one",
         ),
         (
             Stateful::MissingHeader,
             "missing-header",
+            false,
             "no Authorization header: 401 without an invocation (gateway only)",
         ),
     ];
 
-    /// Its name in profiles and reports.
-    pub fn name(self) -> &'static str {
+    fn entry(self) -> &'static (Stateful, &'static str, bool, &'static str) {
         Stateful::ALL
             .iter()
-            .find(|(s, _, _)| *s == self)
-            .map_or("", |(_, n, _)| n)
+            .find(|(s, ..)| *s == self)
+            .expect("every stateful case is in Stateful::ALL")
+    }
+
+    /// Its name in profiles and reports.
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+
+    /// Whether a correct authorizer may allow what it sends; `false` means every authorizer
+    /// must reject it, and a profile may not say otherwise.
+    pub fn may_allow(self) -> bool {
+        self.entry().2
     }
 
     /// What it checks.
     pub fn what(self) -> &'static str {
-        Stateful::ALL
-            .iter()
-            .find(|(s, _, _)| *s == self)
-            .map_or("", |(_, _, w)| w)
+        self.entry().3
     }
 
     fn from_name(name: &str) -> Option<Stateful> {
         Stateful::ALL
             .iter()
-            .find(|(_, n, _)| *n == name)
-            .map(|(s, _, _)| *s)
+            .find(|(_, n, ..)| *n == name)
+            .map(|(s, ..)| *s)
     }
 }
 
@@ -440,8 +455,14 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             ),
         ));
     }
+    if raw.run.cases.get_ref().is_empty() {
+        return Err(at(
+            raw.run.cases.span(),
+            "[run] cases is empty: a run of no cases proves nothing; list at least one, e.g. { kind = \"valid\", expect = \"allow\" }".into(),
+        ));
+    }
     let mut cases = Vec::new();
-    for case in &raw.run.cases {
+    for case in raw.run.cases.get_ref() {
         let kind = match (&case.kind, &case.stateful) {
             (Some(k), None) => CaseKind::Token(Kind::from_name(k.get_ref()).ok_or_else(|| {
                 let hint = Kind::suggest(k.get_ref())
@@ -458,7 +479,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             })?),
             (None, Some(s)) => {
                 CaseKind::Stateful(Stateful::from_name(s.get_ref()).ok_or_else(|| {
-                    let names: Vec<&str> = Stateful::ALL.iter().map(|(_, n, _)| *n).collect();
+                    let names: Vec<&str> = Stateful::ALL.iter().map(|(_, n, ..)| *n).collect();
                     at(
                         s.span(),
                         format!(
@@ -544,6 +565,18 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
                 }
                 _ => {}
             }
+        }
+        if let CaseKind::Stateful(which) = kind
+            && expect_allow
+            && !which.may_allow()
+        {
+            return Err(at(
+                case.expect.span(),
+                format!(
+                    "`{}` must be rejected by every authorizer: expect = \"allow\" would let an authorizer that fails open pass",
+                    which.name()
+                ),
+            ));
         }
         if cases.iter().any(|c: &CaseSpec| c.name == name) {
             return Err(at(

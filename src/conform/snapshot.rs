@@ -7,6 +7,7 @@
 //! `unseen` (write new snapshots, keep a `.snap.new` beside a changed one) or, with
 //! `--update-snapshots`, to `always`, before any thread starts. See [`configure_env`].
 
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -41,6 +42,22 @@ pub enum SnapshotStatus {
     },
     /// Different, and accepted because of `--update-snapshots`.
     Updated,
+    /// The snapshot could not be read or written: nothing was compared.
+    Error {
+        /// The file, and why it could not be read or written.
+        message: String,
+    },
+}
+
+/// A snapshot folder that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use the snapshot folder {dir}")]
+pub struct SnapshotError {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
 }
 
 /// Sets insta's environment for a conform run. Call it before any thread starts (the
@@ -83,12 +100,24 @@ fn redact(value: &mut Value) {
     }
 }
 
-fn body(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The body of a snapshot file; `None` when there is no file.
+fn body(path: &Path) -> std::io::Result<Option<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
     // The header is YAML between the first two `---` lines; the body follows.
-    let rest = text.strip_prefix("---\n")?;
-    let end = rest.find("\n---\n")?;
-    Some(rest[end + 5..].trim_end().to_string())
+    let body = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.find("\n---\n").map(|end| rest[end + 5..].trim_end()));
+    match body {
+        Some(b) => Ok(Some(b.to_string())),
+        None => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not an insta snapshot (no `---` header); delete it to write it anew",
+        )),
+    }
 }
 
 fn unified_diff(old: &str, new: &str) -> String {
@@ -99,22 +128,43 @@ fn unified_diff(old: &str, new: &str) -> String {
         .to_string()
 }
 
-fn quiet_snapshot_panics() {
+thread_local! {
+    /// Set while this thread runs an insta assertion: its panics are answers, not crashes.
+    static IN_CHECK: Cell<bool> = const { Cell::new(false) };
+    /// The message of the last panic caught during an assertion on this thread.
+    static CAUGHT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// insta reports a changed snapshot, and a file it cannot write, by panicking. Inside
+/// [`Snapshots::check`] those panics are caught and turned into statuses; the hook keeps them
+/// off stderr and records their message. Panics anywhere else print as before.
+fn capture_snapshot_panics() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if !IN_CHECK.with(Cell::get) {
+                return previous(info);
+            }
             let message = info
                 .payload()
                 .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied())
-                .unwrap_or("");
-            if !message.starts_with("snapshot assertion for") {
-                previous(info);
-            }
+                .cloned()
+                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            CAUGHT.with(|c| *c.borrow_mut() = Some(message));
         }));
     });
+}
+
+/// Runs an insta assertion; `Err` holds the message of the panic it raised.
+fn assertion(f: impl FnOnce()) -> Result<(), String> {
+    capture_snapshot_panics();
+    IN_CHECK.with(|c| c.set(true));
+    CAUGHT.with(|c| c.borrow_mut().take());
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_CHECK.with(|c| c.set(false));
+    result.map_err(|_| CAUGHT.with(|c| c.borrow_mut().take()).unwrap_or_default())
 }
 
 impl Snapshots {
@@ -135,31 +185,70 @@ impl Snapshots {
         &self.dir
     }
 
+    /// Makes the folder and proves it writable, before any case runs: a run whose snapshots
+    /// cannot be kept must say so at once, not after every case.
+    pub fn prepare(&self) -> Result<(), SnapshotError> {
+        let error = |source| SnapshotError {
+            dir: self.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(error)?;
+        let probe = self
+            .dir
+            .join(format!(".authprobe-write-test-{}", std::process::id()));
+        std::fs::write(&probe, b"").map_err(error)?;
+        std::fs::remove_file(&probe).map_err(error)
+    }
+
     /// Compares (or writes) the snapshot of `case`.
     pub fn check(&self, case: &str, document: &Value) -> SnapshotStatus {
-        quiet_snapshot_panics();
         let mut doc = document.clone();
         redact(&mut doc);
         let file = self.dir.join(format!("{case}.snap"));
         let pending = self.dir.join(format!("{case}.snap.new"));
-        let before = body(&file);
-        let _ = std::fs::remove_file(&pending);
+        let failed = |what: &str, path: &Path, why: &dyn std::fmt::Display| SnapshotStatus::Error {
+            message: format!("cannot {what} {}: {why}", path.display()),
+        };
+        let before = match body(&file) {
+            Ok(b) => b,
+            Err(e) => return failed("read", &file, &e),
+        };
+        if let Err(e) = std::fs::remove_file(&pending)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return failed("remove", &pending, &e);
+        }
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(&self.dir);
         settings.set_prepend_module_to_snapshot(false);
         settings.set_omit_expression(true);
         settings.set_description(format!("policy document of conformance case `{case}`"));
-        let passed = catch_unwind(AssertUnwindSafe(|| {
+        let outcome = assertion(|| {
             settings.bind(|| insta::assert_json_snapshot!(case, doc));
-        }))
-        .is_ok();
-        let after = body(&file);
-        match (before, passed) {
+        });
+        let changed = match outcome {
+            Ok(()) => false,
+            Err(message) if message.starts_with("snapshot assertion for") => true,
+            // insta unwraps its own I/O errors: a panic of any other kind is one of those.
+            Err(message) => return failed("write", &file, &message),
+        };
+        let after = match body(&file) {
+            Ok(a) => a,
+            Err(e) => return failed("read", &file, &e),
+        };
+        match (before, changed) {
+            (None, _) if after.is_none() => failed(
+                "write",
+                &file,
+                &"insta did not write it (is INSTA_UPDATE set to `no`?)",
+            ),
             (None, _) => SnapshotStatus::New,
-            (Some(old), true) if after.as_deref() == Some(old.as_str()) => SnapshotStatus::Matched,
-            (Some(_), true) => SnapshotStatus::Updated,
-            (Some(old), false) => {
+            (Some(old), false) if after.as_deref() == Some(old.as_str()) => SnapshotStatus::Matched,
+            (Some(_), false) => SnapshotStatus::Updated,
+            (Some(old), true) => {
                 let new = body(&pending)
+                    .ok()
+                    .flatten()
                     .unwrap_or_else(|| serde_json::to_string_pretty(&doc).unwrap_or_default());
                 SnapshotStatus::Changed {
                     diff: unified_diff(&old, &new),

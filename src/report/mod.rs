@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::conform::snapshot::SnapshotStatus;
 use crate::conform::verdict::Severity;
 use crate::conform::{CaseResult, Event, RunReport, Status};
+use crate::stop::Signal;
 
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +34,34 @@ pub fn use_color(choice: ColorChoice) -> bool {
                 && std::io::stdout().is_terminal()
         }
     }
+}
+
+/// Text from the target (principal ids, context values, error messages, output tails) made
+/// safe for a terminal or a Markdown file: control characters other than newline and tab, and
+/// the Unicode controls that reorder or hide text, are shown as `\u{..}` escapes, so an
+/// authorizer cannot retitle, clear or rewrite the reader's terminal.
+pub fn printable(text: &str) -> String {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.contains(unsafe_char) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`printable`], on one line: newlines and tabs are escaped too.
+pub fn printable_line(text: &str) -> String {
+    printable(text).replace('\n', "\\n").replace('\t', "\\t")
 }
 
 struct Paint(bool);
@@ -137,10 +166,10 @@ impl<'a> Terminal<'a> {
         };
         format!(
             "  {label}  {:<26} {:<6} → {:<13} {}",
-            r.name,
+            printable_line(&r.name),
             r.expected,
             observed,
-            p.dim(&tail)
+            p.dim(&printable_line(&tail))
         )
     }
 
@@ -199,7 +228,11 @@ fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
         } else {
             p.yellow(&format!("warning[{}]", f.severity.name()))
         };
-        let mut b = format!("{head}: {}: {}\n", p.bold(&case.name), f.message);
+        let mut b = format!(
+            "{head}: {}: {}\n",
+            p.bold(&printable_line(&case.name)),
+            printable(&f.message)
+        );
         b.push_str(&format!(
             "  --> {}: case `{}`, {}\n   |\n",
             report.scenario, case.name, case.route
@@ -219,7 +252,7 @@ fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
             Some(o) => format!("{o} ({})", case.detail),
             None => case.detail.clone(),
         };
-        let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {v}\n"));
+        let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {}\n", printable(v)));
         line("token:", &format!("{} ({})", case.kind, case.what));
         line("expected:", &expected);
         line("actual:", &actual);
@@ -236,19 +269,29 @@ fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
         {
             b.push_str("   |\n");
             for l in diff.lines() {
-                b.push_str(&format!("   | {l}\n"));
+                b.push_str(&format!("   | {}\n", printable_line(l)));
             }
         }
         out.push(b);
+    }
+    if let Some(SnapshotStatus::Error { message }) = &case.snapshot {
+        out.push(format!(
+            "{}: {}: the policy snapshot could not be kept\n  --> {}: case `{}`\n   = {}\n",
+            p.red("error[snapshot]"),
+            p.bold(&printable_line(&case.name)),
+            report.scenario,
+            printable_line(&case.name),
+            printable(message)
+        ));
     }
     if case.status == Status::Errored {
         out.push(format!(
             "{}: {}: could not ask the authorizer\n  --> {}: case `{}`\n   = {}\n",
             p.red("error[could-not-run]"),
-            p.bold(&case.name),
+            p.bold(&printable_line(&case.name)),
             report.scenario,
-            case.name,
-            case.detail
+            printable_line(&case.name),
+            printable(&case.detail)
         ));
     }
     out
@@ -256,9 +299,18 @@ fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
 
 fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
     let s = &report.summary;
-    let verdict = match report.exit_code() {
-        0 => p.green("PASSED"),
-        1 => p.red("FAILED"),
+    let verdict = match (report.interrupted, report.exit_code()) {
+        (Some(signal), _) => p.red(&format!(
+            "INTERRUPTED by {} after {} of {} case(s)",
+            signal.name(),
+            s.total - s.skipped,
+            s.total
+        )),
+        (_, 0) => p.green("PASSED"),
+        (_, 1) if report.nothing_judged() => {
+            p.red("FAILED (nothing was judged: every case was skipped)")
+        }
+        (_, 1) => p.red("FAILED"),
         _ => p.red("COULD NOT RUN"),
     };
     let mut rows: Vec<(&str, String)> = vec![
@@ -270,7 +322,7 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         (
             "result",
             format!(
-                "{verdict}: {} passed, {} failed, {} warning(s), {} error(s), {} skipped, of {}",
+                "{verdict}: {} passed, {} failed, {} warning(s), {} could not be asked, {} skipped, of {}",
                 s.passed, s.failed, s.warned, s.errored, s.skipped, s.total
             ),
         ),
@@ -286,8 +338,16 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         rows.push((
             "snapshots",
             format!(
-                "{} matched, {} new, {} changed, {} updated ({dir})",
-                s.snapshots_matched, s.snapshots_new, s.snapshots_changed, s.snapshots_updated
+                "{} matched, {} new, {} changed, {} updated{} ({dir})",
+                s.snapshots_matched,
+                s.snapshots_new,
+                s.snapshots_changed,
+                s.snapshots_updated,
+                if s.snapshots_failed > 0 {
+                    format!(", {} could not be kept", s.snapshots_failed)
+                } else {
+                    String::new()
+                }
             ),
         ));
     }
@@ -428,10 +488,15 @@ pub fn markdown(report: &RunReport) -> String {
         report.profile, report.target
     );
     md.push_str(&format!(
-        "| | |\n|---|---|\n| result | **{}** |\n| cases | {} passed, {} failed, {} warnings, {} errors, {} skipped, of {} |\n| findings | security {}, availability {}, contract {}, regression {} |\n| scenario | {} |\n| started | {} |\n| duration | {:.2} s |\n\n",
-        match report.exit_code() {
-            0 => "passed",
-            1 => "failed",
+        "| | |\n|---|---|\n| result | **{}** |\n| cases | {} passed, {} failed, {} warnings, {} could not be asked, {} skipped, of {} |\n| findings | security {}, availability {}, contract {}, regression {} |\n| scenario | {} |\n| started | {} |\n| duration | {:.2} s |\n\n",
+        match (report.interrupted, report.exit_code()) {
+            (Some(Signal::Sigint), _) => "interrupted by SIGINT: partial",
+            (Some(Signal::Sigterm), _) => "interrupted by SIGTERM: partial",
+            (_, 0) => "passed",
+            (_, 1) if report.nothing_judged() => {
+                "failed (nothing was judged: every case was skipped)"
+            }
+            (_, 1) => "failed",
             _ => "could not run",
         },
         s.passed, s.failed, s.warned, s.errored, s.skipped, s.total,
@@ -449,29 +514,30 @@ pub fn markdown(report: &RunReport) -> String {
             for f in &case.findings {
                 md.push_str(&format!(
                     "### `{}` — {}\n\n- **{}**: {}\n- expected: {}, observed: {}\n- why it matters: {}\n- fix: {}\n",
-                    case.name,
+                    md_code(&case.name),
                     f.severity.name(),
                     f.severity.name(),
-                    f.message,
+                    printable_line(&f.message),
                     case.expected,
                     case.observed.map_or("-".to_string(), |o| o.to_string()),
-                    f.why,
-                    f.fix
+                    printable_line(&f.why),
+                    printable_line(&f.fix)
                 ));
                 if let Some(doc) = &case.response {
-                    md.push_str(&format!("- policy: `{}`\n", policy_excerpt(doc)));
+                    md.push_str(&format!("- policy: `{}`\n", md_code(&policy_excerpt(doc))));
                 }
                 if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) =
                     (f.severity, &case.snapshot)
                 {
-                    md.push_str(&format!("\n```diff\n{}\n```\n", diff.trim_end()));
+                    md.push_str(&format!("\n```diff\n{}\n```\n", md_block(diff.trim_end())));
                 }
                 md.push('\n');
             }
             if case.status == Status::Errored {
                 md.push_str(&format!(
-                    "### `{}` — could not run\n\n{}\n\n",
-                    case.name, case.detail
+                    "### `{}` — could not run\n\n```text\n{}\n```\n\n",
+                    md_code(&case.name),
+                    md_block(&case.detail)
                 ));
             }
         }
@@ -482,14 +548,24 @@ pub fn markdown(report: &RunReport) -> String {
     for c in &report.cases {
         md.push_str(&format!(
             "| `{}` | {} | {} | {:?} | {} |\n",
-            c.name,
+            md_code(&c.name),
             c.expected,
             c.observed.map_or("-".to_string(), |o| o.to_string()),
             c.status,
-            c.detail.replace('|', "\\|").replace('\n', " ")
+            printable_line(&c.detail.replace('\n', " ")).replace('|', "\\|")
         ));
     }
     md
+}
+
+/// Text for a Markdown code span: one printable line, no backticks, no table pipes.
+fn md_code(text: &str) -> String {
+    printable_line(text).replace('`', "'").replace('|', "\\|")
+}
+
+/// Text for a fenced Markdown block: printable, and unable to close the fence.
+fn md_block(text: &str) -> String {
+    printable(text).replace("```", "` ` `")
 }
 
 /// Writes report.json, report.md and junit.xml into `dir` (made if needed); each file goes
@@ -517,4 +593,19 @@ pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_from_the_target_are_shown_not_obeyed() {
+        assert_eq!(
+            printable("a\u{1b}]0;x\u{7}b\u{9b}c\u{202e}d\ne"),
+            "a\\u{1b}]0;x\\u{7}b\\u{9b}c\\u{202e}d\ne"
+        );
+        assert_eq!(printable_line("a\nb\tc"), "a\\nb\\tc");
+        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+    }
 }

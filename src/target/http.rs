@@ -153,7 +153,7 @@ pub(crate) fn read_invoke_answer(function_error: bool, body: &[u8]) -> Result<Re
 
 impl Target for InvokeTarget {
     fn describe(&self) -> String {
-        format!("invoke:{}", self.url)
+        format!("invoke:{}", super::redact_userinfo(&self.url))
     }
 
     fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
@@ -210,7 +210,7 @@ impl UrlTarget {
 
 impl Target for UrlTarget {
     fn describe(&self) -> String {
-        format!("url:{}", self.base)
+        format!("url:{}", super::redact_userinfo(&self.base))
     }
 
     fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {

@@ -402,12 +402,13 @@ async fn monitor(
         }
         if let Some(flight) = s.in_flight.take() {
             flight.watchdog.abort();
+            let cold = std::mem::replace(&mut s.cold, false);
             let _ = flight.reply.send((
                 Err(TargetError::Crashed {
                     status: status.clone(),
                     stderr_tail: tail.clone(),
                 }),
-                false,
+                cold,
             ));
             shared.stats.lock().expect("lock").replaced += 1;
         }
@@ -470,15 +471,21 @@ async fn next(State((env, shared)): Ctx) -> Response {
         env.changed.send_modify(|_| {});
     }
     // A runtime that polls again without answering has abandoned its invocation.
-    let abandoned = env.state.lock().expect("lock").in_flight.take();
-    if let Some(flight) = abandoned {
+    let abandoned = {
+        let mut s = env.state.lock().expect("lock");
+        match s.in_flight.take() {
+            Some(f) => Some((f, std::mem::replace(&mut s.cold, false))),
+            None => None,
+        }
+    };
+    if let Some((flight, cold)) = abandoned {
         flight.watchdog.abort();
         let _ = flight.reply.send((
             Err(TargetError::Crashed {
                 status: "asked for the next invocation without answering this one".into(),
                 stderr_tail: env.tail(),
             }),
-            false,
+            cold,
         ));
     }
     let mut changed = env.changed.subscribe();
@@ -517,14 +524,17 @@ async fn next(State((env, shared)): Ctx) -> Response {
             let flight = {
                 let mut s = watched.state.lock().expect("lock");
                 match &s.in_flight {
-                    Some(f) if f.request_id == id => s.in_flight.take(),
+                    Some(f) if f.request_id == id => {
+                        let cold = std::mem::replace(&mut s.cold, false);
+                        s.in_flight.take().map(|f| (f, cold))
+                    }
                     _ => None,
                 }
             };
-            if let Some(flight) = flight {
+            if let Some((flight, cold)) = flight {
                 let _ = flight
                     .reply
-                    .send((Err(TargetError::Timeout(timeout)), false));
+                    .send((Err(TargetError::Timeout(timeout)), cold));
                 stats_shared.stats.lock().expect("lock").replaced += 1;
                 kill(&watched);
             }
@@ -727,6 +737,22 @@ impl Target for LambdaTarget {
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.stop() })
+        Box::pin(async move {
+            self.stop();
+            // Wait until every monitor has reaped its child, so none is left <defunct> for the
+            // rest of the process (or handed to init after it). SIGKILL makes this quick; the
+            // bound only guards against a kernel that will not let go.
+            let reaped = async {
+                for env in &self.envs {
+                    let mut changed = env.changed.subscribe();
+                    while env.state.lock().expect("lock").alive {
+                        if changed.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), reaped).await;
+        })
     }
 }

@@ -85,7 +85,7 @@ pub enum TargetError {
         location: String,
     },
     /// The target could not be reached: not the authorizer's fault.
-    #[error("cannot reach {url}: {reason}")]
+    #[error("cannot reach {}: {}", redact_userinfo(url), redact_userinfo(reason))]
     Unreachable {
         /// Where.
         url: String,
@@ -214,15 +214,44 @@ impl FromStr for TargetSpec {
     }
 }
 
+/// Shows a target with any credentials in its URL replaced by `***`: this is the form that
+/// goes to the terminal, reports and snapshot paths.
 impl std::fmt::Display for TargetSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TargetSpec::Builtin(p) => write!(f, "builtin:{p}"),
             TargetSpec::Lambda(words) => write!(f, "lambda:{}", words.join(" ")),
-            TargetSpec::Invoke(url) => write!(f, "invoke:{url}"),
-            TargetSpec::Url(url) => write!(f, "url:{url}"),
+            TargetSpec::Invoke(url) => write!(f, "invoke:{}", redact_userinfo(url)),
+            TargetSpec::Url(url) => write!(f, "url:{}", redact_userinfo(url)),
         }
     }
+}
+
+/// Replaces the user-info part of every URL in `text` (`https://user:secret@host/`) with `***`,
+/// so credentials given in a target URL never reach output, reports or error messages.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends at the first `/`, `?`, `#` or whitespace; user info ends at its
+        // last `@`.
+        let end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '"' || c == ')'
+            })
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("***");
+                rest = &tail[userinfo_end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Splits a command line on spaces, honouring single and double quotes.
@@ -415,6 +444,20 @@ pub fn classify(reply: &Result<Reply, TargetError>, api: ApiKind, arn: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_redacted_wherever_they_appear() {
+        assert_eq!(
+            redact_userinfo("url:https://u:p@h.example/dev"),
+            "url:https://***@h.example/dev"
+        );
+        assert_eq!(
+            redact_userinfo("a http://x@h/ and https://k:s@@h2?q=@x end"),
+            "a http://***@h/ and https://***@h2?q=@x end"
+        );
+        assert_eq!(redact_userinfo("http://h/p@q"), "http://h/p@q");
+        assert_eq!(redact_userinfo("no url here"), "no url here");
+    }
 
     #[test]
     fn target_grammar_reads_each_kind() {
