@@ -552,11 +552,24 @@ async fn a_timed_out_handler_is_reaped_while_the_run_goes_on_and_its_first_answe
         );
     }
     // The replaced handlers are reaped while the target still runs, not when the process ends.
+    // A killed child is a zombie for the moment before its monitor reaps it: what must not
+    // happen is one that stays. Pass once none has been seen for a second; give up after ten.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !zombie_children("python3").is_empty() && Instant::now() < deadline {
+    let mut clear_since = Instant::now();
+    loop {
+        if !zombie_children("python3").is_empty() {
+            clear_since = Instant::now();
+        }
+        if clear_since.elapsed() >= Duration::from_secs(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replaced handlers stay defunct: {:?}",
+            zombie_children("python3")
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(zombie_children("python3"), Vec::<String>::new());
     target.shutdown().await;
     assert_eq!(zombie_children("python3"), Vec::<String>::new());
 }

@@ -88,6 +88,10 @@ struct Shared {
     function_arn: String,
     shutting_down: AtomicBool,
     next_id: AtomicU64,
+    /// Children spawned and not yet reaped. A monitor counts its child out only after it has
+    /// decided about a replacement (counted in first), so the count never touches zero while
+    /// an environment is being replaced: shutdown waits on it.
+    unreaped: watch::Sender<usize>,
 }
 
 /// A handler run as child processes under its runtime interface client.
@@ -113,6 +117,7 @@ impl LambdaTarget {
             stats: Mutex::new(TargetStats::default()),
             shutting_down: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
+            unreaped: watch::channel(0).0,
         });
         let mut envs = Vec::new();
         let mut servers = Vec::new();
@@ -304,9 +309,11 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
             Ok(())
         });
     }
-    let mut child = command
-        .spawn()
-        .map_err(|e| TargetError::Start(format!("cannot run `{program}`: {e}")))?;
+    shared.unreaped.send_modify(|n| *n += 1);
+    let mut child = command.spawn().map_err(|e| {
+        shared.unreaped.send_modify(|n| *n -= 1);
+        TargetError::Start(format!("cannot run `{program}`: {e}"))
+    })?;
     env.tail.lock().expect("lock").clear();
     let mut readers = Vec::new();
     for stream in [
@@ -388,6 +395,8 @@ async fn monitor(
     })
     .await;
     let tail = env.tail();
+    // The child is reaped: it leaves the count once any replacement is counted in.
+    let _counted_out = CountedOut(&shared.unreaped);
     let respawn = {
         let mut s = env.state.lock().expect("lock");
         if s.generation != generation {
@@ -427,9 +436,18 @@ async fn monitor(
     env.changed.send_modify(|g| *g += 1);
     if respawn
         && !shared.shutting_down.load(Ordering::SeqCst)
-        && let Err(e) = spawn_child(env.clone(), shared)
+        && let Err(e) = spawn_child(env.clone(), shared.clone())
     {
         env.state.lock().expect("lock").failed = Some(e);
+    }
+}
+
+/// Takes one reaped child out of the count when dropped, on every way out of its monitor.
+struct CountedOut<'a>(&'a watch::Sender<usize>);
+
+impl Drop for CountedOut<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -742,17 +760,9 @@ impl Target for LambdaTarget {
             // Wait until every monitor has reaped its child, so none is left <defunct> for the
             // rest of the process (or handed to init after it). SIGKILL makes this quick; the
             // bound only guards against a kernel that will not let go.
-            let reaped = async {
-                for env in &self.envs {
-                    let mut changed = env.changed.subscribe();
-                    while env.state.lock().expect("lock").alive {
-                        if changed.changed().await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(2), reaped).await;
+            let mut unreaped = self.shared.unreaped.subscribe();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), unreaped.wait_for(|n| *n == 0)).await;
         })
     }
 }
