@@ -76,7 +76,8 @@ pub struct GatewayServeArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Authorizer result cache TTL in seconds, 0 (off) to 3600 (default: the profile's, 300).
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=crate::gateway::MAX_TTL))]
     pub cache_ttl: Option<u64>,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -122,7 +123,7 @@ pub struct ConformArgs {
     /// Authorizer result cache TTL the API uses, overriding the profile's: 0 (off) to 3600,
     /// API Gateway's range.
     #[arg(long, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(0..=crate::conform::profile::MAX_CACHE_TTL))]
+          value_parser = clap::value_parser!(u64).range(0..=crate::gateway::MAX_TTL))]
     pub cache_ttl: Option<u64>,
     /// Folder for run reports: each run writes report.json, report.md and junit.xml into
     /// REPORT_DIR/<run>/.

@@ -78,13 +78,8 @@ impl Default for RawApi {
 }
 
 fn default_ttl() -> Spanned<u64> {
-    Spanned::new(0..0, 300)
+    Spanned::new(0..0, crate::gateway::DEFAULT_TTL)
 }
-
-/// Longest authorizer result cache TTL, in seconds: "The maximum value is 3600 seconds; this
-/// limit cannot be increased" (reference/api-gateway-authorizers.md §3.1). 0 turns the cache
-/// off.
-pub const MAX_CACHE_TTL: u64 = 3600;
 
 fn default_routes() -> Vec<Spanned<String>> {
     vec![Spanned::new(0..0, "GET /hello".to_string())]
@@ -446,12 +441,13 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             "[api] routes is empty: name at least one route, e.g. [\"GET /hello\"]".into(),
         ));
     }
-    if *raw.api.cache_ttl.get_ref() > MAX_CACHE_TTL {
+    if *raw.api.cache_ttl.get_ref() > crate::gateway::MAX_TTL {
         return Err(at(
             raw.api.cache_ttl.span(),
             format!(
-                "cache_ttl = {}: API Gateway allows 0 (off) to {MAX_CACHE_TTL} seconds",
-                raw.api.cache_ttl.get_ref()
+                "cache_ttl = {}: API Gateway allows 0 (off) to {} seconds",
+                raw.api.cache_ttl.get_ref(),
+                crate::gateway::MAX_TTL
             ),
         ));
     }
