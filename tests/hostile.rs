@@ -38,6 +38,7 @@ const FAIL_OPEN_FLOOD: &str = "profile = \"jwks\"\n[run]\ncases = [\n  { statefu
 const FAIL_OPEN_MISSING: &str = "profile = \"jwks\"\n[run]\ncases = [\n  { stateful = \"missing-header\", expect = \"allow\" },\n]\n";
 const NO_CASES: &str = "profile = \"static\"\n[run]\ncases = []\n";
 const ALL_SKIPPED: &str = "profile = \"static\"\n[run]\ncases = [\n  { stateful = \"jwks-unreachable\", expect = \"reject\" },\n]\n";
+const HUGE_TTL: &str = "profile = \"jwks\"\n[api]\ncache_ttl = 99999999999999\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n";
 const ONE_CASE: &str = "profile = \"static\"\n[run]\ncases = [\n  { kind = \"allow-token\", expect = \"allow\" },\n]\n";
 
 const PROBES: &[Probe] = &[
@@ -224,6 +225,99 @@ const PROBES: &[Probe] = &[
         words: &["invoke:http://***@127.0.0.1:9"],
         absent: &["hunter2-pw"],
         writes: true,
+    },
+    Probe {
+        name: "the IdP refuses to listen on every interface without --expose",
+        files: &[],
+        args: &["idp", "serve", "--dir", "{dir}/keys", "--addr", "0.0.0.0:0"],
+        exit: 2,
+        words: &["0.0.0.0:0 is not a loopback address", "--expose"],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "the IdP refuses every IPv6 interface without --expose",
+        files: &[],
+        args: &["idp", "serve", "--dir", "{dir}/keys", "--addr", "[::]:8080"],
+        exit: 2,
+        words: &["[::]:8080 is not a loopback address", "--expose"],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "keys generate --add with a bad key in the folder writes nothing",
+        files: &[("keys/notes.pem", "just some notes\n")],
+        args: &["keys", "generate", "--dir", "{dir}/keys", "--add"],
+        exit: 2,
+        words: &["notes.pem", "no PEM block"],
+        absent: &["NUL"],
+        writes: false,
+    },
+    Probe {
+        name: "a text .pem that is not a key is called that, not a NUL byte",
+        files: &[("keys/k.pem", "hello\nworld\n")],
+        args: &["keys", "jwks", "--dir", "{dir}/keys"],
+        exit: 2,
+        words: &["k.pem is not an RSA private key", "no PEM block"],
+        absent: &["NUL"],
+        writes: false,
+    },
+    Probe {
+        name: "a key folder that is a file is not a key file that cannot be read",
+        files: &[("file", "x")],
+        args: &["keys", "generate", "--dir", "{dir}/file"],
+        exit: 2,
+        words: &["cannot list key folder", "file"],
+        absent: &["cannot read key file"],
+        writes: false,
+    },
+    Probe {
+        name: "a folder as the scenario is refused",
+        files: &[("p.toml/", "")],
+        args: &["conform", "--scenario", "{dir}/p.toml"],
+        exit: 2,
+        words: &["p.toml is not a regular file"],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "a profile cache TTL beyond API Gateway's hour is refused where it is written",
+        files: &[("p.toml", HUGE_TTL)],
+        args: &["conform", "--scenario", "{dir}/p.toml"],
+        exit: 2,
+        words: &[
+            "p.toml:3:13: cache_ttl = 99999999999999",
+            "0 (off) to 3600 seconds",
+        ],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "a --cache-ttl beyond an hour is refused",
+        files: &[],
+        args: &["conform", "--cache-ttl", "3601"],
+        exit: 2,
+        words: &["--cache-ttl", "3601"],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "a --cache-ttl beyond an hour is refused by the gateway too",
+        files: &[],
+        args: &["gateway", "serve", "--cache-ttl", "99999999999999"],
+        exit: 2,
+        words: &["--cache-ttl", "99999999999999"],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "a rotation window of days is refused with the range",
+        files: &[],
+        args: &["conform", "--rotation-window", "100h"],
+        exit: 2,
+        words: &["--rotation-window", "between 1s and 10m"],
+        absent: &[],
+        writes: false,
     },
 ];
 
