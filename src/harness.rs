@@ -52,6 +52,9 @@ pub enum HarnessError {
         #[source]
         source: TargetError,
     },
+    /// The API Gateway emulator refuses the API's settings.
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::ConfigError),
     /// An `--env` value names a placeholder that does not exist.
     #[error("--env {key}: unknown placeholder `{{{name}}}`")]
     Placeholder {
@@ -86,6 +89,7 @@ impl HarnessError {
                     .into(),
             ),
             HarnessError::Idp(_) => None,
+            HarnessError::Gateway(_) => Some("fix the profile's [api] table or --cache-ttl".into()),
         }
     }
 }

@@ -107,14 +107,35 @@ async fn each_reference_authorizer_passes_its_own_profile_without_a_warning() {
             explain(&report)
         );
         assert!(s.passed > 0);
-        // Only missing-header is skipped: it needs a gateway in front of the authorizer.
+        // Nothing is skipped: missing-header runs through the gateway emulator.
         let skipped: Vec<&str> = report
             .cases
             .iter()
             .filter(|c| c.status == Status::Skipped)
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(skipped, ["missing-header"], "{name}");
+        assert!(skipped.is_empty(), "{name}: {skipped:?}");
+        // Each case reports what a client would see.
+        let missing = case(&report, "missing-header");
+        assert_eq!(missing.http_status, Some(401), "{name}");
+        assert_eq!(
+            missing.observed,
+            Some(authprobe::target::Outcome::Unauthorized)
+        );
+        assert_eq!(
+            case(&report, "valid-again").http_status,
+            Some(200),
+            "{name}"
+        );
+        let cached_deny = case(&report, "cached-deny");
+        assert!(
+            cached_deny
+                .notes
+                .iter()
+                .any(|n| n.contains("401 is not cached")),
+            "{name}: {:?}",
+            cached_deny.notes
+        );
         assert_eq!(report.exit_code(), 0);
         assert_eq!(report.attacker_fetches, 0);
     }
@@ -178,6 +199,10 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
         case(&access, "expired").observed,
         Some(authprobe::target::Outcome::Deny)
     );
+    // Through the gateway: what a client sees.
+    assert_eq!(case(&access, "expired").http_status, Some(403));
+    assert_eq!(case(&access, "token-use-swapped").http_status, Some(200));
+    assert_eq!(case(&access, "cognito-access").http_status, Some(403));
 
     // ID tokens required: good tokens get in, so the mistakes behind them show too.
     let spec = cognito_id_profile();
@@ -209,9 +234,18 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
         explain(&id)
     );
     assert_eq!(case(&id, "key-rotation").status, Status::Failed);
-    // (c) Resource = the exact methodArn while results are cached: other routes get 403.
+    // (c) Resource = the exact methodArn while results are cached: other routes get 403,
+    // observed through the gateway's live cache.
     assert!(
         has(&id, "cognito-id", Severity::Contract),
+        "{}",
+        explain(&id)
+    );
+    assert!(
+        case(&id, "cognito-id")
+            .findings
+            .iter()
+            .any(|f| f.message.contains("got 403 on POST /items")),
         "{}",
         explain(&id)
     );
@@ -275,9 +309,11 @@ fn the_json_report_matches_its_published_schema() {
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
+    // The gateway refuses empty-header with 401 before the authorizer; the same wrong token
+    // gets in three times.
     assert_eq!(
-        report["summary"]["security"], 2,
-        "wrong-static-token and empty-header got in"
+        report["summary"]["security"], 3,
+        "wrong-static-token, cached-deny and cache-key got in"
     );
 }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::event::{self, Api, ClientRequest};
+use crate::gateway::{AuthStep, AuthorizerSettings, Clock, Gateway, GatewayConfig, GatewayRequest};
 use crate::harness::{Harness, HarnessError, HarnessOptions};
 use crate::idp::Fault;
 use crate::keys::{KeyBits, SigningKey};
@@ -114,8 +115,12 @@ pub struct CaseResult {
     pub expected: String,
     /// Why a correct authorizer rejects it (catalogue reason), for reject cases.
     pub reason: Option<String>,
-    /// Observed outcome; `None` when it could not be asked or was skipped.
+    /// Observed outcome; `None` when it could not be asked, was skipped, or API Gateway
+    /// refused the request before the authorizer with another status (431, 414, …).
     pub observed: Option<Outcome>,
+    /// The HTTP status a client would see: through the gateway emulator, or from a `url:`
+    /// target.
+    pub http_status: Option<u16>,
     /// How the outcome was read (policy allows, raised Unauthorized, HTTP 403, timeout, …).
     pub detail: String,
     /// Verdict.
@@ -281,10 +286,18 @@ struct Runner<'a> {
     api: Api,
     route_arns: Vec<MethodArn>,
     cache_ttl: u64,
+    /// API Gateway in front of the target; `None` for `url:` targets, which have their own.
+    gateway: Option<Gateway>,
+    /// How the gateway is set up (for the fresh gateways of cold-start cases).
+    gateway_config: GatewayConfig,
 }
 
 struct Sent {
     outcome: Option<Outcome>,
+    /// The HTTP status a client would see.
+    http_status: Option<u16>,
+    /// Whether the gateway answered from its result cache.
+    cached: bool,
     detail: String,
     response: Option<Value>,
     elapsed_ms: f64,
@@ -299,6 +312,7 @@ impl Runner<'_> {
         r
     }
 
+    /// Sends straight to the target (`url:` targets, which are behind their own gateway).
     async fn send_to(&self, target: &dyn Target, request: ClientRequest) -> Sent {
         let event = event::build(self.options.profile.event, &self.api, &request);
         let arn = request.method_arn(&self.api).to_string();
@@ -312,6 +326,11 @@ impl Runner<'_> {
         let could_not_ask = answer.reply.as_ref().is_err_and(|e| e.is_could_not_ask());
         Sent {
             outcome: (!could_not_ask).then_some(outcome),
+            http_status: match &answer.reply {
+                Ok(Reply::Http { status, .. }) => Some(*status),
+                _ => None,
+            },
+            cached: false,
             detail,
             response: match answer.reply {
                 Ok(Reply::Response(doc)) => Some(doc),
@@ -323,8 +342,115 @@ impl Runner<'_> {
         }
     }
 
+    /// Sends through API Gateway's rules: what a client would see.
+    async fn send_via(&self, gateway: &Gateway, request: ClientRequest) -> Sent {
+        let mut r = GatewayRequest::new(&request.method, &request.path);
+        if let Some(a) = &request.authorization {
+            r = r.header("Authorization", a);
+        }
+        for (k, v) in &request.headers {
+            r = r.header(k, v);
+        }
+        for (k, v) in &request.query {
+            r = r.query(k, v);
+        }
+        let started = Instant::now();
+        let answer = gateway.handle(r).await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        let status = answer.status;
+        let (cold, could_not_ask, response, cached) = match &answer.auth {
+            AuthStep::Invoked(a) => (
+                a.cold,
+                a.reply.as_ref().is_err_and(|e| e.is_could_not_ask()),
+                match &a.reply {
+                    Ok(Reply::Response(doc)) => Some(doc.clone()),
+                    _ => None,
+                },
+                false,
+            ),
+            AuthStep::Cached(doc) => (false, false, Some((**doc).clone()), true),
+            AuthStep::NotInvoked => (false, false, None, false),
+        };
+        let outcome = match status {
+            200..=299 => Some(Outcome::Allow),
+            401 => Some(Outcome::Unauthorized),
+            403 => Some(Outcome::Deny),
+            500..=599 => Some(Outcome::Error),
+            _ => None,
+        };
+        let detail = match &answer.auth {
+            AuthStep::NotInvoked => {
+                format!("API Gateway answered {status} without invoking the authorizer")
+            }
+            AuthStep::Cached(_) => format!("{}, from the cached policy", answer.detail),
+            AuthStep::Invoked(_) => answer.detail.clone(),
+        };
+        Sent {
+            outcome: (!could_not_ask).then_some(outcome).flatten(),
+            http_status: Some(status),
+            cached,
+            detail,
+            response,
+            elapsed_ms,
+            cold,
+            could_not_ask,
+        }
+    }
+
     async fn send(&self, request: ClientRequest) -> Sent {
-        self.send_to(self.harness.target.as_ref(), request).await
+        match &self.gateway {
+            Some(gateway) => self.send_via(gateway, request).await,
+            None => self.send_to(self.harness.target.as_ref(), request).await,
+        }
+    }
+
+    /// After an Allow, the same request to every other route of the API through the live
+    /// cache; the routes that answered 403.
+    async fn other_routes_denied(&self, case: &CaseSpec, request: &ClientRequest) -> Vec<String> {
+        let mut denied = Vec::new();
+        if self.gateway.is_none() || self.cache_ttl == 0 {
+            return denied;
+        }
+        for route in &self.options.profile.routes {
+            if *route == case.route {
+                continue;
+            }
+            let mut other = request.clone();
+            other.method = route.method.clone();
+            other.path = route.path.clone();
+            if self.send(other).await.http_status == Some(403) {
+                denied.push(route.to_string());
+            }
+        }
+        denied
+    }
+
+    /// Records what [`Self::other_routes_denied`] saw: the static contract check explains it.
+    fn observed_cross_route(&self, result: &mut CaseResult, denied: Vec<String>) {
+        if denied.is_empty() {
+            return;
+        }
+        let message = format!(
+            "the same token then got 403 on {} from the cached policy (observed through the gateway)",
+            denied.join(", ")
+        );
+        match result
+            .findings
+            .iter_mut()
+            .find(|f| f.message.starts_with(verdict::UNCOVERED))
+        {
+            Some(f) => {
+                f.why = format!("{}; {}", f.message, f.why);
+                f.message = message;
+            }
+            None => result.findings.push(Finding {
+                severity: Severity::Contract,
+                message,
+                why: "API Gateway reuses the cached policy for every route of the API".into(),
+                fix: "return Resource arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/*/* (or every route), or set the TTL to 0".into(),
+            }),
+        }
+        result.status = status_of(&result.findings, false, self.options.strict);
     }
 
     fn header(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> Option<String> {
@@ -360,6 +486,25 @@ impl Runner<'_> {
         kind: Option<Kind>,
     ) -> CaseResult {
         let mut findings = Vec::new();
+        // API Gateway refused the request before the authorizer with a status that is no
+        // outcome of it (431, 414, …): the authorizer is not blamed; a good token refused is.
+        if sent.outcome.is_none()
+            && !sent.could_not_ask
+            && case.expect_allow
+            && let Some(status) = sent.http_status
+        {
+            findings.push(Finding {
+                severity: Severity::Availability,
+                message: format!(
+                    "a good token got HTTP {status} from API Gateway: {}",
+                    sent.detail
+                ),
+                why: "legitimate callers are refused before the authorizer runs".into(),
+                fix:
+                    "keep the request line and headers under 10,240 bytes, and the route in the API"
+                        .into(),
+            });
+        }
         if let Some(outcome) = sent.outcome {
             let catalogue_reason = kind.and_then(|k| match self.harness.minter.expect(k) {
                 Some(Expect::Reject(r)) => Some(r),
@@ -392,6 +537,7 @@ impl Runner<'_> {
         CaseResult {
             reason,
             observed: sent.outcome,
+            http_status: sent.http_status,
             detail: sent.detail,
             status: status_of(&findings, sent.could_not_ask, self.options.strict),
             findings,
@@ -420,10 +566,14 @@ impl Runner<'_> {
             _ => None,
         };
         let followed_before = self.harness.idp.attacker_fetches();
-        let sent = self
-            .send(self.request(case, self.header(case, &minted)))
-            .await;
+        let request = self.request(case, self.header(case, &minted));
+        let sent = self.send(request.clone()).await;
+        let allowed = case.expect_allow && sent.outcome == Some(Outcome::Allow);
         let mut result = self.result(case, kind.what(), reason, sent, Some(kind));
+        if allowed {
+            let denied = self.other_routes_denied(case, &request).await;
+            self.observed_cross_route(&mut result, denied);
+        }
         let followed = self.harness.idp.attacker_fetches() - followed_before;
         if followed > 0 {
             result.findings.push(Finding {
@@ -454,21 +604,26 @@ impl Runner<'_> {
         );
         match which {
             Stateful::ValidAgain => {
-                let sent = self.send(self.good_request(case).await).await;
-                self.result(case, what, None, sent, Some(self.harness.minter.good_kind()))
-            }
-            Stateful::MissingHeader => match self.harness.spec {
-                TargetSpec::Url(_) => {
-                    let sent = self.send(self.request(case, None)).await;
-                    self.result(case, what, Some("missing-token".into()), sent, None)
+                let request = self.good_request(case).await;
+                let sent = self.send(request.clone()).await;
+                let allowed = sent.outcome == Some(Outcome::Allow);
+                let good = Some(self.harness.minter.good_kind());
+                let mut result = self.result(case, what, None, sent, good);
+                if allowed {
+                    let denied = self.other_routes_denied(case, &request).await;
+                    self.observed_cross_route(&mut result, denied);
                 }
-                _ => self.skipped(
-                    case,
-                    what,
-                    "API Gateway answers 401 without invoking the authorizer: only meaningful through a gateway (url: targets)",
-                ),
-            },
-            _ if !jwt_rsa => self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)"),
+                result
+            }
+            Stateful::MissingHeader => {
+                let sent = self.send(self.request(case, None)).await;
+                self.result(case, what, Some("missing-token".into()), sent, None)
+            }
+            Stateful::CachedDeny => self.cached_deny(case).await,
+            Stateful::CacheKey => self.cache_key(case).await,
+            _ if !jwt_rsa => {
+                self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
+            }
             Stateful::KeyRotation => self.key_rotation(case).await,
             Stateful::UnknownKidFlood => self.flood(case).await,
             Stateful::JwksUnreachable => self.cold_start(case, Fault::Status { status: 500 }).await,
@@ -523,6 +678,151 @@ impl Runner<'_> {
             for f in &mut r.findings {
                 f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting".into();
             }
+        }
+        r
+    }
+
+    /// A gateway of its own, cache empty and clock at zero, in front of the run's target
+    /// (`None` for `url:` targets): stateful cache cases see only their own requests.
+    fn fresh_gateway(&self) -> Option<Gateway> {
+        self.gateway.as_ref()?;
+        let config = GatewayConfig {
+            clock: Clock::manual(),
+            ..self.gateway_config.clone()
+        };
+        Gateway::new(config, self.harness.target.clone()).ok()
+    }
+
+    /// A token every authorizer of the profile must reject.
+    fn reject_kind(&self) -> Kind {
+        match self.options.profile.profile {
+            Profile::Static => Kind::WrongStaticToken,
+            _ => Kind::Expired,
+        }
+    }
+
+    async fn cached_deny(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::CachedDeny.what();
+        let Some(gateway) = self.fresh_gateway() else {
+            return self.skipped(
+                case,
+                what,
+                "needs the gateway emulator (every target but url:)",
+            );
+        };
+        if self.cache_ttl == 0 {
+            return self.skipped(case, what, "result caching is off (--cache-ttl 0)");
+        }
+        let kind = self.reject_kind();
+        let Ok(minted) = self.harness.minter.mint(kind) else {
+            return self.skipped(case, what, "the rejected token cannot be minted");
+        };
+        let request = self.request(case, self.header(case, &minted));
+        let invocations = || gateway.stats().authorizer_invocations;
+        let before = invocations();
+        let first = self.send_via(&gateway, request.clone()).await;
+        let first_outcome = first.outcome;
+        let mut seen = Vec::new();
+        let mut allowed = Vec::new();
+        for route in &self.options.profile.routes {
+            let mut r = request.clone();
+            r.method = route.method.clone();
+            r.path = route.path.clone();
+            let sent = self.send_via(&gateway, r).await;
+            seen.push(format!(
+                "{route} {}",
+                sent.http_status.map_or("-".into(), |s| s.to_string())
+            ));
+            if sent.outcome == Some(Outcome::Allow) && *route != case.route {
+                allowed.push(route.to_string());
+            }
+        }
+        let during = invocations() - before;
+        // Past the TTL the entry is gone: the same token invokes the authorizer again.
+        gateway
+            .config()
+            .clock
+            .advance(Duration::from_secs(self.cache_ttl + 1));
+        let before_again = invocations();
+        self.send_via(&gateway, request.clone()).await;
+        let again = invocations() - before_again;
+        let reason = match self.harness.minter.expect(kind) {
+            Some(Expect::Reject(r)) => Some(r.name()),
+            _ => None,
+        };
+        let mut r = self.result(case, what, reason, first, Some(kind));
+        r.notes.push(format!(
+            "`{kind}` on every route: {}; {during} authorizer invocation(s) for {} request(s)",
+            seen.join(", "),
+            seen.len() + 1
+        ));
+        match first_outcome {
+            Some(Outcome::Deny) if during == 1 => r.notes.push(format!(
+                "the Deny was cached: every route answered 403 without invoking the authorizer; after the TTL it was invoked {again} time(s)"
+            )),
+            Some(Outcome::Unauthorized) => r
+                .notes
+                .push("401 is not cached: every request invoked the authorizer".into()),
+            _ => {}
+        }
+        if first_outcome == Some(Outcome::Deny) && !allowed.is_empty() {
+            r.findings.push(Finding {
+                severity: Severity::Security,
+                message: format!(
+                    "a token denied on {} was allowed on {} (from the same cached policy)",
+                    case.route,
+                    allowed.join(", ")
+                ),
+                why: "the cached policy denies only the invoked method and allows the rest".into(),
+                fix: "reject with the error `Unauthorized`, or Deny the whole API (…/STAGE/*/*)"
+                    .into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
+        }
+        r
+    }
+
+    async fn cache_key(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::CacheKey.what();
+        let Some(gateway) = self.fresh_gateway() else {
+            return self.skipped(
+                case,
+                what,
+                "needs the gateway emulator (every target but url:)",
+            );
+        };
+        // The fresh cache holds only the good token's entry: a hit for the second token can
+        // only be the good token's policy.
+        let good = self.send_via(&gateway, self.good_request(case).await).await;
+        let good_cached = good.outcome == Some(Outcome::Allow) && self.cache_ttl > 0;
+        let kind = self.reject_kind();
+        let Ok(minted) = self.harness.minter.mint(kind) else {
+            return self.skipped(case, what, "the rejected token cannot be minted");
+        };
+        let before = gateway.stats().authorizer_invocations;
+        let sent = self
+            .send_via(&gateway, self.request(case, self.header(case, &minted)))
+            .await;
+        let shared = sent.cached;
+        let invoked = gateway.stats().authorizer_invocations - before;
+        let reason = match self.harness.minter.expect(kind) {
+            Some(Expect::Reject(r)) => Some(r.name()),
+            _ => None,
+        };
+        let mut r = self.result(case, what, reason, sent, Some(kind));
+        r.notes.push(if good_cached {
+            format!("with the good token's policy cached, `{kind}` invoked the authorizer {invoked} time(s)")
+        } else {
+            "the good token was not allowed, so nothing was cached before the second token".into()
+        });
+        if shared {
+            r.findings.push(Finding {
+                severity: Severity::Security,
+                message: format!("`{kind}` was answered from another token's cached policy"),
+                why: "anyone gets in with any token while a good one is cached".into(),
+                fix: "make the credential itself an identity source (method.request.header.Authorization)".into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
         }
         r
     }
@@ -590,6 +890,8 @@ impl Runner<'_> {
             Some(Err(e)) => {
                 let sent = Sent {
                     outcome: Some(Outcome::Error),
+                    http_status: self.gateway.as_ref().map(|_| 500),
+                    cached: false,
                     detail: format!("the authorizer could not start while the JWKS was down: {e}"),
                     response: None,
                     elapsed_ms: 0.0,
@@ -600,7 +902,11 @@ impl Runner<'_> {
             }
             Some(Ok(target)) => {
                 let request = self.good_request(case).await;
-                let sent = self.send_to(target.as_ref(), request).await;
+                // A fresh target behind a fresh gateway: nothing cached anywhere.
+                let sent = match Gateway::new(self.gateway_config.clone(), target.clone()) {
+                    Ok(gateway) => self.send_via(&gateway, request).await,
+                    Err(_) => self.send_to(target.as_ref(), request).await,
+                };
                 target.shutdown().await;
                 self.result(case, what, Some("keys-unavailable".into()), sent, None)
             }
@@ -632,6 +938,7 @@ fn blank(case: &CaseSpec, what: &str) -> CaseResult {
         expected: if case.expect_allow { "allow" } else { "reject" }.to_string(),
         reason: None,
         observed: None,
+        http_status: None,
         detail: String::new(),
         status: Status::Skipped,
         findings: Vec::new(),
@@ -768,12 +1075,43 @@ pub async fn run(
             req.method_arn(&api)
         })
         .collect();
+    let cache_ttl = options.cache_ttl.unwrap_or(p.cache_ttl);
+    // The gateway knows every route a case goes to, the profile's first.
+    let mut routes: Vec<crate::gateway::Route> = Vec::new();
+    for r in p.routes.iter().chain(p.cases.iter().map(|c| &c.route)) {
+        let route = crate::gateway::Route {
+            method: r.method.clone(),
+            path: r.path.clone(),
+        };
+        if !routes.contains(&route) {
+            routes.push(route);
+        }
+    }
+    let gateway_config = GatewayConfig {
+        authorizer: AuthorizerSettings::new(p.event, p.simple_responses),
+        cache_ttl,
+        // The run moves this clock itself (cached-deny); nothing expires on its own mid-run.
+        clock: Clock::manual(),
+        ..GatewayConfig::new(api.clone(), routes)
+    };
+    let gateway = match options.target {
+        TargetSpec::Url(_) => None,
+        _ => match Gateway::new(gateway_config.clone(), harness.target.clone()) {
+            Ok(gateway) => Some(gateway),
+            Err(e) => {
+                harness.target.shutdown().await;
+                return Err(e.into());
+            }
+        },
+    };
     let runner = Runner {
         harness: &harness,
         options,
         api,
         route_arns,
-        cache_ttl: options.cache_ttl.unwrap_or(p.cache_ttl),
+        cache_ttl,
+        gateway,
+        gateway_config,
     };
     let target_name = harness.target.describe();
     let total = p.cases.len();

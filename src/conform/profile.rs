@@ -114,6 +114,10 @@ pub enum Stateful {
     ValidAgain,
     /// No Authorization header: API Gateway answers 401 without invoking.
     MissingHeader,
+    /// A Deny for a token is cached: the same token stays 403 on every route for the TTL.
+    CachedDeny,
+    /// Two different tokens never share a cached policy.
+    CacheKey,
 }
 
 impl Stateful {
@@ -160,7 +164,19 @@ impl Stateful {
             Stateful::MissingHeader,
             "missing-header",
             false,
-            "no Authorization header: 401 without an invocation (gateway only)",
+            "no Authorization header: 401 without an invocation",
+        ),
+        (
+            Stateful::CachedDeny,
+            "cached-deny",
+            false,
+            "a rejected token on every route: a Deny is cached (403 everywhere for the TTL), a 401 is not",
+        ),
+        (
+            Stateful::CacheKey,
+            "cache-key",
+            false,
+            "after the good token's policy is cached, a different token is judged on its own",
         ),
     ];
 

@@ -129,6 +129,9 @@ fn availability_fix(kind: Option<Kind>) -> &'static str {
     }
 }
 
+/// How the static cache-coverage finding begins (conform replaces it with what it observed).
+pub const UNCOVERED: &str = "the Allow does not cover";
+
 /// What the judge needs besides the answer.
 #[derive(Clone, Debug)]
 pub struct Context<'a> {
@@ -226,7 +229,7 @@ fn policy_findings(doc: &Value, cx: &Context<'_>, out: &mut Vec<Finding>) {
             out.push(finding(
                 Severity::Contract,
                 format!(
-                    "the Allow does not cover {} while results are cached for {} s",
+                    "{UNCOVERED} {} while results are cached for {} s",
                     uncovered.join(", "),
                     cx.cache_ttl
                 ),
