@@ -148,7 +148,8 @@ async fn the_cognito_reference_authorizer_passes_when_id_tokens_are_required() {
     assert_eq!(report.summary.failed, 0, "{}", explain(&report));
 }
 
-fn flawed_target() -> TargetSpec {
+/// A Python example under its real runtime client (both take the same command).
+fn python_example() -> TargetSpec {
     let python = support::python::venv_python();
     TargetSpec::Lambda(vec![
         python.display().to_string(),
@@ -171,7 +172,7 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     // Access tokens required: the mistakes that show on access tokens.
     let mut opts = options(
         profile::builtin("cognito").unwrap(),
-        flawed_target(),
+        python_example(),
         FLAWED_ENV,
     );
     opts.workdir = Some(support::python::example_dir("flawed"));
@@ -206,7 +207,7 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
 
     // ID tokens required: good tokens get in, so the mistakes behind them show too.
     let spec = cognito_id_profile();
-    let mut opts = options(spec, flawed_target(), FLAWED_ENV);
+    let mut opts = options(spec, python_example(), FLAWED_ENV);
     opts.workdir = Some(support::python::example_dir("flawed"));
     let id = run(&opts).await;
     assert_eq!(id.exit_code(), 1);
@@ -249,6 +250,37 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
         "{}",
         explain(&id)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_correct_python_authorizer_passes_the_jwks_profile_through_the_gateway() {
+    let mut opts = options(
+        profile::builtin("jwks").unwrap(),
+        python_example(),
+        &[
+            ("AUTH_PROFILE", "jwks"),
+            ("JWKS_URL", "{jwks_url}"),
+            ("ISSUER", "{issuer}"),
+            ("AUDIENCE", "{audience}"),
+        ],
+    );
+    opts.workdir = Some(support::python::example_dir("correct"));
+    // Its refetch limit counts from the cold-start fetch: give rotation the full window.
+    opts.rotation_window = Duration::from_secs(12);
+    let report = run(&opts).await;
+    let s = &report.summary;
+    assert_eq!(
+        (s.failed, s.warned, s.errored, s.skipped),
+        (0, 0, 0, 0),
+        "{}",
+        explain(&report)
+    );
+    // What a client sees: 200 for the good token, 401 for the bad ones, and the 1 MB token
+    // refused by API Gateway itself (431) without reaching the authorizer.
+    assert_eq!(case(&report, "valid").http_status, Some(200));
+    assert_eq!(case(&report, "expired").http_status, Some(401));
+    assert_eq!(case(&report, "oversized").http_status, Some(431));
+    assert_eq!(case(&report, "oversized").observed, None);
 }
 
 #[test]
