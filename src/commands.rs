@@ -349,7 +349,15 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
         Ok(crate::target::Reply::FunctionError {
             error_type,
             message,
-        }) => format!("error {error_type}: {message}"),
+            stack,
+        }) => {
+            let mut text = format!("error {error_type}: {message}");
+            for frame in stack {
+                text.push('\n');
+                text.push_str(frame.trim_end());
+            }
+            text
+        }
         Ok(crate::target::Reply::Http { status, body }) => format!("HTTP {status}\n{body}"),
         Err(e) => format!("(none: {e})"),
     };

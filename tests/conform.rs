@@ -509,3 +509,40 @@ fn snapshots_are_written_then_matched_then_a_change_fails_with_a_diff_until_acce
         text(&after.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def handler(event, context):\n    token = event.get(\"authorizationToken\")\n    return verify(token)\n",
+    )
+    .unwrap();
+    let mut opts = options(profile::builtin("static").unwrap(), flawed_target(), &[]);
+    opts.workdir = Some(dir.path().to_path_buf());
+    let report = run(&opts).await;
+    let asked = report
+        .cases
+        .iter()
+        .filter(|c| c.status != Status::Skipped)
+        .count();
+    let first = &report.causes[0];
+    assert!(first.covers_every_case, "{:#?}", report.causes);
+    assert_eq!(first.cases.len(), asked);
+    assert!(
+        first
+            .message
+            .contains("NameError: name 'verify' is not defined at ")
+            && first.message.ends_with("app.py:3"),
+        "{}",
+        first.message
+    );
+    // Printed once, with the count, not once per case.
+    let mut out = Vec::new();
+    let mut terminal = authprobe::report::Terminal::new(&mut out, false);
+    terminal.finish(&report, None);
+    let printed = text(&out);
+    assert_eq!(printed.matches("NameError").count(), 1, "{printed}");
+    assert!(printed.contains(&format!("{asked} cases")), "{printed}");
+    assert!(printed.contains("fix it first"), "{printed}");
+}

@@ -45,6 +45,7 @@ fn script(token: &str, arn: &str) -> Result<Reply, TargetError> {
         Ok(Reply::FunctionError {
             error_type: "Exception".into(),
             message: message.into(),
+            stack: Vec::new(),
         })
     };
     match token {

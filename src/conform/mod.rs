@@ -2,6 +2,7 @@
 //! each answer, checks its policy document against the snapshot, and emits events that the
 //! reporters turn into terminal output, JUnit, JSON and Markdown.
 
+pub mod cause;
 pub mod profile;
 pub mod snapshot;
 pub mod verdict;
@@ -137,6 +138,8 @@ pub struct CaseResult {
     pub cold: bool,
     /// Extra facts (JWKS fetch counts, attempts).
     pub notes: Vec<String>,
+    /// Ids of the causes ([`RunReport::causes`]) this case shows.
+    pub causes: Vec<String>,
 }
 
 /// Counts over a run.
@@ -199,6 +202,8 @@ pub struct RunReport {
     pub catalogue_ms: f64,
     /// Every case, in order.
     pub cases: Vec<CaseResult>,
+    /// What is wrong, one entry per cause, in the order to fix them.
+    pub causes: Vec<cause::Cause>,
     /// Counts.
     pub summary: Summary,
     /// Target counters (invocations, cold starts).
@@ -947,6 +952,7 @@ fn blank(case: &CaseSpec, what: &str) -> CaseResult {
         elapsed_ms: 0.0,
         cold: false,
         notes: Vec::new(),
+        causes: Vec::new(),
     }
 }
 
@@ -1042,7 +1048,8 @@ pub async fn run(
     let harness = tokio::select! {
         started = starting => started?,
         signal = stop.requested() => {
-            let cases = not_run(signal, &p.cases);
+            let mut cases = not_run(signal, &p.cases);
+            let causes = cause::group(&mut cases, options.strict);
             let summary = summarize(&cases);
             return Ok(RunReport {
                 run_id: format!("{stamp}-{}", p.profile),
@@ -1056,6 +1063,7 @@ pub async fn run(
                 duration_ms: started_at.elapsed().as_secs_f64() * 1e3,
                 catalogue_ms: 0.0,
                 cases,
+                causes,
                 summary,
                 target_stats: TargetStats::default(),
                 jwks_fetches: 0,
@@ -1155,6 +1163,7 @@ pub async fn run(
     harness.target.shutdown().await;
     // The IdP may still hold a fault set by an abandoned stateful case: it goes down with the
     // harness, so nothing needs undoing.
+    let causes = cause::group(&mut cases, options.strict);
     let summary = summarize(&cases);
     Ok(RunReport {
         run_id: format!("{stamp}-{}", p.profile),
@@ -1168,6 +1177,7 @@ pub async fn run(
         duration_ms: started_at.elapsed().as_secs_f64() * 1e3,
         catalogue_ms: catalogue.as_secs_f64() * 1e3,
         cases,
+        causes,
         summary,
         target_stats,
         jwks_fetches: harness.idp.jwks_fetches(),

@@ -160,11 +160,13 @@ pub fn judge(
     let mut out = Vec::new();
     match (expect_allow, outcome) {
         (true, Outcome::Allow) | (false, Outcome::Unauthorized) => {}
-        (true, Outcome::Error) => out.push(finding(
+        // One wording for good and bad tokens alike: a crash is one cause, whichever token
+        // reached it, and the report groups it as one.
+        (_, Outcome::Error) => out.push(finding(
             Severity::Availability,
-            format!("a good token got an error: {detail}"),
-            "API Gateway answers 500 to a legitimate caller",
-            "catch every failure in the handler; answer within the timeout; return a policy API Gateway accepts",
+            format!("the authorizer failed: {detail}"),
+            "API Gateway answers 500 instead of a verdict: callers get errors, alarms fire, and anyone who can reach this path can trigger it at will",
+            "catch every failure in the handler and answer within the timeout: reject with exactly `Unauthorized`; allow only with a policy API Gateway accepts",
         )),
         (true, _) => out.push(finding(
             Severity::Availability,
@@ -183,12 +185,6 @@ pub fn judge(
             format!("rejected with a Deny policy (403) instead of Unauthorized (401): {detail}"),
             "clients cannot tell a bad token (refresh it) from a forbidden route; a Deny is also cached for the token",
             "raise an error whose message is exactly `Unauthorized` (Python: raise Exception(\"Unauthorized\"); Node: throw new Error(\"Unauthorized\"))",
-        )),
-        (false, Outcome::Error) => out.push(finding(
-            Severity::Availability,
-            format!("the authorizer failed instead of rejecting: {detail}"),
-            "API Gateway answers 500: noisy alarms, and a crash path an attacker can trigger at will",
-            "catch verification errors and raise exactly `Unauthorized`",
         )),
     }
     // The policy of a token that should have been refused is beside the point: that case has

@@ -972,7 +972,10 @@ impl Gateway {
             Ok(Reply::FunctionError {
                 error_type,
                 message,
-            }) => Err(failure(format!("raised {error_type}: {message}"))),
+                stack,
+            }) => Err(failure(crate::target::crash::describe(
+                error_type, message, stack,
+            ))),
             Ok(Reply::Http { status, .. }) => Err(failure(format!(
                 "HTTP {status} from a url: target, which cannot stand behind the gateway"
             ))),

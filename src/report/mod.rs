@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::conform::cause::{Cause, CauseKind};
 use crate::conform::snapshot::SnapshotStatus;
 use crate::conform::verdict::Severity;
 use crate::conform::{CaseResult, Event, RunReport, Status};
@@ -176,10 +177,15 @@ impl<'a> Terminal<'a> {
     /// Prints the failure blocks and the summary.
     pub fn finish(&mut self, report: &RunReport, report_dir: Option<&Path>) {
         let _ = writeln!(self.out);
-        for case in &report.cases {
-            for block in blocks(case, report, &self.paint) {
-                let _ = writeln!(self.out, "{block}");
-            }
+        for cause in &report.causes {
+            let _ = writeln!(self.out, "{}", cause_block(cause, report, &self.paint));
+        }
+        for block in report
+            .cases
+            .iter()
+            .filter_map(|c| snapshot_block(c, report, &self.paint))
+        {
+            let _ = writeln!(self.out, "{block}");
         }
         let _ = write!(self.out, "{}", summary(report, report_dir, &self.paint));
     }
@@ -219,82 +225,148 @@ fn policy_excerpt(doc: &Value) -> String {
     format!("principalId {principal}; {}", statements.join("; "))
 }
 
-fn blocks(case: &CaseResult, report: &RunReport, p: &Paint) -> Vec<String> {
-    let mut out = Vec::new();
-    for f in &case.findings {
-        let fails = f.severity != Severity::Contract || report.strict;
-        let head = if fails {
-            p.red(&format!("error[{}]", f.severity.name()))
-        } else {
-            p.yellow(&format!("warning[{}]", f.severity.name()))
-        };
-        let mut b = format!(
-            "{head}: {}: {}\n",
-            p.bold(&printable_line(&case.name)),
-            printable(&f.message)
-        );
+/// Names of cases, comma-separated, cut after `limit` with a count of the rest.
+fn case_list(names: &[String], limit: usize) -> String {
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(limit)
+        .map(|n| printable_line(n))
+        .collect();
+    if names.len() > limit {
+        shown.push(format!("and {} more", names.len() - limit));
+    }
+    shown.join(", ")
+}
+
+fn expected_words(case: &CaseResult) -> String {
+    if case.expected == "allow" {
+        "allow".to_string()
+    } else {
+        format!(
+            "reject (the error `Unauthorized`, 401){}",
+            case.reason
+                .as_ref()
+                .map(|r| format!(" because: {r}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+fn actual_words(case: &CaseResult) -> String {
+    match case.observed {
+        Some(o) => format!("{o} ({})", case.detail),
+        None => case.detail.clone(),
+    }
+}
+
+/// One block per cause: what is wrong, the cases it covers, what one of them looked like, why
+/// it matters and the fix. A cause of one case reads exactly as that case's failure.
+fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
+    let cases: Vec<&CaseResult> = cause
+        .cases
+        .iter()
+        .filter_map(|n| report.cases.iter().find(|c| &c.name == n))
+        .collect();
+    let Some(first) = cases.first() else {
+        return String::new();
+    };
+    let label = format!(
+        "{}[{}]",
+        if cause.fails { "error" } else { "warning" },
+        cause.kind.name()
+    );
+    let head = if cause.fails {
+        p.red(&label)
+    } else {
+        p.yellow(&label)
+    };
+    let what = if cause.kind == CauseKind::CouldNotAsk {
+        "could not ask the authorizer".to_string()
+    } else {
+        printable(&cause.message)
+    };
+    let mut b = if cases.len() == 1 {
+        format!("{head}: {}: {what}\n", p.bold(&printable_line(&first.name)))
+    } else {
+        format!("{head}: {what}: {} cases\n", cases.len())
+    };
+    if cases.len() == 1 {
         b.push_str(&format!(
             "  --> {}: case `{}`, {}\n   |\n",
-            report.scenario, case.name, case.route
+            report.scenario,
+            printable_line(&first.name),
+            first.route
         ));
-        let expected = if case.expected == "allow" {
-            "allow".to_string()
-        } else {
-            format!(
-                "reject (the error `Unauthorized`, 401){}",
-                case.reason
-                    .as_ref()
-                    .map(|r| format!(" because: {r}"))
-                    .unwrap_or_default()
-            )
-        };
-        let actual = match case.observed {
-            Some(o) => format!("{o} ({})", case.detail),
-            None => case.detail.clone(),
-        };
-        let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {}\n", printable(v)));
-        line("token:", &format!("{} ({})", case.kind, case.what));
-        line("expected:", &expected);
-        line("actual:", &actual);
-        if let Some(doc) = &case.response {
-            line("policy:", &policy_excerpt(doc));
-        }
-        for note in &case.notes {
+    } else {
+        b.push_str(&format!("  --> {}\n   |\n", report.scenario));
+    }
+    let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {}\n", printable(v)));
+    if cause.covers_every_case {
+        line(
+            "note:",
+            "every case that was asked shows this: fix it first, then run again",
+        );
+    }
+    if cases.len() > 1 {
+        line("cases:", &case_list(&cause.cases, 40));
+    }
+    if cause.kind == CauseKind::CouldNotAsk {
+        line("actual:", &first.detail);
+        line("fix:", &cause.fix);
+        return b;
+    }
+    let example = if cases.len() > 1 { "first:" } else { "token:" };
+    line(example, &format!("{} ({})", first.kind, first.what));
+    if cases.len() == 1 {
+        line("expected:", &expected_words(first));
+    } else if first.expected == "allow" {
+        line("expected:", "allow");
+    } else {
+        // Each case is bad for its own reason; the reasons are in the per-case lines.
+        line("expected:", "reject (the error `Unauthorized`, 401)");
+    }
+    // The message often quotes the detail already (a crash's type, message and line): once.
+    if first.detail.is_empty() || !cause.message.contains(&first.detail) {
+        line("actual:", &actual_words(first));
+    } else if let Some(o) = first.observed {
+        line("actual:", &o.to_string());
+    }
+    if let Some(doc) = &first.response {
+        line("policy:", &policy_excerpt(doc));
+    }
+    if cases.len() == 1 {
+        for note in &first.notes {
             line("note:", note);
         }
-        line("why:", &f.why);
-        line("fix:", &f.fix);
-        if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) =
-            (f.severity, &case.snapshot)
-        {
-            b.push_str("   |\n");
-            for l in diff.lines() {
-                b.push_str(&format!("   | {}\n", printable_line(l)));
+    }
+    line("why:", &cause.why);
+    line("fix:", &cause.fix);
+    if cause.kind == CauseKind::Regression {
+        for case in &cases {
+            if let Some(SnapshotStatus::Changed { diff }) = &case.snapshot {
+                b.push_str(&format!("   |\n   | {}:\n", printable_line(&case.name)));
+                for l in diff.lines() {
+                    b.push_str(&format!("   | {}\n", printable_line(l)));
+                }
             }
         }
-        out.push(b);
     }
-    if let Some(SnapshotStatus::Error { message }) = &case.snapshot {
-        out.push(format!(
-            "{}: {}: the policy snapshot could not be kept\n  --> {}: case `{}`\n   = {}\n",
-            p.red("error[snapshot]"),
-            p.bold(&printable_line(&case.name)),
-            report.scenario,
-            printable_line(&case.name),
-            printable(message)
-        ));
-    }
-    if case.status == Status::Errored {
-        out.push(format!(
-            "{}: {}: could not ask the authorizer\n  --> {}: case `{}`\n   = {}\n",
-            p.red("error[could-not-run]"),
-            p.bold(&printable_line(&case.name)),
-            report.scenario,
-            printable_line(&case.name),
-            printable(&case.detail)
-        ));
-    }
-    out
+    b
+}
+
+/// A snapshot that could not be kept is reported on its case.
+fn snapshot_block(case: &CaseResult, report: &RunReport, p: &Paint) -> Option<String> {
+    let Some(SnapshotStatus::Error { message }) = &case.snapshot else {
+        return None;
+    };
+    Some(format!(
+        "{}: {}: the policy snapshot could not be kept\n  --> {}: case `{}`\n   = {}\n",
+        p.red("error[snapshot]"),
+        p.bold(&printable_line(&case.name)),
+        report.scenario,
+        printable_line(&case.name),
+        printable(message)
+    ))
 }
 
 fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
@@ -329,11 +401,27 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         (
             "findings",
             format!(
-                "security {}, availability {}, contract {}, regression {}",
-                s.security, s.availability, s.contract, s.regression
+                "{} cause(s); cases with security {}, availability {}, contract {}, regression {} findings",
+                report.causes.len(),
+                s.security,
+                s.availability,
+                s.contract,
+                s.regression
             ),
         ),
     ];
+    if let Some(first) = crate::conform::cause::first_fix(&report.causes) {
+        rows.push((
+            "fix first",
+            format!(
+                "{} [{}] {} ({} case(s))",
+                first.id,
+                first.kind.name(),
+                printable_line(&first.fix),
+                first.cases.len()
+            ),
+        ));
+    }
     if let Some(dir) = &report.snapshot_dir {
         rows.push((
             "snapshots",
@@ -450,6 +538,9 @@ pub fn junit(report: &RunReport) -> String {
             }
         };
         let mut tc = TestCase::new(case.name.clone(), status);
+        for id in &case.causes {
+            tc.add_property(quick_junit::Property::new("cause", id.clone()));
+        }
         tc.set_classname(format!(
             "{}.{}",
             report.profile,
@@ -503,55 +594,89 @@ pub fn markdown(report: &RunReport) -> String {
         s.security, s.availability, s.contract, s.regression,
         report.scenario, report.started, report.duration_ms / 1e3
     ));
-    let flagged: Vec<&CaseResult> = report
-        .cases
-        .iter()
-        .filter(|c| !c.findings.is_empty() || c.status == Status::Errored)
-        .collect();
-    if !flagged.is_empty() {
-        md.push_str("## Findings\n\n");
-        for case in flagged {
-            for f in &case.findings {
+    if !report.causes.is_empty() {
+        md.push_str("## Findings, by cause, in the order to fix them\n\n");
+        for cause in &report.causes {
+            let verdict = if cause.fails { "fails" } else { "warning" };
+            md.push_str(&format!(
+                "### {} — {} ({verdict}): {}\n\n",
+                cause.id,
+                cause.kind.name(),
+                printable_line(&cause.message)
+            ));
+            if cause.covers_every_case {
+                md.push_str("- **every case that was asked shows this: fix it first**\n");
+            }
+            let names: Vec<String> = cause
+                .cases
+                .iter()
+                .map(|n| format!("`{}`", md_code(n)))
+                .collect();
+            md.push_str(&format!(
+                "- cases ({}): {}\n",
+                names.len(),
+                names.join(", ")
+            ));
+            if let Some(first) = report
+                .cases
+                .iter()
+                .find(|c| cause.cases.first() == Some(&c.name))
+            {
                 md.push_str(&format!(
-                    "### `{}` — {}\n\n- **{}**: {}\n- expected: {}, observed: {}\n- why it matters: {}\n- fix: {}\n",
-                    md_code(&case.name),
-                    f.severity.name(),
-                    f.severity.name(),
-                    printable_line(&f.message),
-                    case.expected,
-                    case.observed.map_or("-".to_string(), |o| o.to_string()),
-                    printable_line(&f.why),
-                    printable_line(&f.fix)
+                    "- first: `{}`, expected {}, observed {}\n",
+                    md_code(&first.name),
+                    first.expected,
+                    first.observed.map_or("-".to_string(), |o| o.to_string()),
                 ));
-                if let Some(doc) = &case.response {
+                if let Some(doc) = &first.response {
                     md.push_str(&format!("- policy: `{}`\n", md_code(&policy_excerpt(doc))));
                 }
-                if let (Severity::Regression, Some(SnapshotStatus::Changed { diff })) =
-                    (f.severity, &case.snapshot)
-                {
-                    md.push_str(&format!("\n```diff\n{}\n```\n", md_block(diff.trim_end())));
-                }
-                md.push('\n');
             }
-            if case.status == Status::Errored {
+            if !cause.why.is_empty() {
                 md.push_str(&format!(
-                    "### `{}` — could not run\n\n```text\n{}\n```\n\n",
-                    md_code(&case.name),
-                    md_block(&case.detail)
+                    "- why it matters: {}\n",
+                    printable_line(&cause.why)
                 ));
             }
+            md.push_str(&format!("- fix: {}\n", printable_line(&cause.fix)));
+            if cause.kind == CauseKind::Regression {
+                for case in report
+                    .cases
+                    .iter()
+                    .filter(|c| cause.cases.contains(&c.name))
+                {
+                    if let Some(SnapshotStatus::Changed { diff }) = &case.snapshot {
+                        md.push_str(&format!(
+                            "\n`{}`:\n\n```diff\n{}\n```\n",
+                            md_code(&case.name),
+                            md_block(diff.trim_end())
+                        ));
+                    }
+                }
+            }
+            md.push('\n');
+        }
+    }
+    for case in &report.cases {
+        if let Some(SnapshotStatus::Error { message }) = &case.snapshot {
+            md.push_str(&format!(
+                "### `{}` — snapshot could not be kept\n\n```text\n{}\n```\n\n",
+                md_code(&case.name),
+                md_block(message)
+            ));
         }
     }
     md.push_str(
-        "## Cases\n\n| case | expected | observed | status | detail |\n|---|---|---|---|---|\n",
+        "## Cases\n\n| case | expected | observed | status | causes | detail |\n|---|---|---|---|---|---|\n",
     );
     for c in &report.cases {
         md.push_str(&format!(
-            "| `{}` | {} | {} | {:?} | {} |\n",
+            "| `{}` | {} | {} | {:?} | {} | {} |\n",
             md_code(&c.name),
             c.expected,
             c.observed.map_or("-".to_string(), |o| o.to_string()),
             c.status,
+            c.causes.join(", "),
             printable_line(&c.detail.replace('\n', " ")).replace('|', "\\|")
         ));
     }

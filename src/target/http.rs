@@ -146,6 +146,7 @@ pub(crate) fn read_invoke_answer(function_error: bool, body: &[u8]) -> Result<Re
         return Ok(Reply::FunctionError {
             error_type: field("errorType").unwrap_or_else(|| "Unhandled".into()),
             message: field("errorMessage").unwrap_or_else(|| cut(&text)),
+            stack: super::crash::stack_of(&value),
         });
     }
     Ok(Reply::Response(value))

@@ -666,10 +666,12 @@ async fn invocation_error(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
+            stack: super::crash::stack_of(&v),
         },
         Err(_) => Reply::FunctionError {
             error_type: header_type.unwrap_or_else(|| "Unhandled".into()),
             message: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            stack: Vec::new(),
         },
     };
     shared.stats.lock().expect("lock").invocations += 1;

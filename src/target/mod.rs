@@ -6,6 +6,7 @@
 //! - `invoke:URL`: a Lambda invoke endpoint (RIE, `sam local start-lambda`, `cargo lambda watch`);
 //! - `url:URL`: a deployed API Gateway route, judged by HTTP status.
 
+pub mod crash;
 mod http;
 pub mod lambda;
 
@@ -37,6 +38,8 @@ pub enum Reply {
         error_type: String,
         /// `errorMessage`: exactly `Unauthorized` means 401.
         message: String,
+        /// `stackTrace`, one frame a line, when the runtime sent one.
+        stack: Vec<String>,
     },
     /// An HTTP answer of a deployed API (`url:` targets).
     Http {
@@ -365,10 +368,12 @@ impl Target for Builtin {
                 Err(e @ AuthorizerError::Unauthorized(_)) => Reply::FunctionError {
                     error_type: "Unauthorized".into(),
                     message: e.to_string(),
+                    stack: Vec::new(),
                 },
                 Err(e) => Reply::FunctionError {
                     error_type: "BadEvent".into(),
                     message: e.to_string(),
+                    stack: Vec::new(),
                 },
             };
             self.stats.lock().expect("lock").invocations += 1;
@@ -430,7 +435,8 @@ pub fn classify(reply: &Result<Reply, TargetError>, api: ApiKind, arn: &str) -> 
         Ok(Reply::FunctionError {
             error_type,
             message,
-        }) => (Outcome::Error, format!("raised {error_type}: {message}")),
+            stack,
+        }) => (Outcome::Error, crash::describe(error_type, message, stack)),
         Ok(Reply::Http { status, .. }) => match status {
             200..=299 => (Outcome::Allow, format!("HTTP {status}")),
             401 => (Outcome::Unauthorized, "HTTP 401".into()),
@@ -496,6 +502,7 @@ mod tests {
             Ok(Reply::FunctionError {
                 error_type: "Exception".into(),
                 message: m.into(),
+                stack: Vec::new(),
             })
         };
         assert_eq!(
