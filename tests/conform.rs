@@ -521,10 +521,11 @@ async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() 
     let mut opts = options(profile::builtin("static").unwrap(), flawed_target(), &[]);
     opts.workdir = Some(dir.path().to_path_buf());
     let report = run(&opts).await;
+    // Cases the gateway answers without invoking (no header, an empty one) pass.
     let asked = report
         .cases
         .iter()
-        .filter(|c| c.status != Status::Skipped)
+        .filter(|c| c.status != Status::Skipped && c.status != Status::Passed)
         .count();
     let first = &report.causes[0];
     assert!(first.covers_every_case, "{:#?}", report.causes);

@@ -63,8 +63,8 @@ pub struct Cause {
     pub fix: String,
     /// The cases, in run order.
     pub cases: Vec<String>,
-    /// True when it covers every case that was asked: nothing else could be judged apart
-    /// from it, so it is the one to fix first.
+    /// True when every case that failed, warned or could not be asked shows it: it may hide
+    /// everything else, so it is the one to fix first.
     pub covers_every_case: bool,
 }
 
@@ -72,7 +72,7 @@ pub struct Cause {
 /// order to fix them, and writes each case's cause ids into [`CaseResult::causes`].
 ///
 /// Two findings share a cause when they say the same thing, for the same reason, with the
-/// same fix. The order: a cause that covers every case that was asked, then security,
+/// same fix. The order: a cause behind every case that went wrong, then security,
 /// availability, regression, contract, could-not-run; within a kind, the cause covering more
 /// cases first.
 pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
@@ -118,12 +118,14 @@ pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
             );
         }
     }
-    let asked = cases
+    // Cases the gateway answered without asking the authorizer pass; what matters is whether
+    // one cause is behind everything that went wrong.
+    let wrong = cases
         .iter()
-        .filter(|c| !matches!(c.status, Status::Skipped))
+        .filter(|c| matches!(c.status, Status::Failed | Status::Warned | Status::Errored))
         .count();
     for cause in &mut causes {
-        cause.covers_every_case = asked > 1 && cause.cases.len() == asked;
+        cause.covers_every_case = wrong > 1 && cause.cases.len() == wrong;
     }
     // Stable: causes of the same rank keep the order in which the run met them.
     causes.sort_by_key(|c| {

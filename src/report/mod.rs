@@ -304,7 +304,7 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
     if cause.covers_every_case {
         line(
             "note:",
-            "every case that was asked shows this: fix it first, then run again",
+            "every case that went wrong shows this: fix it first, then run again",
         );
     }
     if cases.len() > 1 {
@@ -605,7 +605,7 @@ pub fn markdown(report: &RunReport) -> String {
                 printable_line(&cause.message)
             ));
             if cause.covers_every_case {
-                md.push_str("- **every case that was asked shows this: fix it first**\n");
+                md.push_str("- **every case that went wrong shows this: fix it first**\n");
             }
             let names: Vec<String> = cause
                 .cases

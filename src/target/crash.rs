@@ -62,7 +62,11 @@ pub fn user_frame(stack: &[String]) -> Option<String> {
     let mut user = frames
         .into_iter()
         .filter(|(path, _)| !NOT_USER_CODE.iter().any(|n| path.contains(n)));
-    let (path, line) = if python { user.next_back() } else { user.next() }?;
+    let (path, line) = if python {
+        user.next_back()
+    } else {
+        user.next()
+    }?;
     let cwd = std::env::current_dir().ok();
     let shown = cwd
         .as_deref()
