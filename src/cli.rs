@@ -147,10 +147,10 @@ pub struct ConformArgs {
     /// Contract warnings fail the run.
     #[arg(long)]
     pub strict: bool,
-    /// How long the key-rotation case waits for the authorizer to refetch the JWKS (1s to
-    /// 10m).
-    #[arg(long, default_value = "12s", value_parser = parse_rotation_window)]
-    pub rotation_window: Duration,
+    /// How long the key-rotation case waits for the authorizer to accept a newly published
+    /// key (1s to 10m). Default: the profile's `rotation_window_seconds`, else 12s.
+    #[arg(long, value_parser = parse_rotation_window)]
+    pub rotation_window: Option<Duration>,
     /// Colour: auto (a terminal without NO_COLOR), always or never.
     #[arg(long, value_enum, default_value_t = crate::report::ColorChoice::Auto)]
     pub color: crate::report::ColorChoice,

@@ -402,6 +402,7 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
     if let Some(snapshots) = &snapshots {
         snapshots.prepare()?;
     }
+    let spec_rotation_window = spec.rotation_window;
     let options = ConformOptions {
         profile: spec,
         target,
@@ -413,7 +414,10 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         cache_ttl: args.cache_ttl,
         strict: args.strict,
         snapshots,
-        rotation_window: args.rotation_window,
+        rotation_window: args
+            .rotation_window
+            .or(spec_rotation_window)
+            .unwrap_or(crate::conform::DEFAULT_ROTATION_WINDOW),
         stop: crate::stop::StopRequest::from_signals().map_err(Error::Output)?,
     };
     let color = crate::report::use_color(args.color);

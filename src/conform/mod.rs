@@ -27,6 +27,10 @@ use profile::{CaseKind, CaseSpec, HeaderForm, ProfileSpec, Stateful};
 use snapshot::{SnapshotStatus, Snapshots};
 use verdict::{Finding, Severity};
 
+/// How long the key-rotation case waits for a newly published key to be accepted, unless the
+/// profile or `--rotation-window` says otherwise.
+pub const DEFAULT_ROTATION_WINDOW: Duration = Duration::from_secs(12);
+
 /// Unknown kids sent by the flood case.
 pub const FLOOD: usize = 50;
 /// JWKS fetches the flood may cause.
@@ -77,7 +81,7 @@ impl ConformOptions {
             cache_ttl: None,
             strict: false,
             snapshots: None,
-            rotation_window: Duration::from_secs(12),
+            rotation_window: DEFAULT_ROTATION_WINDOW,
             stop: StopRequest::never(),
         }
     }
@@ -674,14 +678,31 @@ impl Runner<'_> {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         };
+        let waited = started.elapsed().as_secs_f64();
+        let window = self.options.rotation_window.as_secs_f64();
         let mut r = self.result(case, what, None, sent, None);
-        r.notes.push(format!(
-            "{attempts} attempt(s) over {:.1} s after the new key was published",
-            started.elapsed().as_secs_f64()
-        ));
-        if r.observed != Some(Outcome::Allow) {
-            for f in &mut r.findings {
-                f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting".into();
+        if r.observed == Some(Outcome::Allow) {
+            r.notes.push(format!(
+                "the new key was accepted {waited:.1} s after it was published ({attempts} attempt(s); window {window:.0} s)"
+            ));
+        } else {
+            r.notes.push(format!(
+                "the new key was still refused {waited:.1} s after it was published ({attempts} attempt(s)); nothing is known of later"
+            ));
+            // Say what was measured: refused for the whole window. An authorizer that never
+            // refetches and one whose refetch cooldown or cache lifetime is longer than the
+            // window look the same from here.
+            for f in r
+                .findings
+                .iter_mut()
+                .filter(|f| f.severity == Severity::Availability)
+            {
+                f.message = format!(
+                    "a token under a newly published key was refused for the whole {window:.0} s window ({})",
+                    r.detail
+                );
+                f.why = "after a key rotation, callers with tokens under the new key are locked out until the authorizer refetches the JWKS: either it never refetches on an unknown kid, or it waits longer than the window (a refetch cooldown or a cache lifetime)".into();
+                f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting; if your library waits out a longer cooldown on purpose, set rotation_window_seconds in the profile to what you accept".into();
             }
         }
         r

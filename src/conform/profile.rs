@@ -57,6 +57,7 @@ struct RawAuthorizer {
     secret: Option<String>,
     leeway_seconds: Option<u64>,
     bearer: Option<bool>,
+    rotation_window_seconds: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +285,9 @@ pub struct ProfileSpec {
     pub secret: Option<String>,
     /// Leeway.
     pub leeway_seconds: u64,
+    /// How long the authorizer may take to accept a newly published key (the key-rotation
+    /// case's window), if the profile says.
+    pub rotation_window: Option<std::time::Duration>,
     /// Clients send `Bearer `.
     pub bearer: bool,
     /// Authorizer result cache TTL of the API.
@@ -467,6 +471,17 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             ),
         ));
     }
+    if let Some(w) = &raw.authorizer.rotation_window_seconds
+        && !(1..=600).contains(w.get_ref())
+    {
+        return Err(at(
+            w.span(),
+            format!(
+                "rotation_window_seconds = {}: the key-rotation window must be 1 to 600 seconds",
+                w.get_ref()
+            ),
+        ));
+    }
     if raw.run.cases.get_ref().is_empty() {
         return Err(at(
             raw.run.cases.span(),
@@ -626,6 +641,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         scopes: raw.authorizer.scopes,
         secret: raw.authorizer.secret,
         leeway_seconds: raw.authorizer.leeway_seconds.unwrap_or(60),
+        rotation_window: raw
+            .authorizer
+            .rotation_window_seconds
+            .map(|w| std::time::Duration::from_secs(w.into_inner())),
         bearer,
         cache_ttl: raw.api.cache_ttl.into_inner(),
         routes,
@@ -658,6 +677,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_rotation_window_is_a_profile_setting_within_bounds() {
+        let with = |w: &str| {
+            format!(
+                "profile = \"jwks\"\n[authorizer]\nrotation_window_seconds = {w}\n[run]\ncases = [{{ kind = \"valid\", expect = \"allow\" }}]\n"
+            )
+        };
+        assert_eq!(
+            parse(&with("45"), "p.toml").unwrap().rotation_window,
+            Some(std::time::Duration::from_secs(45))
+        );
+        let err = parse(&with("3600"), "p.toml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("p.toml:3:27: rotation_window_seconds = 3600"),
+            "{err}"
+        );
     }
 
     #[test]

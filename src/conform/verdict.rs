@@ -180,6 +180,10 @@ pub fn judge(
             "whoever holds or forges such a token gets in",
             reason.map_or("reject it", security_fix),
         )),
+        // HTTP APIs reject with `isAuthorized: false` (simple responses) or a Deny policy, both
+        // answered 403: that is their documented contract (reference §2.2 and D-HTTP), and
+        // the `Unauthorized` convention belongs to REST APIs. Only REST is judged on it.
+        (false, Outcome::Deny) if cx.event.api(cx.simple) != ApiKind::Rest => {}
         (false, Outcome::Deny) => out.push(finding(
             Severity::Contract,
             format!("rejected with a Deny policy (403) instead of Unauthorized (401): {detail}"),
@@ -255,5 +259,57 @@ fn policy_findings(doc: &Value, cx: &Context<'_>, out: &mut Vec<Finding>) {
             "API Gateway cannot match it to a usage plan key",
             "return the API key as a string, or leave the field out",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(event: EventKind, simple: bool) -> Context<'static> {
+        Context {
+            event,
+            simple,
+            cache_ttl: 0,
+            routes: &[],
+            subject: None,
+        }
+    }
+
+    #[test]
+    fn a_rejection_by_deny_is_a_contract_finding_on_rest_apis_only() {
+        let judge_deny = |event, simple| {
+            judge(
+                false,
+                Some(Kind::Expired),
+                Some(Reason::Expired),
+                Outcome::Deny,
+                "isAuthorized is false",
+                None,
+                &cx(event, simple),
+            )
+        };
+        assert_eq!(judge_deny(EventKind::Token, false).len(), 1);
+        assert_eq!(judge_deny(EventKind::Request, false).len(), 1);
+        // HTTP APIs reject with isAuthorized: false or a Deny policy: their documented way.
+        assert!(judge_deny(EventKind::V2, true).is_empty());
+        assert!(judge_deny(EventKind::V2, false).is_empty());
+        assert!(judge_deny(EventKind::V1, false).is_empty());
+    }
+
+    #[test]
+    fn an_error_reads_the_same_for_good_and_bad_tokens_so_a_crash_is_one_cause() {
+        let error = |allow| {
+            judge(
+                allow,
+                None,
+                None,
+                Outcome::Error,
+                "raised KeyError: 'kid' at app.py:9",
+                None,
+                &cx(EventKind::Token, false),
+            )
+        };
+        assert_eq!(error(true), error(false));
     }
 }
