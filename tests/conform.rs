@@ -518,7 +518,7 @@ async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() 
         "def handler(event, context):\n    token = event.get(\"authorizationToken\")\n    return verify(token)\n",
     )
     .unwrap();
-    let mut opts = options(profile::builtin("static").unwrap(), flawed_target(), &[]);
+    let mut opts = options(profile::builtin("static").unwrap(), python_example(), &[]);
     opts.workdir = Some(dir.path().to_path_buf());
     let report = run(&opts).await;
     // Cases the gateway answers without invoking (no header, an empty one) pass.
