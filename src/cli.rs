@@ -135,9 +135,19 @@ pub struct ConformArgs {
     /// Also write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Policy snapshot folder (default: scenarios/snapshots/<profile>/<target>/).
+    /// Policy snapshot folder (default: scenarios/snapshots/NAME/ with --name or a profile's
+    /// `name`, else scenarios/snapshots/PROFILE/HANDLER[-in-WORKDIR]/, without machine paths).
     #[arg(long, value_name = "DIR")]
     pub snapshots: Option<PathBuf>,
+    /// Name of the run's snapshots: they are kept in scenarios/snapshots/NAME/ (overrides the
+    /// profile's `name`).
+    #[arg(long, value_name = "NAME", conflicts_with = "snapshots",
+          value_parser = parse_snapshot_name)]
+    pub name: Option<String>,
+    /// Run as in CI (also when the CI environment variable is set): a policy snapshot that
+    /// was never accepted fails the run instead of being written.
+    #[arg(long)]
+    pub ci: bool,
     /// Accept changed policy snapshots.
     #[arg(long, conflicts_with = "no_snapshots")]
     pub update_snapshots: bool,
@@ -154,6 +164,19 @@ pub struct ConformArgs {
     /// Colour: auto (a terminal without NO_COLOR), always or never.
     #[arg(long, value_enum, default_value_t = crate::report::ColorChoice::Auto)]
     pub color: crate::report::ColorChoice,
+}
+
+impl ConformArgs {
+    /// True when the run is in CI: `--ci`, or the `CI` environment variable (see
+    /// [`crate::conform::snapshot::ci_from_env`]).
+    pub fn in_ci(&self) -> bool {
+        self.ci || crate::conform::snapshot::ci_from_env()
+    }
+}
+
+/// Parses `--name`.
+pub fn parse_snapshot_name(s: &str) -> Result<String, String> {
+    crate::conform::snapshot::check_name(s).map(|()| s.to_string())
 }
 
 /// Where the authorizer under test is and how to run it.

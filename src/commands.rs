@@ -391,11 +391,27 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         .target
         .clone()
         .unwrap_or(TargetSpec::Builtin(spec.profile));
+    if args.update_snapshots
+        && let Some(mode) = snapshot::user_update_setting()
+        && !matches!(mode.as_str(), "always" | "force")
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--update-snapshots asks to accept changed snapshots, but INSTA_UPDATE={mode} in the environment says not to"
+            ),
+            hint: "unset INSTA_UPDATE, or drop --update-snapshots".into(),
+        });
+    }
     let snapshots = (!args.no_snapshots).then(|| {
         let dir = args.snapshots.clone().unwrap_or_else(|| {
-            std::path::Path::new("scenarios/snapshots")
-                .join(spec.profile.name())
-                .join(snapshot::target_slug(&target.to_string()))
+            let cwd = std::env::current_dir().unwrap_or_default();
+            snapshot::default_dir(
+                args.name.as_deref().or(spec.name.as_deref()),
+                spec.profile,
+                &target,
+                args.target.workdir.as_deref(),
+                &cwd,
+            )
         });
         snapshot::Snapshots::new(dir)
     });

@@ -15,13 +15,46 @@ use authprobe::target::TargetSpec;
 use authprobe::tokens::{Profile, TokenUse};
 
 fn authprobe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    authprobe_with(dir, args, &[])
+}
+
+/// The binary in `dir`, outside CI and with no insta settings of the test runner's (`cargo
+/// insta test` sets some), plus `env`.
+fn authprobe_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authprobe"));
+    command
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("CI")
-        .output()
-        .expect("authprobe runs")
+        .env_remove("TF_BUILD")
+        .env_remove("INSTA_UPDATE")
+        .env_remove("INSTA_FORCE_PASS");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("authprobe runs")
+}
+
+/// Every `.snap` file under `dir`, relative to it, sorted.
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, found);
+            } else if path.extension().is_some_and(|e| e == "snap") {
+                found.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, &mut found);
+    found.sort();
+    found
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -546,4 +579,138 @@ async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() 
     assert_eq!(printed.matches("NameError").count(), 1, "{printed}");
     assert!(printed.contains(&format!("{asked} cases")), "{printed}");
     assert!(printed.contains("fix it first"), "{printed}");
+}
+
+#[test]
+fn in_ci_a_snapshot_never_accepted_fails_the_run_and_names_the_file_to_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe_with(
+        dir.path(),
+        &["conform", "--profile", "static"],
+        &[("CI", "true")],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "run once locally and commit scenarios/snapshots/static/builtin-static/allow-token.snap"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("missing"), "{stdout}");
+    assert_eq!(
+        snapshot_files(dir.path()),
+        Vec::<PathBuf>::new(),
+        "nothing written in CI"
+    );
+
+    // --ci does the same without the variable.
+    let out = authprobe(dir.path(), &["conform", "--profile", "static", "--ci"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}
+
+#[test]
+fn insta_settings_of_the_user_are_respected_in_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let static_run = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["conform", "--profile", "static"];
+        args.extend_from_slice(extra);
+        authprobe_with(dir.path(), &args, env)
+    };
+    // INSTA_FORCE_PASS: missing snapshots are counted, not failed.
+    let forced = static_run(&[("CI", "true"), ("INSTA_FORCE_PASS", "1")], &[]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stdout));
+    assert!(
+        text(&forced.stdout).contains("missing"),
+        "{}",
+        text(&forced.stdout)
+    );
+    // INSTA_UPDATE=always writes them, CI or not.
+    let written = static_run(&[("CI", "true"), ("INSTA_UPDATE", "always")], &[]);
+    assert_eq!(written.status.code(), Some(0), "{}", text(&written.stdout));
+    assert!(!snapshot_files(dir.path()).is_empty());
+    // A user's INSTA_UPDATE that forbids what --update-snapshots asks is bad usage.
+    let refused = static_run(&[("INSTA_UPDATE", "no")], &["--update-snapshots"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("INSTA_UPDATE=no"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
+#[test]
+fn the_same_run_from_two_checkouts_and_two_virtualenvs_keeps_its_snapshots_in_one_folder() {
+    let python3 = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    let python3 = PathBuf::from(text(&python3.stdout).trim());
+    let venvs = tempfile::tempdir().unwrap();
+    let mut found = Vec::new();
+    for (n, workdir_absolute) in [(1, true), (2, false)] {
+        // A fresh checkout: the handler and a profile, in a temp dir of its own.
+        let checkout = tempfile::tempdir().unwrap();
+        std::fs::create_dir(checkout.path().join("handler")).unwrap();
+        std::fs::copy(bootstrap(), checkout.path().join("handler/bootstrap.py")).unwrap();
+        std::fs::write(
+            checkout.path().join("one.toml"),
+            "profile = \"jwks\"\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n",
+        )
+        .unwrap();
+        // A virtualenv of its own, inside the checkout for one and outside for the other.
+        let venv = if n == 1 {
+            checkout.path().join(".venv")
+        } else {
+            venvs.path().join("venv-2")
+        };
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::os::unix::fs::symlink(&python3, venv.join("bin/python")).unwrap();
+        let target = format!(
+            "lambda:{} {}",
+            venv.join("bin/python").display(),
+            checkout.path().join("handler/bootstrap.py").display()
+        );
+        let workdir = if workdir_absolute {
+            checkout.path().join("handler").display().to_string()
+        } else {
+            "./handler".to_string()
+        };
+        let out = authprobe(
+            checkout.path(),
+            &[
+                "conform",
+                "--scenario",
+                "one.toml",
+                "--target",
+                &target,
+                "--workdir",
+                &workdir,
+                "--env",
+                "MODE=allow",
+                "--cache-ttl",
+                "0",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        found.push(snapshot_files(checkout.path()));
+    }
+    assert_eq!(
+        found[0],
+        [PathBuf::from(
+            "scenarios/snapshots/jwks/lambda-python-handler-bootstrap.py-in-handler/valid.snap"
+        )]
+    );
+    assert_eq!(found[0], found[1]);
 }

@@ -177,6 +177,8 @@ pub struct Summary {
     pub snapshots_changed: usize,
     /// Snapshots updated with `--update-snapshots`.
     pub snapshots_updated: usize,
+    /// Snapshots not accepted yet and not written (in CI): nothing to compare with.
+    pub snapshots_missing: usize,
     /// Snapshots that could not be read or written.
     pub snapshots_failed: usize,
 }
@@ -533,15 +535,8 @@ impl Runner<'_> {
             (Some(snaps), Some(doc)) => Some(snaps.check(&case.name, doc)),
             _ => None,
         };
-        if let Some(SnapshotStatus::Changed { .. }) = &snapshot {
-            findings.push(Finding {
-                severity: Severity::Regression,
-                message: "the policy document differs from the accepted snapshot".into(),
-                why: "what callers may do changed; if that was not intended, it is a regression"
-                    .into(),
-                fix: "review the diff; accept it with --update-snapshots (or `cargo insta review`)"
-                    .into(),
-            });
+        if let (Some(snaps), Some(status)) = (&self.options.snapshots, &snapshot) {
+            findings.extend(snaps.finding(&case.name, status));
         }
         CaseResult {
             reason,
@@ -1015,6 +1010,7 @@ fn summarize(cases: &[CaseResult]) -> Summary {
             Some(SnapshotStatus::Matched) => s.snapshots_matched += 1,
             Some(SnapshotStatus::Changed { .. }) => s.snapshots_changed += 1,
             Some(SnapshotStatus::Updated) => s.snapshots_updated += 1,
+            Some(SnapshotStatus::Missing) => s.snapshots_missing += 1,
             Some(SnapshotStatus::Error { .. }) => s.snapshots_failed += 1,
             None => {}
         }

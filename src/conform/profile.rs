@@ -23,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 #[serde(deny_unknown_fields)]
 struct RawProfile {
     profile: Profile,
+    name: Option<Spanned<String>>,
     #[serde(default = "default_event")]
     event: EventKind,
     #[serde(default)]
@@ -265,6 +266,8 @@ pub struct CaseSpec {
 pub struct ProfileSpec {
     /// Where it came from (`builtin:jwks` or a path).
     pub origin: String,
+    /// Name of its policy snapshots (`name = "..."`): kept in `scenarios/snapshots/NAME/`.
+    pub name: Option<String>,
     /// The authorizer profile.
     pub profile: Profile,
     /// Event shape sent.
@@ -482,6 +485,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             ),
         ));
     }
+    if let Some(name) = &raw.name {
+        crate::conform::snapshot::check_name(name.get_ref())
+            .map_err(|message| at(name.span(), format!("name: {message}")))?;
+    }
     if raw.run.cases.get_ref().is_empty() {
         return Err(at(
             raw.run.cases.span(),
@@ -625,6 +632,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         .unwrap_or(raw.profile != Profile::Static);
     Ok(ProfileSpec {
         origin: origin.to_string(),
+        name: raw.name.map(Spanned::into_inner),
         profile: raw.profile,
         event: raw.event,
         simple_responses: raw.simple_responses,

@@ -3,9 +3,15 @@
 //! accepts it. The files are insta's own, so `cargo insta review` reads them when they sit in
 //! a cargo workspace.
 //!
-//! insta takes its update behaviour from the environment: the binary sets `INSTA_UPDATE` to
-//! `unseen` (write new snapshots, keep a `.snap.new` beside a changed one) or, with
+//! insta takes its update behaviour from the environment: unless the user set `INSTA_UPDATE`,
+//! the binary sets it to `unseen` (write new snapshots, keep a `.snap.new` beside a changed
+//! one), in CI to `no` (a snapshot not yet accepted fails: it must be committed), or, with
 //! `--update-snapshots`, to `always`, before any thread starts. See [`configure_env`].
+//!
+//! The default folder is keyed by what the user controls (`--name`, the profile's `name`, or
+//! the profile, the handler and the `--workdir` relative to the current directory), never by
+//! a machine path, so the same run finds the same snapshots on every machine. See
+//! [`default_dir`].
 
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,6 +20,8 @@ use std::sync::Once;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::conform::verdict::{Finding, Severity};
 
 /// Keys whose values change from run to run; redacted wherever they appear.
 pub const DYNAMIC_KEYS: &[&str] = &[
@@ -42,6 +50,9 @@ pub enum SnapshotStatus {
     },
     /// Different, and accepted because of `--update-snapshots`.
     Updated,
+    /// No accepted snapshot, and none written (in CI, or `INSTA_UPDATE=no`): the document was
+    /// compared with nothing.
+    Missing,
     /// The snapshot could not be read or written: nothing was compared.
     Error {
         /// The file, and why it could not be read or written.
@@ -60,15 +71,40 @@ pub struct SnapshotError {
     pub source: std::io::Error,
 }
 
-/// Sets insta's environment for a conform run. Call it before any thread starts (the
-/// binary does, in `main`): insta reads it once per process.
+/// True in CI: `CI` set to anything but empty, `0` or `false`, or `TF_BUILD` set (insta's rule,
+/// so authprobe and insta agree on it).
+pub fn ci_from_env() -> bool {
+    match std::env::var("CI").ok().as_deref() {
+        Some("" | "0" | "false") => false,
+        Some(_) => true,
+        None => std::env::var_os("TF_BUILD").is_some(),
+    }
+}
+
+/// `INSTA_UPDATE` as the user set it (empty counts as unset, as insta counts it).
+pub fn user_update_setting() -> Option<String> {
+    std::env::var("INSTA_UPDATE").ok().filter(|v| !v.is_empty())
+}
+
+/// Sets insta's environment for a conform run: `INSTA_UPDATE` (only when the user has not set
+/// it: `always` with `--update-snapshots`, `no` in CI, `unseen` otherwise), `INSTA_OUTPUT`
+/// (authprobe prints the diffs itself) and the workspace root. `INSTA_FORCE_PASS` is the
+/// user's and is left alone. Call it before any thread starts (the binary does, in `main`):
+/// insta reads it once per process.
 ///
 /// # Safety
 /// Changes the process environment; no other thread may read or write it at the same time.
-pub unsafe fn configure_env(update: bool) {
+pub unsafe fn configure_env(update: bool, ci: bool) {
     // SAFETY: the caller guarantees no other thread touches the environment.
     unsafe {
-        std::env::set_var("INSTA_UPDATE", if update { "always" } else { "unseen" });
+        if user_update_setting().is_none() {
+            let mode = match (update, ci) {
+                (true, _) => "always",
+                (false, true) => "no",
+                (false, false) => "unseen",
+            };
+            std::env::set_var("INSTA_UPDATE", mode);
+        }
         std::env::set_var("INSTA_OUTPUT", "none");
         if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none()
             && let Ok(cwd) = std::env::current_dir()
@@ -76,6 +112,100 @@ pub unsafe fn configure_env(update: bool) {
             std::env::set_var("INSTA_WORKSPACE_ROOT", cwd);
         }
     }
+}
+
+/// True when the user set `INSTA_FORCE_PASS=1`: changed and missing snapshots are reported
+/// and counted but do not fail the run, as insta's assertions then do not fail a test.
+pub fn force_pass() -> bool {
+    std::env::var("INSTA_FORCE_PASS").is_ok_and(|v| v == "1")
+}
+
+/// Checks a snapshot name (`--name`, a profile's `name`): one or more `/`-separated segments
+/// of letters, digits, `.`, `_` and `-`, none empty or starting with `.`, so it stays a folder
+/// under `scenarios/snapshots/`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if name.len() <= 100 && name.split('/').all(segment_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a snapshot name: use letters, digits, `.`, `_` and `-`, optionally in `/`-separated parts (e.g. `jwks/my-authorizer`), at most 100 characters"
+        ))
+    }
+}
+
+/// The parent folder of every default snapshot folder, relative to the current directory.
+pub const SNAPSHOT_ROOT: &str = "scenarios/snapshots";
+
+/// The default snapshot folder of a run, relative to the current directory `cwd`:
+/// `scenarios/snapshots/NAME` when the run is named (`--name`, or `name` in the profile), else
+/// `scenarios/snapshots/PROFILE/TARGET[-in-WORKDIR]`, where TARGET is the target with its
+/// interpreter reduced to a file name (`/tmp/x/venv/bin/python -m awslambdaric app.handler`
+/// becomes `lambda-python-m-awslambdaric-app.handler`) and absolute paths made relative to
+/// `cwd` (or reduced to their file name when outside it), and WORKDIR is `--workdir` the same
+/// way. No absolute or temporary path reaches the folder name, so the same run finds the same
+/// snapshots from any checkout and any virtualenv.
+pub fn default_dir(
+    name: Option<&str>,
+    profile: crate::tokens::Profile,
+    target: &crate::target::TargetSpec,
+    workdir: Option<&Path>,
+    cwd: &Path,
+) -> PathBuf {
+    let root = Path::new(SNAPSHOT_ROOT);
+    if let Some(name) = name {
+        return root.join(name);
+    }
+    let target = match target {
+        crate::target::TargetSpec::Lambda(words) => {
+            let mut key = Vec::with_capacity(words.len());
+            if let Some(program) = words.first() {
+                let program = Path::new(program);
+                key.push(program.file_name().map_or_else(
+                    || program.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ));
+            }
+            key.extend(words.iter().skip(1).map(|w| portable(Path::new(w), cwd)));
+            format!("lambda:{}", key.join(" "))
+        }
+        other => other.to_string(),
+    };
+    let mut leaf = target_slug(&target);
+    if let Some(dir) = workdir.map(|w| portable(w, cwd))
+        && !dir.is_empty()
+    {
+        leaf = format!("{leaf}-in-{}", target_slug(&dir));
+    }
+    root.join(profile.name()).join(leaf)
+}
+
+/// `path` as it reads the same on every machine: relative paths as written (without `./`),
+/// absolute ones relative to `cwd` when inside it, else their file name.
+fn portable(path: &Path, cwd: &Path) -> String {
+    let relative = if path.is_absolute() {
+        match path.strip_prefix(cwd) {
+            Ok(rest) => rest.to_path_buf(),
+            Err(_) => {
+                return path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            }
+        }
+    } else {
+        path.to_path_buf()
+    };
+    relative
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect::<PathBuf>()
+        .display()
+        .to_string()
 }
 
 /// The snapshots of one profile and target.
@@ -236,16 +366,19 @@ impl Snapshots {
             Ok(a) => a,
             Err(e) => return failed("read", &file, &e),
         };
+        // With INSTA_FORCE_PASS insta does not fail a changed snapshot: compare the documents.
+        let differs = |old: &str| {
+            force_pass() && serde_json::from_str::<Value>(old).is_ok_and(|accepted| accepted != doc)
+        };
         match (before, changed) {
-            (None, _) if after.is_none() => failed(
-                "write",
-                &file,
-                &"insta did not write it (is INSTA_UPDATE set to `no`?)",
-            ),
+            // In CI (INSTA_UPDATE=no) or with INSTA_UPDATE=new, insta writes no new snapshot.
+            (None, _) if after.is_none() => SnapshotStatus::Missing,
             (None, _) => SnapshotStatus::New,
-            (Some(old), false) if after.as_deref() == Some(old.as_str()) => SnapshotStatus::Matched,
-            (Some(_), false) => SnapshotStatus::Updated,
-            (Some(old), true) => {
+            (Some(old), false) if after.as_deref() == Some(old.as_str()) && !differs(&old) => {
+                SnapshotStatus::Matched
+            }
+            (Some(old), false) if after.as_deref() != Some(old.as_str()) => SnapshotStatus::Updated,
+            (Some(old), _) => {
                 let new = body(&pending)
                     .ok()
                     .flatten()
@@ -255,6 +388,43 @@ impl Snapshots {
                 }
             }
         }
+    }
+
+    /// The finding a snapshot status makes: a regression for a changed document, and for a
+    /// missing snapshot (a run in CI must compare with an accepted one). None with
+    /// `INSTA_FORCE_PASS=1`, which reports and counts them without failing.
+    pub fn finding(&self, case: &str, status: &SnapshotStatus) -> Option<Finding> {
+        if force_pass() {
+            return None;
+        }
+        match status {
+            SnapshotStatus::Changed { .. } => Some(Finding {
+                severity: Severity::Regression,
+                message: "the policy document differs from the accepted snapshot".into(),
+                why: "what callers may do changed; if that was not intended, it is a regression"
+                    .into(),
+                fix: "review the diff; accept it with --update-snapshots (or `cargo insta review`)"
+                    .into(),
+            }),
+            SnapshotStatus::Missing => Some(Finding {
+                severity: Severity::Regression,
+                message: "no accepted snapshot of the policy document".into(),
+                why: "in CI a policy is compared with the one accepted before, never written anew: a snapshot only written here would be lost and catch nothing".into(),
+                fix: format!(
+                    "run once locally and commit {}",
+                    self.shown().join(format!("{case}.snap")).display()
+                ),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The folder as the user reads it: relative to the current directory when inside it.
+    fn shown(&self) -> PathBuf {
+        std::env::current_dir()
+            .ok()
+            .and_then(|cwd| self.dir.strip_prefix(cwd).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.dir.clone())
     }
 }
 
@@ -296,6 +466,87 @@ mod tests {
         assert_eq!(v["context"]["iat"], "[redacted]");
         assert_eq!(v["context"]["inner"][0]["jti"], "[redacted]");
         assert_eq!(v["context"]["sub"], "u");
+    }
+
+    #[test]
+    fn default_folders_hold_no_machine_path() {
+        use crate::target::TargetSpec;
+        use crate::tokens::Profile;
+        let cwd = Path::new("/home/ci/checkout");
+        let lambda = |python: &str| {
+            TargetSpec::Lambda(vec![
+                python.into(),
+                "-m".into(),
+                "awslambdaric".into(),
+                "app.handler".into(),
+            ])
+        };
+        let dir = |target: &TargetSpec, workdir: Option<&str>| {
+            default_dir(None, Profile::Cognito, target, workdir.map(Path::new), cwd)
+        };
+        let expected = Path::new(
+            "scenarios/snapshots/cognito/lambda-python-m-awslambdaric-app.handler-in-examples-python-flawed",
+        );
+        for python in [
+            "/tmp/venv-a/bin/python",
+            "/home/ci/checkout/.venv/bin/python",
+            "python",
+        ] {
+            for workdir in [
+                "/home/ci/checkout/examples/python/flawed",
+                "examples/python/flawed",
+                "./examples/python/flawed",
+            ] {
+                assert_eq!(
+                    dir(&lambda(python), Some(workdir)),
+                    expected,
+                    "{python} {workdir}"
+                );
+            }
+        }
+        // A workdir outside the current directory: its name only.
+        assert_eq!(
+            dir(&lambda("python"), Some("/tmp/xyz123/flawed")),
+            Path::new(
+                "scenarios/snapshots/cognito/lambda-python-m-awslambdaric-app.handler-in-flawed"
+            )
+        );
+        // Absolute handler paths: relative to the current directory, or their file name.
+        let script = |path: &str| TargetSpec::Lambda(vec!["/usr/bin/python3".into(), path.into()]);
+        assert_eq!(
+            dir(&script("/home/ci/checkout/handler/main.py"), None),
+            dir(&script("handler/main.py"), None)
+        );
+        assert_eq!(
+            dir(&script("/tmp/abc/main.py"), None),
+            Path::new("scenarios/snapshots/cognito/lambda-python3-main.py")
+        );
+        assert_eq!(
+            dir(&TargetSpec::Builtin(Profile::Jwks), None),
+            Path::new("scenarios/snapshots/cognito/builtin-jwks")
+        );
+        assert_eq!(
+            default_dir(
+                Some("team/api"),
+                Profile::Jwks,
+                &lambda("/x/python"),
+                None,
+                cwd
+            ),
+            Path::new("scenarios/snapshots/team/api")
+        );
+    }
+
+    #[test]
+    fn snapshot_names_stay_folders_under_the_snapshot_root() {
+        for ok in ["my-api", "team/api_v2", "a.b"] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "", "/abs", "../up", "a//b", ".hidden", "a b", "a\\b", "x/..",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

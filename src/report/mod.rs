@@ -426,11 +426,16 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         rows.push((
             "snapshots",
             format!(
-                "{} matched, {} new, {} changed, {} updated{} ({dir})",
+                "{} matched, {} new, {} changed, {} updated{}{} ({dir})",
                 s.snapshots_matched,
                 s.snapshots_new,
                 s.snapshots_changed,
                 s.snapshots_updated,
+                if s.snapshots_missing > 0 {
+                    format!(", {} missing", s.snapshots_missing)
+                } else {
+                    String::new()
+                },
                 if s.snapshots_failed > 0 {
                     format!(", {} could not be kept", s.snapshots_failed)
                 } else {
