@@ -157,6 +157,10 @@ pub struct ConformArgs {
     /// Contract warnings fail the run.
     #[arg(long)]
     pub strict: bool,
+    /// Do not calibrate: when the good token as the profile sends it is refused, do not try
+    /// other forms of it (the run then judges every case on the profile's form).
+    #[arg(long)]
+    pub no_calibrate: bool,
     /// How long the key-rotation case waits for the authorizer to accept a newly published
     /// key (1s to 10m). Default: the profile's `rotation_window_seconds`, else 12s.
     #[arg(long, value_parser = parse_rotation_window)]

@@ -435,6 +435,7 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
             .or(spec_rotation_window)
             .unwrap_or(crate::conform::DEFAULT_ROTATION_WINDOW),
         stop: crate::stop::StopRequest::from_signals().map_err(Error::Output)?,
+        calibrate: !args.no_calibrate,
     };
     let color = crate::report::use_color(args.color);
     let mut terminal = crate::report::Terminal::new(out, color);

@@ -140,6 +140,10 @@ async fn each_reference_authorizer_passes_its_own_profile_without_a_warning() {
             explain(&report)
         );
         assert!(s.passed > 0);
+        assert!(
+            report.calibration.is_none(),
+            "{name}: calibration ran on an authorizer that accepts the profile's form"
+        );
         // Nothing is skipped: missing-header runs through the gateway emulator.
         let skipped: Vec<&str> = report
             .cases
@@ -713,4 +717,48 @@ fn the_same_run_from_two_checkouts_and_two_virtualenvs_keeps_its_snapshots_in_on
         )]
     );
     assert_eq!(found[0], found[1]);
+
+/// A static authorizer written with a mistake of form: it wants `Bearer allow-token` where the
+/// profile says clients send `allow-token`.
+const BEARER_STATIC: &str = r#"
+def handler(event, context):
+    if event.get("authorizationToken") == "Bearer allow-token":
+        api = event["methodArn"].split("/")[0]
+        return {"principalId": "user-1234", "policyDocument": {"Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": api + "/*/*"}]}}
+    raise Exception("Unauthorized")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_reports_a_header_form_mistake_once_and_judges_the_rest_on_the_accepted_form() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), BEARER_STATIC).unwrap();
+    let mut opts = options(profile::builtin("static").unwrap(), python_example(), &[]);
+    opts.workdir = Some(dir.path().to_path_buf());
+    let report = run(&opts).await;
+    let calibration = report.calibration.as_ref().expect("calibration ran");
+    assert_eq!(
+        calibration.baseline,
+        Some("bearer-scheme"),
+        "{calibration:?}"
+    );
+    // The root cause, once, first; nothing else is wrong with this authorizer.
+    assert_eq!(report.causes.len(), 1, "{}", explain(&report));
+    let root = &report.causes[0];
+    assert_eq!(root.kind, authprobe::conform::cause::CauseKind::RootCause);
+    assert!(
+        root.message.contains("(`allow-token`) is refused") && root.message.contains("`Bearer `"),
+        "{}",
+        root.message
+    );
+    assert_eq!(root.cases, vec!["calibration"]);
+    assert_eq!(report.summary.failed, 1, "{}", explain(&report));
+    assert_eq!(case(&report, "wrong-static-token").status, Status::Passed);
+
+    // Without calibration every case is judged on the refused form: the mistake shows
+    // everywhere and nothing is learnt about the rest.
+    opts.calibrate = false;
+    let blind = run(&opts).await;
+    assert!(blind.calibration.is_none());
+    assert!(blind.summary.failed > 1, "{}", explain(&blind));
 }

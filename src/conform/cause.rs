@@ -12,6 +12,9 @@ use super::{CaseResult, Status};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CauseKind {
+    /// The good token as the profile sends it is refused, and calibration found the form the
+    /// authorizer accepts: every other finding was judged on that form.
+    RootCause,
     /// A token that must be rejected was allowed.
     Security,
     /// A good token was not allowed, or the authorizer failed.
@@ -28,6 +31,7 @@ impl CauseKind {
     /// Its name in reports.
     pub fn name(self) -> &'static str {
         match self {
+            CauseKind::RootCause => "root-cause",
             CauseKind::Security => "security",
             CauseKind::Availability => "availability",
             CauseKind::Regression => "regression",
@@ -72,7 +76,8 @@ pub struct Cause {
 /// order to fix them, and writes each case's cause ids into [`CaseResult::causes`].
 ///
 /// Two findings share a cause when they say the same thing, for the same reason, with the
-/// same fix. The order: a cause behind every case that went wrong, then security,
+/// same fix. The order: the root cause calibration found, a cause behind every case that went
+/// wrong, then security,
 /// availability, regression, contract, could-not-run; within a kind, the cause covering more
 /// cases first.
 pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
@@ -99,9 +104,14 @@ pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
         }
     };
     for case in cases.iter() {
+        let calibration = case.kind == "calibration";
         for f in &case.findings {
             find_or_add(
-                CauseKind::of(f.severity),
+                if calibration {
+                    CauseKind::RootCause
+                } else {
+                    CauseKind::of(f.severity)
+                },
                 &f.message,
                 &f.why,
                 &f.fix,
@@ -130,6 +140,7 @@ pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
     // Stable: causes of the same rank keep the order in which the run met them.
     causes.sort_by_key(|c| {
         (
+            c.kind != CauseKind::RootCause,
             !c.covers_every_case,
             c.kind,
             std::cmp::Reverse(c.cases.len()),

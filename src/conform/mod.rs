@@ -2,6 +2,7 @@
 //! each answer, checks its policy document against the snapshot, and emits events that the
 //! reporters turn into terminal output, JUnit, JSON and Markdown.
 
+pub mod calibrate;
 pub mod cause;
 pub mod profile;
 pub mod snapshot;
@@ -64,6 +65,9 @@ pub struct ConformOptions {
     /// Ends the run early (SIGINT, SIGTERM): the case in flight is abandoned, the rest are
     /// reported as not run, and the report says it was interrupted.
     pub stop: StopRequest,
+    /// Find the form of the good request the authorizer accepts before the catalogue (see
+    /// [`calibrate`]); `false` is `--no-calibrate`.
+    pub calibrate: bool,
 }
 
 impl ConformOptions {
@@ -83,6 +87,7 @@ impl ConformOptions {
             snapshots: None,
             rotation_window: DEFAULT_ROTATION_WINDOW,
             stop: StopRequest::never(),
+            calibrate: true,
         }
     }
 }
@@ -222,6 +227,8 @@ pub struct RunReport {
     pub snapshot_dir: Option<String>,
     /// The signal that stopped the run early; the cases it did not reach are skipped.
     pub interrupted: Option<Signal>,
+    /// What calibration found, when the good token as the profile sends it was refused.
+    pub calibration: Option<calibrate::Calibration>,
 }
 
 impl RunReport {
@@ -258,6 +265,11 @@ pub enum Event<'a> {
         target: &'a str,
         /// Cases to run.
         total: usize,
+    },
+    /// The good token as the profile sends it was refused, and other forms were tried.
+    Calibrated {
+        /// What was tried and which form the run uses.
+        calibration: &'a calibrate::Calibration,
     },
     /// A case is done.
     CaseDone {
@@ -301,6 +313,8 @@ struct Runner<'a> {
     gateway: Option<Gateway>,
     /// How the gateway is set up (for the fresh gateways of cold-start cases).
     gateway_config: GatewayConfig,
+    /// The header form calibration settled on, when the profile's was refused.
+    baseline: std::sync::OnceLock<&'static calibrate::Variant>,
 }
 
 struct Sent {
@@ -465,6 +479,9 @@ impl Runner<'_> {
     }
 
     fn header(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> Option<String> {
+        if let (Some(variant), HeaderForm::AsMinted) = (self.baseline.get(), case.header) {
+            return Some(calibrate::header_on(variant.shape, minted));
+        }
         Some(match case.header {
             HeaderForm::Raw => minted.credential.clone(),
             HeaderForm::AsMinted
@@ -561,6 +578,18 @@ impl Runner<'_> {
     }
 
     async fn token_case(&self, case: &CaseSpec, kind: Kind) -> CaseResult {
+        if let Some(variant) = self.baseline.get()
+            && calibrate::about_the_header_form(kind)
+        {
+            return self.skipped(
+                case,
+                kind.what(),
+                &format!(
+                    "the run sends {} (calibrated): a kind about the header form tests nothing more",
+                    variant.sends
+                ),
+            );
+        }
         let minted = match self.harness.minter.mint(kind) {
             Ok(m) => m,
             Err(e) => return self.skipped(case, kind.what(), &e.to_string()),
@@ -589,6 +618,87 @@ impl Runner<'_> {
             result.status = status_of(&result.findings, false, self.options.strict);
         }
         result
+    }
+
+    /// Sends the good token as the profile says clients send it; when it is refused, tries
+    /// each calibration variant in order. Returns what was found and, when a variant was
+    /// allowed, the root-cause case that reports it (the baseline is then set for the run).
+    /// `None` when the profile's form is allowed, or the target could not be asked.
+    async fn calibrate(&self) -> Option<(calibrate::Calibration, Option<CaseResult>)> {
+        let route = self.options.profile.routes.first()?.clone();
+        let good = self.harness.minter.good_kind();
+        let case = CaseSpec {
+            name: "calibration".into(),
+            kind: CaseKind::Token(good),
+            expect_allow: true,
+            header: HeaderForm::AsMinted,
+            route,
+        };
+        let minted = self.harness.minter.mint(good).ok()?;
+        let profile_form = self.header(&case, &minted).unwrap_or_default();
+        let first = self
+            .send(self.request(&case, Some(profile_form.clone())))
+            .await;
+        if first.could_not_ask || first.outcome == Some(Outcome::Allow) {
+            return None;
+        }
+        let got = |sent: &Sent| match sent.outcome {
+            Some(o) => format!("{o} ({})", sent.detail),
+            None => sent.detail.clone(),
+        };
+        let mut found = calibrate::Calibration {
+            baseline: None,
+            profile_form: got(&first),
+            tried: Vec::new(),
+        };
+        for variant in calibrate::VARIANTS
+            .iter()
+            .filter(|v| (v.applies)(&self.options.profile))
+        {
+            let minted = self.harness.minter.mint(good).ok()?;
+            let header = variant.shape.write(&minted.credential);
+            let sent = self.send(self.request(&case, Some(header))).await;
+            let allowed = sent.outcome == Some(Outcome::Allow);
+            found.tried.push(calibrate::Tried {
+                variant: variant.name,
+                sends: variant.sends,
+                got: got(&sent),
+                allowed,
+            });
+            if !allowed {
+                continue;
+            }
+            found.baseline = Some(variant.name);
+            let _ = self.baseline.set(variant);
+            let shown = shorten(&profile_form);
+            let mut root = CaseResult {
+                what: "the good token, in the form the profile says clients send it".into(),
+                observed: first.outcome,
+                http_status: first.http_status,
+                detail: first.detail.clone(),
+                elapsed_ms: first.elapsed_ms,
+                cold: first.cold,
+                notes: vec![format!(
+                    "the rest of the run sends every token as {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
+                    variant.sends
+                )],
+                ..blank(&case, "")
+            };
+            root.kind = "calibration".into();
+            root.stateful = true;
+            root.findings.push(Finding {
+                severity: variant.severity,
+                message: format!(
+                    "the good token as clients send it (`{shown}`) is refused; {} is allowed",
+                    variant.sends
+                ),
+                why: variant.why.into(),
+                fix: variant.fix.into(),
+            });
+            root.status = status_of(&root.findings, false, self.options.strict);
+            return Some((found, Some(root)));
+        }
+        Some((found, None))
     }
 
     async fn good_request(&self, case: &CaseSpec) -> ClientRequest {
@@ -1087,6 +1197,7 @@ pub async fn run(
                 attacker_fetches: 0,
                 snapshot_dir: options.snapshots.as_ref().map(|s| s.dir().display().to_string()),
                 interrupted: Some(signal),
+                calibration: None,
             });
         }
     };
@@ -1137,6 +1248,7 @@ pub async fn run(
         cache_ttl,
         gateway,
         gateway_config,
+        baseline: std::sync::OnceLock::new(),
     };
     let target_name = harness.target.describe();
     let total = p.cases.len();
@@ -1145,10 +1257,31 @@ pub async fn run(
         target: &target_name,
         total,
     });
-    let mut cases = Vec::with_capacity(total);
+    let mut cases = Vec::with_capacity(total + 1);
     let mut catalogue = Duration::ZERO;
     let mut interrupted = None;
+    let mut calibration = None;
+    if options.calibrate {
+        tokio::select! {
+            found = runner.calibrate() => {
+                if let Some((found, root)) = found {
+                    on_event(Event::Calibrated { calibration: &found });
+                    calibration = Some(found);
+                    cases.extend(root);
+                }
+            }
+            signal = stop.requested() => {
+                interrupted = Some(signal);
+            }
+        }
+    }
+    if let Some(signal) = interrupted {
+        cases.extend(not_run(signal, &p.cases));
+    }
     for (i, case) in p.cases.iter().enumerate() {
+        if interrupted.is_some() {
+            break;
+        }
         let t = Instant::now();
         let running = async {
             match case.kind {
@@ -1204,7 +1337,19 @@ pub async fn run(
             .as_ref()
             .map(|s| s.dir().display().to_string()),
         interrupted,
+        calibration,
     })
+}
+
+/// A header value short enough to quote: the first and last characters of a long token.
+fn shorten(header: &str) -> String {
+    let chars: Vec<char> = header.chars().collect();
+    if chars.len() <= 40 {
+        return header.to_string();
+    }
+    let head: String = chars[..24].iter().collect();
+    let tail: String = chars[chars.len() - 8..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 /// What a case sends or checks, in words.

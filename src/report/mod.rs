@@ -124,6 +124,9 @@ impl<'a> Terminal<'a> {
                     self.paint.bold("conform")
                 );
             }
+            Event::Calibrated { calibration } => {
+                let _ = writeln!(self.out, "{}", calibration_line(calibration));
+            }
             Event::CaseDone {
                 index,
                 total,
@@ -223,6 +226,31 @@ fn policy_excerpt(doc: &Value) -> String {
         return cut;
     }
     format!("principalId {principal}; {}", statements.join("; "))
+}
+
+/// What calibration found, in one sentence for the terminal and the Markdown report.
+fn calibration_line(c: &crate::conform::calibrate::Calibration) -> String {
+    let tried: Vec<String> = c
+        .tried
+        .iter()
+        .map(|t| format!("{}: {}", t.variant, printable_line(&t.got)))
+        .collect();
+    match c.baseline {
+        Some(name) => format!(
+            "calibrated: the good token as the profile sends it got {}; the run sends every token as {} instead ({name})",
+            printable_line(&c.profile_form),
+            crate::conform::calibrate::variant(name).map_or(name, |v| v.sends)
+        ),
+        None => format!(
+            "calibration: the good token was refused in every form tried: as the profile sends it, {}; {}; the run goes on with the profile's form",
+            printable_line(&c.profile_form),
+            if tried.is_empty() {
+                "no other form applies".to_string()
+            } else {
+                tried.join("; ")
+            }
+        ),
+    }
 }
 
 /// Names of cases, comma-separated, cut after `limit` with a count of the rest.
@@ -410,6 +438,9 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
             ),
         ),
     ];
+    if let Some(c) = &report.calibration {
+        rows.push(("baseline", calibration_line(c)));
+    }
     if let Some(first) = crate::conform::cause::first_fix(&report.causes) {
         rows.push((
             "fix first",
@@ -566,6 +597,12 @@ pub fn junit(report: &RunReport) -> String {
         }
         suite.add_test_case(tc);
     }
+    if let Some(c) = &report.calibration {
+        suite.add_property(quick_junit::Property::new(
+            "baseline",
+            c.baseline.unwrap_or("profile (no variant was allowed)"),
+        ));
+    }
     let mut junit = Report::new("authprobe");
     junit.add_test_suite(suite);
     junit.to_string().unwrap_or_default()
@@ -599,6 +636,9 @@ pub fn markdown(report: &RunReport) -> String {
         s.security, s.availability, s.contract, s.regression,
         report.scenario, report.started, report.duration_ms / 1e3
     ));
+    if let Some(c) = &report.calibration {
+        md.push_str(&format!("**Baseline.** {}\n\n", calibration_line(c)));
+    }
     if !report.causes.is_empty() {
         md.push_str("## Findings, by cause, in the order to fix them\n\n");
         for cause in &report.causes {
