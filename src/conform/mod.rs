@@ -634,11 +634,18 @@ impl Runner<'_> {
             header: HeaderForm::AsMinted,
             route,
         };
+        // Probes go through a gateway of their own: the run's result cache starts empty, as
+        // if calibration had not happened.
+        let probes = self.fresh_gateway();
+        let probe = |request: ClientRequest| async {
+            match &probes {
+                Some(gateway) => self.send_via(gateway, request).await,
+                None => self.send(request).await,
+            }
+        };
         let minted = self.harness.minter.mint(good).ok()?;
         let profile_form = self.header(&case, &minted).unwrap_or_default();
-        let first = self
-            .send(self.request(&case, Some(profile_form.clone())))
-            .await;
+        let first = probe(self.request(&case, Some(profile_form.clone()))).await;
         if first.could_not_ask || first.outcome == Some(Outcome::Allow) {
             return None;
         }
@@ -657,7 +664,7 @@ impl Runner<'_> {
         {
             let minted = self.harness.minter.mint(good).ok()?;
             let header = variant.shape.write(&minted.credential);
-            let sent = self.send(self.request(&case, Some(header))).await;
+            let sent = probe(self.request(&case, Some(header))).await;
             let allowed = sent.outcome == Some(Outcome::Allow);
             found.tried.push(calibrate::Tried {
                 variant: variant.name,
@@ -697,6 +704,11 @@ impl Runner<'_> {
             });
             root.status = status_of(&root.findings, false, self.options.strict);
             return Some((found, Some(root)));
+        }
+        // A good token that crashes the authorizer in every form is a crash, reported as one
+        // on the cases; "no form was allowed" would only repeat it.
+        if first.outcome == Some(Outcome::Error) {
+            return None;
         }
         Some((found, None))
     }
