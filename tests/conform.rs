@@ -717,6 +717,7 @@ fn the_same_run_from_two_checkouts_and_two_virtualenvs_keeps_its_snapshots_in_on
         )]
     );
     assert_eq!(found[0], found[1]);
+}
 
 /// A static authorizer written with a mistake of form: it wants `Bearer allow-token` where the
 /// profile says clients send `allow-token`.
