@@ -763,3 +763,88 @@ async fn calibration_reports_a_header_form_mistake_once_and_judges_the_rest_on_t
     assert!(blind.calibration.is_none());
     assert!(blind.summary.failed > 1, "{}", explain(&blind));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_masked_example_shows_its_bearer_root_cause_once_and_every_defect_behind_it() {
+    let mut opts = options(
+        profile::builtin("cognito").unwrap(),
+        python_example(),
+        &[
+            ("JWKS_URL", "{jwks_url}"),
+            ("ISSUER", "{issuer}"),
+            ("CLIENT_ID", "{client_id}"),
+        ],
+    );
+    opts.workdir = Some(support::python::example_dir("masked"));
+    let report = run(&opts).await;
+    let calibration = report.calibration.as_ref().expect("calibration ran");
+    assert_eq!(calibration.baseline, Some("bare-token"), "{calibration:?}");
+    // The root cause, once and first.
+    let root = &report.causes[0];
+    assert_eq!(root.kind, authprobe::conform::cause::CauseKind::RootCause);
+    assert!(
+        root.fix.contains("strip the `Bearer ` scheme"),
+        "{}",
+        root.fix
+    );
+    let roots = report
+        .causes
+        .iter()
+        .filter(|c| c.kind == authprobe::conform::cause::CauseKind::RootCause)
+        .count();
+    assert_eq!(roots, 1);
+    let has = |name: &str, severity: Severity| {
+        case(&report, name)
+            .findings
+            .iter()
+            .any(|f| f.severity == severity)
+    };
+    // Behind it: iss is never checked.
+    for name in [
+        "iss-wrong",
+        "iss-missing",
+        "iss-trailing-slash",
+        "iss-prefix",
+    ] {
+        assert!(
+            has(name, Severity::Security),
+            "{name}: {}",
+            explain(&report)
+        );
+    }
+    // An ID token where an access token is required.
+    assert!(has("token-use-swapped", Severity::Security));
+    // A header without kid crashes the handler, and the crash is located.
+    let kid = case(&report, "kid-missing");
+    assert!(has("kid-missing", Severity::Availability));
+    assert!(
+        kid.detail.contains("KeyError") && kid.detail.contains("masked/app.py:"),
+        "{}",
+        kid.detail
+    );
+    // The JWKS is never refetched.
+    assert!(has("key-rotation", Severity::Availability));
+    // Rejections are Deny policies: one contract cause covering them.
+    assert!(has("expired", Severity::Contract));
+    assert!(has("alg-none", Severity::Contract));
+    let deny = report
+        .causes
+        .iter()
+        .find(|c| c.cases.iter().any(|n| n == "expired"))
+        .unwrap();
+    assert!(deny.cases.len() > 30, "{deny:?}");
+    // What the authorizer does right stays right on the calibrated baseline.
+    for name in [
+        "cognito-access",
+        "valid-within-leeway",
+        "valid-again",
+        "expired",
+        "alg-none",
+    ] {
+        assert!(
+            !has(name, Severity::Security) && !has(name, Severity::Availability),
+            "{name}: {}",
+            explain(&report)
+        );
+    }
+}
