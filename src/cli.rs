@@ -129,12 +129,28 @@ pub struct ConformArgs {
     /// REPORT_DIR/<run>/.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
-    /// Also write the JUnit XML here.
+    /// Also write the JUnit XML here; `-` writes it to stdout (the run's own output then goes
+    /// to stderr).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Also write the JSON report here.
+    /// Also write the JSON report here; `-` writes it to stdout (the run's own output then
+    /// goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Run only the cases whose name matches, repeatable: `*` any characters, `?` one
+    /// (`--case 'kid-*'`). A pattern that matches no case is an error.
+    #[arg(long = "case", value_name = "GLOB")]
+    pub cases: Vec<crate::conform::profile::CaseGlob>,
+    /// Print the profile's cases (name, expectation, route, what it sends) and exit without
+    /// running.
+    #[arg(long)]
+    pub list: bool,
+    /// Print only the failures and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print each case's raw response.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Policy snapshot folder (default: scenarios/snapshots/NAME/ with --name or a profile's
     /// `name`, else scenarios/snapshots/PROFILE/HANDLER[-in-WORKDIR]/, without machine paths).
     #[arg(long, value_name = "DIR")]

@@ -379,13 +379,57 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
 
 async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
     use crate::conform::{self, ConformOptions, profile, snapshot};
-    let spec = match &args.scenario {
+    let mut spec = match &args.scenario {
         Some(path) => profile::load(path)?,
         None => {
             profile::builtin(resolve_profile(args.profile, args.target.target.as_ref())?.name())?
         }
     };
     resolve_profile(Some(spec.profile), args.target.target.as_ref())?;
+    spec.select(&args.cases).map_err(|message| Error::Usage {
+        message,
+        hint: "`--list` shows the case names".into(),
+    })?;
+    if args.list {
+        for case in &spec.cases {
+            let expect = if case.expect_allow { "allow" } else { "reject" };
+            writeln!(
+                out,
+                "{}\t{expect}\t{}\t{}",
+                case.name,
+                case.route,
+                case.what()
+            )?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let stdout_report = |path: &Option<std::path::PathBuf>| {
+        path.as_deref()
+            .is_some_and(|p| p == std::path::Path::new("-"))
+    };
+    // Two spellings of one file (`r.json`, `./r.json`): compare the real folder and the name.
+    let real = |path: &std::path::Path| {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        std::fs::canonicalize(folder)
+            .ok()
+            .zip(path.file_name())
+            .map(|(folder, name)| folder.join(name))
+    };
+    if let (Some(json), Some(junit)) = (&args.json, &args.junit)
+        && (json == junit || real(json).is_some_and(|j| real(junit) == Some(j)))
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--json and --junit both name {}: one would overwrite the other",
+                json.display()
+            ),
+            hint: "give each report its own path (at most one of them `-`, stdout)".into(),
+        });
+    }
+    let report_on_stdout = stdout_report(&args.json) || stdout_report(&args.junit);
     let target = args
         .target
         .target
@@ -438,7 +482,20 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         calibrate: !args.no_calibrate,
     };
     let color = crate::report::use_color(args.color);
-    let mut terminal = crate::report::Terminal::new(out, color);
+    let verbosity = match (args.quiet, args.verbose) {
+        (true, _) => crate::report::Verbosity::Quiet,
+        (_, true) => crate::report::Verbosity::Verbose,
+        _ => crate::report::Verbosity::Normal,
+    };
+    // With a report on stdout, stdout is exactly that report: the run's own output goes to
+    // stderr.
+    let mut stderr = std::io::stderr();
+    let human: &mut (dyn Write + Send) = if report_on_stdout {
+        &mut stderr
+    } else {
+        &mut *out
+    };
+    let mut terminal = crate::report::Terminal::new(human, color).with_verbosity(verbosity);
     let report = conform::run(&options, &mut |event| terminal.event(event)).await?;
     // Runs started in the same second get their own folders.
     let mut run_dir = args.report_dir.join(&report.run_id);
@@ -452,21 +509,37 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         let path = path.to_path_buf();
         move |source| Error::Report { path, flag, source }
     };
+    let junit = args.junit.as_ref().map(|_| crate::report::junit(&report));
+    let json = args.json.as_ref().map(|_| crate::report::json(&report));
+    let files = [
+        ("--junit", &args.junit, &junit),
+        ("--json", &args.json, &json),
+    ];
     // The verdict is printed first: a report that cannot be written must not hide it.
     let written = crate::report::write_all(&report, &run_dir)
         .map_err(report_error(&run_dir, "--report-dir"))
         .and_then(|_| {
-            if let Some(path) = &args.junit {
-                crate::report::write_file(path, &crate::report::junit(&report))
-                    .map_err(report_error(path, "--junit"))?;
-            }
-            if let Some(path) = &args.json {
-                crate::report::write_file(path, &crate::report::json(&report))
-                    .map_err(report_error(path, "--json"))?;
+            for (flag, path, body) in files {
+                if let (Some(path), Some(body)) = (path, body)
+                    && !stdout_report(&Some(path.clone()))
+                {
+                    crate::report::write_file(path, body).map_err(report_error(path, flag))?;
+                }
             }
             Ok(())
         });
     terminal.finish(&report, written.is_ok().then_some(run_dir.as_path()));
+    for (_, path, body) in files {
+        if let Some(body) = body
+            && stdout_report(path)
+        {
+            out.write_all(body.as_bytes())?;
+            if !body.ends_with('\n') {
+                writeln!(out)?;
+            }
+            out.flush()?;
+        }
+    }
     match written {
         Err(e) if report.exit_code() == crate::EXIT_OK => Err(e),
         Err(e) => {

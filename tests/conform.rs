@@ -346,6 +346,11 @@ fn conform_with_no_arguments_passes_and_writes_its_reports() {
         junit.contains("<testsuite") && !junit.contains("<failure"),
         "{junit}"
     );
+    let suite = junit.lines().find(|l| l.contains("<testsuite ")).unwrap();
+    assert!(
+        suite.contains(" timestamp=\"") && suite.contains(" time=\""),
+        "{suite}"
+    );
 }
 
 #[test]
@@ -847,4 +852,108 @@ async fn the_masked_example_shows_its_bearer_root_cause_once_and_every_defect_be
             explain(&report)
         );
     }
+}
+
+#[test]
+fn list_prints_the_cases_and_their_expectations_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(dir.path(), &["conform", "--profile", "static", "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first: Vec<&str> = stdout.lines().next().unwrap().split('\t').collect();
+    assert_eq!(
+        first[..3],
+        ["allow-token", "allow", "GET /hello"],
+        "{stdout}"
+    );
+    assert!(stdout.contains("wrong-static-token\treject\t"), "{stdout}");
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
+}
+
+#[test]
+fn case_runs_only_the_matching_cases_and_a_pattern_matching_none_is_bad_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--no-snapshots",
+            "--case",
+            "allow-*",
+            "--case",
+            "wrong-static-t?ken",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("conform 2 cases"), "{stdout}");
+    assert!(stdout.contains("allow-token") && stdout.contains("wrong-static-token"));
+    assert!(!stdout.contains("empty-header"), "{stdout}");
+
+    let none = authprobe(
+        dir.path(),
+        &["conform", "--profile", "static", "--case", "kid-*"],
+    );
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        text(&none.stderr).contains("--case kid-* matches no case"),
+        "{}",
+        text(&none.stderr)
+    );
+}
+
+#[test]
+fn quiet_prints_the_summary_without_a_line_per_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(
+        dir.path(),
+        &["conform", "--profile", "static", "--no-snapshots", "-q"],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("PASSED"), "{stdout}");
+    assert!(!stdout.contains("allow-token"), "{stdout}");
+    assert!(!stdout.contains("conform 5 cases"), "{stdout}");
+}
+
+#[test]
+fn json_to_stdout_leaves_stdout_exactly_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--no-snapshots",
+            "--json",
+            "-",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+    assert_eq!(report["summary"]["failed"], 0);
+    assert!(
+        text(&out.stderr).contains("PASSED"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("-").exists());
+
+    let same = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--json",
+            "r.out",
+            "--junit",
+            "./r.out",
+        ],
+    );
+    assert_eq!(same.status.code(), Some(2), "{}", text(&same.stderr));
 }

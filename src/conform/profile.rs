@@ -261,6 +261,61 @@ pub struct CaseSpec {
     pub route: Route,
 }
 
+impl CaseSpec {
+    /// What it sends or checks, in one line.
+    pub fn what(&self) -> &'static str {
+        match self.kind {
+            CaseKind::Token(k) => k.what(),
+            CaseKind::Stateful(s) => s.what(),
+        }
+    }
+}
+
+/// A `--case` pattern: a case name in which `*` stands for any run of characters and `?` for
+/// one character.
+#[derive(Clone, Debug)]
+pub struct CaseGlob {
+    text: String,
+    regex: regex::Regex,
+}
+
+impl std::str::FromStr for CaseGlob {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("an empty pattern matches no case: write e.g. --case 'kid-*'".into());
+        }
+        let mut pattern = String::from("^");
+        for c in s.chars() {
+            match c {
+                '*' => pattern.push_str(".*"),
+                '?' => pattern.push('.'),
+                c => pattern.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        pattern.push('$');
+        let regex = regex::Regex::new(&pattern).map_err(|e| format!("`{s}`: {e}"))?;
+        Ok(CaseGlob {
+            text: s.to_string(),
+            regex,
+        })
+    }
+}
+
+impl CaseGlob {
+    /// True when `name` matches the whole pattern.
+    pub fn matches(&self, name: &str) -> bool {
+        self.regex.is_match(name)
+    }
+}
+
+impl std::fmt::Display for CaseGlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// A profile, checked.
 #[derive(Clone, Debug)]
 pub struct ProfileSpec {
@@ -302,6 +357,27 @@ pub struct ProfileSpec {
 }
 
 impl ProfileSpec {
+    /// Keeps the cases some pattern matches, in profile order (all of them when `globs` is
+    /// empty). Err names a pattern that matches no case: a typo must not shrink a run
+    /// silently.
+    pub fn select(&mut self, globs: &[CaseGlob]) -> Result<(), String> {
+        if globs.is_empty() {
+            return Ok(());
+        }
+        if let Some(unmatched) = globs
+            .iter()
+            .find(|g| !self.cases.iter().any(|c| g.matches(&c.name)))
+        {
+            return Err(format!(
+                "--case {unmatched} matches no case of {}",
+                self.origin
+            ));
+        }
+        self.cases
+            .retain(|c| globs.iter().any(|g| g.matches(&c.name)));
+        Ok(())
+    }
+
     /// The claims and secrets its tokens are minted with (an empty issuer means the IdP's).
     pub fn mint_settings(&self) -> crate::tokens::MintSettings {
         let mut settings = crate::tokens::MintSettings {

@@ -92,12 +92,25 @@ impl Paint {
     }
 }
 
+/// How much the terminal reporter prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verbosity {
+    /// The failures and the summary (`-q`).
+    Quiet,
+    /// A line per case, the failures and the summary.
+    #[default]
+    Normal,
+    /// As normal, with each case's raw response under its line (`-v`).
+    Verbose,
+}
+
 /// Prints a line per case to `out` as the run goes, and progress to stderr when it is a
 /// terminal.
 pub struct Terminal<'a> {
     out: &'a mut (dyn Write + Send),
     paint: Paint,
     progress: bool,
+    verbosity: Verbosity,
 }
 
 impl<'a> Terminal<'a> {
@@ -107,7 +120,13 @@ impl<'a> Terminal<'a> {
             out,
             paint: Paint(color),
             progress: std::io::stderr().is_terminal(),
+            verbosity: Verbosity::Normal,
         }
+    }
+
+    /// The same reporter printing as much as `verbosity` says.
+    pub fn with_verbosity(self, verbosity: Verbosity) -> Self {
+        Terminal { verbosity, ..self }
     }
 
     /// Handles one event.
@@ -117,7 +136,7 @@ impl<'a> Terminal<'a> {
                 profile,
                 target,
                 total,
-            } => {
+            } if self.verbosity != Verbosity::Quiet => {
                 let _ = writeln!(
                     self.out,
                     "{} {total} cases of the {profile} profile against {target}",
@@ -127,6 +146,7 @@ impl<'a> Terminal<'a> {
             Event::Calibrated { calibration } => {
                 let _ = writeln!(self.out, "{}", calibration_line(calibration));
             }
+            Event::Started { .. } => {}
             Event::CaseDone {
                 index,
                 total,
@@ -135,7 +155,17 @@ impl<'a> Terminal<'a> {
                 if self.progress {
                     eprint!("\r\x1b[K");
                 }
-                let _ = writeln!(self.out, "{}", self.case_line(result));
+                if self.verbosity != Verbosity::Quiet {
+                    let _ = writeln!(self.out, "{}", self.case_line(result));
+                }
+                if self.verbosity == Verbosity::Verbose
+                    && let Some(response) = &result.response
+                {
+                    let text = serde_json::to_string_pretty(response).unwrap_or_default();
+                    for line in printable(&text).lines() {
+                        let _ = writeln!(self.out, "        {}", self.paint.dim(line));
+                    }
+                }
                 if self.progress && index < total {
                     eprint!("[{index}/{total}] running…");
                     let _ = std::io::stderr().flush();
@@ -604,6 +634,13 @@ pub fn junit(report: &RunReport) -> String {
         ));
     }
     let mut junit = Report::new("authprobe");
+    let time = std::time::Duration::from_secs_f64(report.duration_ms.max(0.0) / 1e3);
+    suite.set_time(time);
+    junit.set_time(time);
+    if let Ok(started) = chrono::DateTime::parse_from_rfc3339(&report.started) {
+        suite.set_timestamp(started);
+        junit.set_timestamp(started);
+    }
     junit.add_test_suite(suite);
     junit.to_string().unwrap_or_default()
 }
@@ -755,8 +792,21 @@ pub fn write_all(report: &RunReport, dir: &Path) -> std::io::Result<Vec<PathBuf>
     Ok(written)
 }
 
-/// Writes `body` to `path` through a temporary file and a rename.
+/// Writes `body` to `path` through a temporary file and a rename, or in place when `path` is
+/// not a regular file (a device, a FIFO, a symbolic link), which a rename would replace.
 pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
+    // A path that is not a regular file (a device such as /dev/stdout, a FIFO, a symbolic
+    // link) is written in place: renaming over it would replace the node or the link.
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        return file.write_all(body.as_bytes());
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -768,6 +818,18 @@ pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_path_that_is_a_link_is_written_through_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("real.json");
+        std::fs::write(&file, "an older and longer report").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        write_file(&link, "{}").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+    }
 
     #[test]
     fn control_characters_from_the_target_are_shown_not_obeyed() {
