@@ -101,6 +101,10 @@ pub struct GatewayServeArgs {
     /// Authorization header.
     #[arg(long = "identity-source", value_name = "SOURCE")]
     pub identity_sources: Vec<crate::gateway::IdentitySource>,
+    /// A stage variable, repeatable: NAME=VALUE (identity sources may read it as
+    /// stageVariables.NAME).
+    #[arg(long = "stage-variable", value_name = "NAME=VALUE", value_parser = parse_stage_variable)]
+    pub stage_variables: Vec<(String, String)>,
     /// TOKEN authorizers: a regular expression the whole token must match, or 401 without
     /// invoking.
     #[arg(long, value_name = "REGEX")]
@@ -256,6 +260,16 @@ pub struct InvokeArgs {
 /// Parses a TARGET.
 pub fn parse_target(s: &str) -> Result<crate::target::TargetSpec, String> {
     s.parse()
+}
+
+/// Parses `NAME=VALUE` for `--stage-variable`.
+pub fn parse_stage_variable(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "`{s}` is not NAME=VALUE: write e.g. --stage-variable tenant=acme"
+        )),
+    }
 }
 
 /// Parses `K=V` for `--env`.

@@ -591,6 +591,7 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
     authorizer.validation_expression = args.validation_expression.clone();
     let api = Api {
         stage: args.stage.clone(),
+        stage_variables: args.stage_variables.iter().cloned().collect(),
         ..Api::default()
     };
     let config = GatewayConfig {

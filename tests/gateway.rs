@@ -341,6 +341,41 @@ const ROWS: &[Row] = &[
         invoked: false,
     },
     Row {
+        // §3.1: a stage variable is an identity source like any other; missing, it is 401.
+        source: "§3.1 REQUEST stage variable identity source missing",
+        setup: |c| {
+            request_authorizer(
+                c,
+                EventKind::Request,
+                false,
+                &["method.request.header.Authorization", "stageVariables.tenant"],
+            )
+        },
+        request: || get("/hello", Some("allow")),
+        status: 401,
+        body: r#"{"message":"Unauthorized"}"#,
+        error_type: None,
+        invoked: false,
+    },
+    Row {
+        // §3.1: present, it is read from the stage.
+        source: "§3.1 REQUEST stage variable identity source present",
+        setup: |c| {
+            c.api.stage_variables.insert("tenant".into(), "acme".into());
+            request_authorizer(
+                c,
+                EventKind::Request,
+                false,
+                &["method.request.header.Authorization", "stageVariables.tenant"],
+            )
+        },
+        request: || get("/hello", Some("allow")),
+        status: 200,
+        body: r#""principalId":"user""#,
+        error_type: None,
+        invoked: true,
+    },
+    Row {
         // API reference identitySource: with caching off a REQUEST authorizer is invoked anyway.
         source: "§2.3 REQUEST identity source missing, caching off",
         setup: |c| {
