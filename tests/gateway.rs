@@ -348,7 +348,10 @@ const ROWS: &[Row] = &[
                 c,
                 EventKind::Request,
                 false,
-                &["method.request.header.Authorization", "stageVariables.tenant"],
+                &[
+                    "method.request.header.Authorization",
+                    "stageVariables.tenant",
+                ],
             )
         },
         request: || get("/hello", Some("allow")),
@@ -366,7 +369,10 @@ const ROWS: &[Row] = &[
                 c,
                 EventKind::Request,
                 false,
-                &["method.request.header.Authorization", "stageVariables.tenant"],
+                &[
+                    "method.request.header.Authorization",
+                    "stageVariables.tenant",
+                ],
             )
         },
         request: || get("/hello", Some("allow")),

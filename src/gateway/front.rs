@@ -55,8 +55,26 @@ impl Front {
             )
             .fallback(handle)
             .with_state(gateway);
+        // Plain HTTP/1 connections straight on hyper: the front has no use for axum::serve's
+        // protocol detection and upgrades, and the wrk comparison measures it against a bare
+        // hyper server (docs/PERFORMANCE.md).
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
         });
         Ok(Front {
             addr,
