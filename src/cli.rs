@@ -255,6 +255,10 @@ pub struct InvokeArgs {
     /// Claims and secrets of the token.
     #[command(flatten)]
     pub claims: ClaimArgs,
+    /// Print the answer as one JSON object (target, event, method_arn, kind, expected,
+    /// outcome, why, elapsed_ms, cold, response, error).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses a TARGET.
@@ -330,6 +334,9 @@ pub enum TokenCommand {
         /// With --profile cognito: which token the authorizer requires.
         #[arg(long, value_enum, default_value_t = TokenUse::Access)]
         token_use: TokenUse,
+        /// Print a JSON array of {name, expect, what} instead.
+        #[arg(long)]
+        json: bool,
     },
     /// Print one token of a kind (the Authorization header value; --raw for the token alone).
     Mint(TokenMint),

@@ -29,9 +29,11 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             )?;
             Ok(EXIT_OK)
         }
-        Command::Token(TokenCommand::List { profile, token_use }) => {
-            token_list(profile, token_use, out)
-        }
+        Command::Token(TokenCommand::List {
+            profile,
+            token_use,
+            json,
+        }) => token_list(profile, token_use, json, out),
         Command::Token(TokenCommand::Mint(args)) => token_mint(args, out),
         Command::Idp(IdpCommand::Serve {
             dir,
@@ -93,8 +95,10 @@ fn keys_generate(args: KeysGenerate, out: &mut (dyn Write + Send)) -> Result<u8,
 fn token_list(
     profile: Option<Profile>,
     token_use: TokenUse,
+    json: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<u8, Error> {
+    let mut rows = Vec::new();
     for kind in Kind::ALL {
         let direction = match profile {
             Some(p) => match kind.expect(p, token_use) {
@@ -103,12 +107,27 @@ fn token_list(
             },
             None => kind.direction(),
         };
+        if json {
+            rows.push(serde_json::json!({
+                "name": kind.name(),
+                "expect": direction.word(),
+                "what": kind.what(),
+            }));
+        } else {
+            writeln!(
+                out,
+                "{}\t{}\t{}",
+                kind.name(),
+                direction.word(),
+                kind.what()
+            )?;
+        }
+    }
+    if json {
         writeln!(
             out,
-            "{}\t{}\t{}",
-            kind.name(),
-            direction.word(),
-            kind.what()
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("JSON")
         )?;
     }
     Ok(EXIT_OK)
@@ -324,14 +343,89 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
     let arn = request.method_arn(&api).to_string();
     let (outcome, why) =
         crate::target::classify(&answer.reply, args.event.api(args.simple_responses), &arn);
-    writeln!(out, "target    {}", harness.target.describe())?;
     let shape = serde_json::to_value(args.event).expect("event kind");
+    let expected = kind.and_then(|k| harness.minter.expect(k));
+    if args.json {
+        let (response, error) = match &answer.reply {
+            Ok(crate::target::Reply::Response(doc)) => (Some(doc.clone()), None),
+            Ok(crate::target::Reply::FunctionError {
+                error_type,
+                message,
+                stack,
+            }) => (
+                None,
+                Some(serde_json::json!({
+                    "type": error_type, "message": message, "stack": stack
+                })),
+            ),
+            Ok(crate::target::Reply::Http { status, body }) => (
+                None,
+                Some(serde_json::json!({ "http_status": status, "body": body })),
+            ),
+            Err(e) => (
+                None,
+                Some(serde_json::json!({ "could_not_ask": e.to_string() })),
+            ),
+        };
+        let doc = serde_json::json!({
+            "target": harness.target.describe(),
+            "event": shape,
+            "method_arn": arn,
+            "kind": kind.map(|k| k.name()),
+            "expected": expected.map(Expect::word),
+            "outcome": outcome,
+            "why": why,
+            "elapsed_ms": answer.elapsed.as_secs_f64() * 1e3,
+            "cold": answer.cold,
+            "response": response,
+            "error": error,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("JSON"))?;
+    } else {
+        invoke_text(
+            out,
+            &harness,
+            &shape,
+            &arn,
+            kind,
+            expected,
+            (outcome, &why),
+            &answer,
+        )?;
+    }
+    harness.target.shutdown().await;
+    if let Err(e) = &answer.reply
+        && e.is_could_not_ask()
+    {
+        return Ok(crate::EXIT_COULD_NOT_RUN);
+    }
+    let matches = match expected {
+        Some(Expect::Allow) => outcome == crate::target::Outcome::Allow,
+        Some(Expect::Reject(_)) => outcome == crate::target::Outcome::Unauthorized,
+        // No expectation: only an answer API Gateway would turn into a 500 is a failure.
+        None => outcome != crate::target::Outcome::Error,
+    };
+    Ok(if matches { EXIT_OK } else { crate::EXIT_FAILED })
+}
+
+/// The human-readable answer of `invoke`.
+#[allow(clippy::too_many_arguments)]
+fn invoke_text(
+    out: &mut (dyn Write + Send),
+    harness: &Harness,
+    shape: &serde_json::Value,
+    arn: &str,
+    kind: Option<Kind>,
+    expected: Option<Expect>,
+    (outcome, why): (crate::target::Outcome, &str),
+    answer: &crate::target::Answer,
+) -> Result<(), Error> {
+    writeln!(out, "target    {}", harness.target.describe())?;
     writeln!(
         out,
         "event     {}  {arn}",
         shape.as_str().unwrap_or_default()
     )?;
-    let expected = kind.and_then(|k| harness.minter.expect(k));
     if let Some(k) = kind {
         let word = expected.map_or("n/a", Expect::word);
         writeln!(out, "token     {k} (a correct authorizer would {word})")?;
@@ -340,7 +434,7 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
     writeln!(
         out,
         "outcome   {outcome}  ({})  {:.1} ms {temperature}",
-        crate::report::printable_line(&why),
+        crate::report::printable_line(why),
         answer.elapsed.as_secs_f64() * 1e3
     )?;
     // Everything below came from the target: printable, so it cannot drive the terminal.
@@ -362,19 +456,7 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
         Err(e) => format!("(none: {e})"),
     };
     writeln!(out, "response\n{}", crate::report::printable(&response))?;
-    harness.target.shutdown().await;
-    if let Err(e) = &answer.reply
-        && e.is_could_not_ask()
-    {
-        return Ok(crate::EXIT_COULD_NOT_RUN);
-    }
-    let matches = match expected {
-        Some(Expect::Allow) => outcome == crate::target::Outcome::Allow,
-        Some(Expect::Reject(_)) => outcome == crate::target::Outcome::Unauthorized,
-        // No expectation: only an answer API Gateway would turn into a 500 is a failure.
-        None => outcome != crate::target::Outcome::Error,
-    };
-    Ok(if matches { EXIT_OK } else { crate::EXIT_FAILED })
+    Ok(())
 }
 
 async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {

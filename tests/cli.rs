@@ -477,3 +477,25 @@ fn a_scenario_that_is_not_a_small_regular_file_is_refused_without_reading_it() {
         assert!(!wrote, "{path}: nothing written");
     }
 }
+
+#[test]
+fn token_list_and_invoke_answer_in_json_when_asked() {
+    let list = authprobe(&["token", "list", "--profile", "static", "--json"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let kinds: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(
+        kinds
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "allow-token" && k["expect"] == "allow"),
+        "{kinds}"
+    );
+
+    let invoke = authprobe(&["invoke", "--target", "builtin:static", "--json"]);
+    assert_eq!(invoke.status.code(), Some(0), "{}", stderr(&invoke));
+    let answer: serde_json::Value = serde_json::from_slice(&invoke.stdout).unwrap();
+    assert_eq!(answer["outcome"], "allow", "{answer}");
+    assert_eq!(answer["expected"], "allow", "{answer}");
+    assert_eq!(answer["response"]["principalId"], "static-user", "{answer}");
+}
