@@ -289,6 +289,33 @@ pub(crate) fn harness_options(
     }
 }
 
+/// Refuses `--env` and `--workdir` for a target that cannot use them: only a `lambda:`
+/// target is a process authprobe starts; the others would silently ignore them.
+fn check_target_args(target: &TargetArgs) -> Result<(), Error> {
+    let flag = match (target.env.is_empty(), &target.workdir) {
+        (false, _) => "--env",
+        (true, Some(_)) => "--workdir",
+        (true, None) => return Ok(()),
+    };
+    let hint = match &target.target {
+        Some(TargetSpec::Lambda(_)) => return Ok(()),
+        None | Some(TargetSpec::Builtin(_)) => {
+            "a builtin: authorizer takes its settings from the profile; to run your own handler pass --target lambda:COMMAND"
+        }
+        Some(TargetSpec::Invoke(_) | TargetSpec::Url(_)) => {
+            "set the function's environment and code where it runs (docker run -e, the SAM template, the Lambda console)"
+        }
+    };
+    let shown = target.target.as_ref().map_or_else(
+        || "the default builtin: target".to_string(),
+        ToString::to_string,
+    );
+    Err(Error::Usage {
+        message: format!("{flag} is only for lambda: targets, and {shown} cannot use it"),
+        hint: hint.into(),
+    })
+}
+
 /// The profile a command runs: `--profile`, else the one a `builtin:` target names, else
 /// jwks. A `--profile` that contradicts a `builtin:` target is bad usage.
 fn resolve_profile(
@@ -309,6 +336,7 @@ fn resolve_profile(
 }
 
 async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    check_target_args(&args.target)?;
     let kind = args.kind.as_deref().map(parse_kind).transpose()?;
     let profile = resolve_profile(args.profile, args.target.target.as_ref())?;
     let options = harness_options(profile, &args.target, &args.claims, args.simple_responses);
@@ -461,6 +489,7 @@ fn invoke_text(
 
 async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
     use crate::conform::{self, ConformOptions, profile, snapshot};
+    check_target_args(&args.target)?;
     let mut spec = match &args.scenario {
         Some(path) => profile::load(path)?,
         None => {
@@ -642,6 +671,7 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
         hint: hint.to_string(),
     };
     crate::net::check_listen(args.addr, args.expose)?;
+    check_target_args(&args.target)?;
     if let Some(TargetSpec::Url(_)) = &args.target.target {
         return Err(usage(
             "a url: target is a deployed API: it has its own gateway".into(),

@@ -499,3 +499,20 @@ fn token_list_and_invoke_answer_in_json_when_asked() {
     assert_eq!(answer["expected"], "allow", "{answer}");
     assert_eq!(answer["response"]["principalId"], "static-user", "{answer}");
 }
+
+#[test]
+fn env_and_workdir_for_a_target_that_cannot_use_them_are_bad_usage() {
+    let out = authprobe(&["conform", "--env", "X=1", "--no-snapshots"]);
+    assert_one_line_error(&out, &["--env is only for lambda: targets", "builtin:"]);
+    let out = authprobe(&[
+        "invoke",
+        "--target",
+        "invoke:http://127.0.0.1:9/",
+        "--workdir",
+        ".",
+    ]);
+    assert_one_line_error(
+        &out,
+        &["--workdir is only for lambda: targets", "docker run -e"],
+    );
+}
