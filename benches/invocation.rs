@@ -55,6 +55,7 @@ async fn harness(target: TargetSpec) -> Harness {
         timeout: Duration::from_secs(3),
         keys_dir: None,
         simple_responses: false,
+        idp: Default::default(),
     })
     .await
     .expect("the harness starts")

@@ -226,6 +226,49 @@ pub struct TargetArgs {
     /// Sign with the keys of this folder instead of keys made for the run.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Where the run's mock IdP listens (loopback unless --idp-expose; port 0 picks a free
+    /// one). A fixed port lets an invoke: or url: authorizer be configured ahead of the run.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
+    pub idp_addr: SocketAddr,
+    /// Allow a non-loopback --idp-addr (e.g. 0.0.0.0:8787 for a container): anyone who
+    /// reaches it can fetch the public JWKS.
+    #[arg(long)]
+    pub idp_expose: bool,
+    /// The IdP's base URL as the authorizer sees it, e.g. http://host.docker.internal:8787:
+    /// used for {jwks_url} and {issuer} and in the tokens' iss (default: http://IDP_ADDR).
+    #[arg(long, value_name = "URL", value_parser = parse_idp_url)]
+    pub idp_url: Option<String>,
+}
+
+impl TargetArgs {
+    /// The IdP placement these arguments ask for; a non-loopback --idp-addr without
+    /// --idp-expose is bad usage.
+    pub fn idp(&self) -> Result<crate::harness::IdpPlacement, crate::Error> {
+        crate::net::check_listen(self.idp_addr, self.idp_expose).map_err(|_| crate::Error::Usage {
+            message: format!("--idp-addr {} is not a loopback address", self.idp_addr),
+            hint: "use 127.0.0.1:PORT, or pass --idp-expose on purpose to let a container or another host reach the IdP (anyone who can reach it can fetch the public JWKS)".into(),
+        })?;
+        Ok(crate::harness::IdpPlacement {
+            addr: self.idp_addr,
+            expose: self.idp_expose,
+            url: self.idp_url.clone(),
+        })
+    }
+}
+
+/// Parses `--idp-url`: an http(s) URL with a host and no query or fragment.
+pub fn parse_idp_url(s: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(format!(
+            "`{s}`: write the base URL the authorizer reaches the IdP at, e.g. http://host.docker.internal:8787"
+        ));
+    }
+    Ok(s.trim_end_matches('/').to_string())
 }
 
 /// Arguments of `invoke`.

@@ -228,6 +228,7 @@ async fn idp_serve(
         pool_suffix,
         reload_from: Some(dir.clone()),
         control_token: expose.then(crate::net::ControlToken::generate),
+        public_url: None,
     };
     let token = config.control_token.clone();
     let idp = Idp::start(
@@ -286,6 +287,7 @@ pub(crate) fn harness_options(
         timeout: target.timeout,
         keys_dir: target.dir.clone(),
         simple_responses,
+        idp: crate::harness::IdpPlacement::default(),
     }
 }
 
@@ -339,7 +341,8 @@ async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
     check_target_args(&args.target)?;
     let kind = args.kind.as_deref().map(parse_kind).transpose()?;
     let profile = resolve_profile(args.profile, args.target.target.as_ref())?;
-    let options = harness_options(profile, &args.target, &args.claims, args.simple_responses);
+    let mut options = harness_options(profile, &args.target, &args.claims, args.simple_responses);
+    options.idp = args.target.idp()?;
     let harness = Harness::start(options).await?;
     let (header, kind) = match (&args.token, kind) {
         (Some(token), _) => (Some(token.clone()), None),
@@ -581,6 +584,7 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         workdir: args.target.workdir.clone(),
         concurrency: usize::from(args.target.concurrency),
         timeout: args.target.timeout,
+        idp: args.target.idp()?,
         keys_dir: args.target.dir.clone(),
         cache_ttl: args.cache_ttl,
         strict: args.strict,
@@ -726,6 +730,7 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
         timeout: args.target.timeout,
         keys_dir: args.target.dir.clone(),
         simple_responses: spec.simple_responses,
+        idp: args.target.idp()?,
     })
     .await?;
     let gateway = Gateway::new(config, harness.target.clone()).map_err(|e| {

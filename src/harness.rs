@@ -11,6 +11,27 @@ use crate::keys::{KeyDir, KeyError, KeyRing};
 use crate::target::{self, Target, TargetError, TargetOptions, TargetSpec};
 use crate::tokens::{MintSettings, Minter, Profile};
 
+/// Where a run's mock IdP listens and how the authorizer reaches it.
+#[derive(Clone, Debug)]
+pub struct IdpPlacement {
+    /// Address to listen on; port 0 picks a free one.
+    pub addr: std::net::SocketAddr,
+    /// Allow a non-loopback `addr` (the IdP's control endpoints then need a token).
+    pub expose: bool,
+    /// Base URL as the authorizer sees it; `None` means `http://<bound address>`.
+    pub url: Option<String>,
+}
+
+impl Default for IdpPlacement {
+    fn default() -> Self {
+        IdpPlacement {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            expose: false,
+            url: None,
+        }
+    }
+}
+
 /// How to set up a run.
 #[derive(Clone, Debug)]
 pub struct HarnessOptions {
@@ -32,6 +53,8 @@ pub struct HarnessOptions {
     pub keys_dir: Option<PathBuf>,
     /// HTTP API simple responses (`isAuthorized`).
     pub simple_responses: bool,
+    /// Where the IdP listens and the URL the authorizer uses for it.
+    pub idp: IdpPlacement,
 }
 
 /// Why a run could not be set up.
@@ -174,7 +197,12 @@ impl Harness {
         let idp = Idp::start(
             keys.published(),
             Some(keys.attacker.clone()),
-            IdpConfig::default(),
+            IdpConfig {
+                addr: options.idp.addr,
+                control_token: options.idp.expose.then(crate::net::ControlToken::generate),
+                public_url: options.idp.url.clone(),
+                ..IdpConfig::default()
+            },
         )
         .await?;
         let (issuer, jwks_url) = idp.layout(options.profile);

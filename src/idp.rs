@@ -104,6 +104,9 @@ pub struct IdpConfig {
     /// Token the control endpoints require. Without one the IdP listens on loopback only
     /// ([`crate::net::check_listen`]).
     pub control_token: Option<ControlToken>,
+    /// Base URL as the authorizer sees it (`http://host.docker.internal:8787`): the issuer,
+    /// the JWKS URL and the discovery documents use it. `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for IdpConfig {
@@ -114,6 +117,7 @@ impl Default for IdpConfig {
             pool_suffix: "authprobe".into(),
             reload_from: None,
             control_token: None,
+            public_url: None,
         }
     }
 }
@@ -235,7 +239,10 @@ impl Idp {
             addr: config.addr,
             source,
         })?;
-        let base_url = format!("http://{addr}");
+        let base_url = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{addr}"),
+        };
         let pool_id = format!("{}_{}", config.region, config.pool_suffix);
 
         let shared = Arc::new(Shared {

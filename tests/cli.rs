@@ -516,3 +516,15 @@ fn env_and_workdir_for_a_target_that_cannot_use_them_are_bad_usage() {
         &["--workdir is only for lambda: targets", "docker run -e"],
     );
 }
+
+#[test]
+fn a_non_loopback_idp_address_needs_idp_expose() {
+    let out = authprobe(&["invoke", "--idp-addr", "0.0.0.0:0"]);
+    assert_one_line_error(
+        &out,
+        &[
+            "--idp-addr 0.0.0.0:0 is not a loopback address",
+            "--idp-expose",
+        ],
+    );
+}

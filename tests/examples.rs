@@ -40,6 +40,7 @@ async fn harness(
         timeout: Duration::from_secs(10),
         keys_dir: None,
         simple_responses: false,
+        idp: Default::default(),
     })
     .await
     .unwrap()

@@ -306,3 +306,48 @@ async fn the_fault_endpoint_refuses_a_status_that_cannot_carry_a_body() {
     assert_eq!(set.status(), 204);
     assert_eq!(get_json(&idp.jwks_url()).await.0, 503);
 }
+
+#[tokio::test]
+async fn the_idp_url_the_authorizer_sees_is_its_jwks_url_and_the_tokens_issuer() {
+    use authprobe::harness::{Harness, HarnessOptions, IdpPlacement};
+    use authprobe::target::TargetSpec;
+    use authprobe::tokens::{MintSettings, Profile};
+    use base64::Engine;
+    let harness = Harness::start(HarnessOptions {
+        profile: Profile::Jwks,
+        settings: MintSettings {
+            issuer: String::new(),
+            ..MintSettings::default()
+        },
+        target: TargetSpec::Builtin(Profile::Jwks),
+        env: Vec::new(),
+        workdir: None,
+        concurrency: 1,
+        timeout: Duration::from_secs(3),
+        keys_dir: None,
+        simple_responses: false,
+        idp: IdpPlacement {
+            url: Some("http://host.docker.internal:8787/".into()),
+            ..IdpPlacement::default()
+        },
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        harness.jwks_url.as_deref(),
+        Some("http://host.docker.internal:8787/.well-known/jwks.json")
+    );
+    let token = harness
+        .minter
+        .mint(harness.minter.good_kind())
+        .unwrap()
+        .credential;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').nth(1).unwrap())
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["iss"], "http://host.docker.internal:8787");
+    // It still listens where it was told: loopback.
+    assert!(harness.idp.addr().ip().is_loopback());
+    harness.target.shutdown().await;
+}

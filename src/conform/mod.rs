@@ -54,6 +54,8 @@ pub struct ConformOptions {
     pub timeout: Duration,
     /// `--dir`: keys from a folder instead of made for the run.
     pub keys_dir: Option<std::path::PathBuf>,
+    /// `--idp-addr`, `--idp-expose`, `--idp-url`.
+    pub idp: crate::harness::IdpPlacement,
     /// `--cache-ttl`, overriding the profile's.
     pub cache_ttl: Option<u64>,
     /// Contract warnings fail.
@@ -82,6 +84,7 @@ impl ConformOptions {
             concurrency: 1,
             timeout: Duration::from_secs(3),
             keys_dir: None,
+            idp: crate::harness::IdpPlacement::default(),
             cache_ttl: None,
             strict: false,
             snapshots: None,
@@ -1183,6 +1186,7 @@ pub async fn run(
         timeout: options.timeout,
         keys_dir: options.keys_dir.clone(),
         simple_responses: p.simple_responses,
+        idp: options.idp.clone(),
     });
     let harness = tokio::select! {
         started = starting => started?,
