@@ -1008,3 +1008,46 @@ fn json_to_stdout_leaves_stdout_exactly_the_report() {
     );
     assert_eq!(same.status.code(), Some(2), "{}", text(&same.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_api_authorizer_rejecting_with_is_authorized_false_gets_no_contract_warning_and_one_true_finding()
+ {
+    let mut spec = profile::builtin("jwks").unwrap();
+    spec.event = authprobe::event::EventKind::V2;
+    spec.simple_responses = true;
+    let mut opts = options(
+        spec,
+        python_example(),
+        &[
+            ("AUTH_PROFILE", "jwks"),
+            ("JWKS_URL", "{jwks_url}"),
+            ("ISSUER", "{issuer}"),
+            ("AUDIENCE", "{audience}"),
+        ],
+    );
+    opts.workdir = Some(support::python::example_dir("http-v2"));
+    // The example's refetch cooldown (10 s) counts from its cold-start fetch.
+    opts.rotation_window = Duration::from_secs(12);
+    let report = run(&opts).await;
+    let s = &report.summary;
+    // Rejections are 403 `isAuthorized: false`: the documented way on an HTTP API, so not
+    // one contract warning. One finding, and a true one: the rotated-in key arrives during
+    // the refetch cooldown, the refusal is a simple response that API Gateway caches, and
+    // the token stays refused for the result TTL, whatever the authorizer does next.
+    assert_eq!(
+        (s.failed, s.warned, s.errored),
+        (1, 0, 0),
+        "{}",
+        explain(&report)
+    );
+    let rotation = case(&report, "key-rotation");
+    assert_eq!(rotation.status, Status::Failed);
+    assert!(
+        rotation.findings[0].why.contains("API Gateway caches"),
+        "{:?}",
+        rotation.findings
+    );
+    assert!(report.calibration.is_none());
+    assert_eq!(case(&report, "expired").http_status, Some(403));
+    assert_eq!(case(&report, "valid").http_status, Some(200));
+}

@@ -800,6 +800,7 @@ impl Runner<'_> {
         };
         let waited = started.elapsed().as_secs_f64();
         let window = self.options.rotation_window.as_secs_f64();
+        let refusal_cached = sent.cached;
         let mut r = self.result(case, what, None, sent, None);
         if r.observed == Some(Outcome::Allow) {
             r.notes.push(format!(
@@ -822,6 +823,9 @@ impl Runner<'_> {
                     r.detail
                 );
                 f.why = "after a key rotation, callers with tokens under the new key are locked out until the authorizer refetches the JWKS: either it never refetches on an unknown kid, or it waits longer than the window (a refetch cooldown or a cache lifetime)".into();
+                if refusal_cached {
+                    f.why.push_str("; here the refusal was a policy (a Deny or isAuthorized: false), which API Gateway caches, so the retries within the result TTL never reached the authorizer: a refusal during a refetch cooldown locks the token out for the whole TTL");
+                }
                 f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting; if your library waits out a longer cooldown on purpose, set rotation_window_seconds in the profile to what you accept".into();
             }
         }
