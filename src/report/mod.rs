@@ -185,9 +185,13 @@ impl<'a> Terminal<'a> {
             Status::Errored => p.red("ERR "),
             Status::Skipped => p.dim("skip"),
         };
-        let observed = r
-            .observed
-            .map_or_else(|| "-".to_string(), |o| o.to_string());
+        // The outcome, and the HTTP status a client saw when the case went through a gateway.
+        let observed = match (r.observed, r.http_status) {
+            (Some(o), Some(status)) => format!("{o} {status}"),
+            (Some(o), None) => o.to_string(),
+            (None, Some(status)) => status.to_string(),
+            (None, None) => "-".to_string(),
+        };
         let tail = match r.status {
             Status::Failed | Status::Warned => r
                 .findings
@@ -199,7 +203,7 @@ impl<'a> Terminal<'a> {
             Status::Passed => format!("{:.1} ms", r.elapsed_ms),
         };
         format!(
-            "  {label}  {:<26} {:<6} → {:<13} {}",
+            "  {label}  {:<26} {:<6} → {:<17} {}",
             printable_line(&r.name),
             r.expected,
             observed,
@@ -749,14 +753,15 @@ pub fn markdown(report: &RunReport) -> String {
         }
     }
     md.push_str(
-        "## Cases\n\n| case | expected | observed | status | causes | detail |\n|---|---|---|---|---|---|\n",
+        "## Cases\n\n| case | expected | observed | HTTP | status | causes | detail |\n|---|---|---|---|---|---|---|\n",
     );
     for c in &report.cases {
         md.push_str(&format!(
-            "| `{}` | {} | {} | {:?} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {:?} | {} | {} |\n",
             md_code(&c.name),
             c.expected,
             c.observed.map_or("-".to_string(), |o| o.to_string()),
+            c.http_status.map_or("-".to_string(), |s| s.to_string()),
             c.status,
             c.causes.join(", "),
             printable_line(&c.detail.replace('\n', " ")).replace('|', "\\|")
