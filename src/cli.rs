@@ -51,6 +51,21 @@ pub enum Command {
     /// Run the API Gateway emulator in front of an authorizer.
     #[command(subcommand)]
     Gateway(GatewayCommand),
+    /// Show the built-in profiles (embedded in the binary).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+/// `authprobe profile …`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Print a built-in profile's TOML, to copy and edit: `authprobe profile show jwks >
+    /// my.toml`, then `conform --scenario my.toml`.
+    Show {
+        /// The profile.
+        #[arg(value_enum)]
+        name: Profile,
+    },
 }
 
 /// `authprobe gateway …`

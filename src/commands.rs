@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cli::{
     ClaimArgs, Cli, Command, ConformArgs, GatewayCommand, GatewayServeArgs, IdpCommand, InvokeArgs,
-    KeysCommand, KeysGenerate, TargetArgs, TokenCommand, TokenMint,
+    KeysCommand, KeysGenerate, ProfileCommand, TargetArgs, TokenCommand, TokenMint,
 };
 use crate::event::{self, Api, ClientRequest};
 use crate::harness::{Harness, HarnessOptions};
@@ -44,6 +44,14 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
         Command::Invoke(args) => invoke(args, out).await,
         Command::Conform(args) => conform(args, out).await,
         Command::Gateway(GatewayCommand::Serve(args)) => gateway_serve(args, out).await,
+        Command::Profile(ProfileCommand::Show { name }) => {
+            let (_, text) = crate::conform::profile::BUILTIN
+                .iter()
+                .find(|(n, _)| *n == name.name())
+                .expect("every profile is built in");
+            out.write_all(text.as_bytes())?;
+            Ok(EXIT_OK)
+        }
     }
 }
 

@@ -128,7 +128,7 @@ impl Error {
             Error::Idp(_) => Some("pick another --addr, or port 0 for a free one".into()),
             Error::Harness(e) => e.hint(),
             Error::Profile(_) => {
-                Some("fix the profile file; scenarios/*.toml are commented examples".into())
+                Some("fix the profile file; `authprobe profile show jwks` prints a commented example".into())
             }
             Error::Report { flag, .. } => Some(format!("pass a writable path with {flag}")),
             Error::Snapshot(_) => Some(

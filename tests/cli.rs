@@ -528,3 +528,14 @@ fn a_non_loopback_idp_address_needs_idp_expose() {
         ],
     );
 }
+
+#[test]
+fn profile_show_prints_a_builtin_profile_that_loads_as_a_scenario() {
+    let out = authprobe(&["profile", "show", "jwks"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.toml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let spec = authprobe::conform::profile::load(&path).unwrap();
+    assert_eq!(spec.profile, authprobe::tokens::Profile::Jwks);
+}
