@@ -263,7 +263,7 @@ impl Kind {
     pub fn suggest(name: &str) -> Vec<&'static str> {
         let mut scored: Vec<(usize, &'static str)> = Kind::ALL
             .iter()
-            .map(|k| (edit_distance(name, k.name()), k.name()))
+            .map(|k| (strsim::levenshtein(name, k.name()), k.name()))
             .filter(|(d, n)| *d <= 3.max(name.len() / 3) || n.contains(name))
             .collect();
         scored.sort();
@@ -349,21 +349,6 @@ impl Kind {
             _ => None,
         }
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
