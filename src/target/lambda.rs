@@ -272,6 +272,33 @@ fn child_env(shared: &Shared, env: &Env, workdir: &std::path::Path) -> Vec<(Stri
     vars
 }
 
+/// Where a `lambda:` program is: a relative path with a `/` (`./bootstrap`,
+/// `.venv/bin/python`) is looked up in the working directory first, as `cd DIR && ./bootstrap`
+/// would, then in the current directory; a bare name is left to `PATH`. Err names every path
+/// tried.
+fn resolve_program(
+    program: &str,
+    workdir: &std::path::Path,
+    cwd: &std::path::Path,
+) -> Result<PathBuf, String> {
+    let path = std::path::Path::new(program);
+    if !path.is_relative() || !program.contains('/') {
+        return Ok(path.to_path_buf());
+    }
+    let mut tried: Vec<PathBuf> = vec![workdir.join(path)];
+    if workdir != cwd {
+        tried.push(cwd.join(path));
+    }
+    if let Some(found) = tried.iter().find(|p| p.exists()) {
+        return Ok(found.clone());
+    }
+    let names: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+    Err(format!(
+        "cannot run `{program}`: no such file at {}",
+        names.join(" or ")
+    ))
+}
+
 /// Starts a new child in `env` (a new generation); a monitor task watches it.
 fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
     if shared.shutting_down.load(Ordering::SeqCst) {
@@ -283,13 +310,8 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         None => std::env::current_dir().map_err(|e| TargetError::Start(e.to_string()))?,
     };
     let program = &shared.command[0];
-    // A relative path to the program is taken from where authprobe runs, not from --workdir.
-    let resolved = match std::path::Path::new(program) {
-        p if p.is_relative() && program.contains('/') => std::env::current_dir()
-            .map(|cwd| cwd.join(p))
-            .unwrap_or_else(|_| p.to_path_buf()),
-        p => p.to_path_buf(),
-    };
+    let cwd = std::env::current_dir().map_err(|e| TargetError::Start(e.to_string()))?;
+    let resolved = resolve_program(program, &workdir, &cwd).map_err(TargetError::Start)?;
     let mut command = tokio::process::Command::new(&resolved);
     command
         .args(&shared.command[1..])
@@ -766,5 +788,36 @@ impl Target for LambdaTarget {
             let _ =
                 tokio::time::timeout(Duration::from_secs(2), unreaped.wait_for(|n| *n == 0)).await;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_program_is_looked_up_in_the_workdir_first_then_the_current_directory() {
+        let workdir = tempfile::tempdir().unwrap();
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::write(workdir.path().join("bootstrap"), "").unwrap();
+        std::fs::write(cwd.path().join("bootstrap"), "").unwrap();
+        std::fs::create_dir_all(cwd.path().join(".venv/bin")).unwrap();
+        std::fs::write(cwd.path().join(".venv/bin/python"), "").unwrap();
+        let resolve = |p| resolve_program(p, workdir.path(), cwd.path());
+        assert_eq!(
+            resolve("./bootstrap").unwrap(),
+            workdir.path().join("./bootstrap")
+        );
+        assert_eq!(
+            resolve(".venv/bin/python").unwrap(),
+            cwd.path().join(".venv/bin/python")
+        );
+        assert_eq!(resolve("python3").unwrap(), PathBuf::from("python3"));
+        let err = resolve("./missing").unwrap_err();
+        assert!(
+            err.contains(&workdir.path().join("./missing").display().to_string())
+                && err.contains(&cwd.path().join("./missing").display().to_string()),
+            "{err}"
+        );
     }
 }
