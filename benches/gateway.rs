@@ -18,9 +18,13 @@
 //! Knobs: `AUTHPROBE_GATEWAY_REQUESTS` (default 1,000,000; a smoke run of 5,000 without
 //! `--bench`), `AUTHPROBE_WRK_SECONDS` (default 10), `AUTHPROBE_WRK_CONNECTIONS` (default 64).
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{env_count, mib, rss_kib};
+
 use std::convert::Infallible;
 use std::env;
-use std::fs;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
@@ -33,28 +37,6 @@ use authprobe::policy::MethodArn;
 use authprobe::target::{self, Answer, BoxFuture, Call, Reply, Target, TargetOptions, TargetSpec};
 use authprobe::tokens::{MintSettings, Profile};
 use serde_json::json;
-
-fn env_count(name: &str, default: usize) -> usize {
-    env::var(name)
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
-/// This process's resident set size in KiB (VmRSS of /proc/self/status).
-fn rss_kib() -> u64 {
-    let status = fs::read_to_string("/proc/self/status").expect("/proc/self/status reads");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS is in /proc/self/status")
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
 
 /// Allows every token with a stage-wide policy, principal = the token, as a JWT authorizer
 /// would: every distinct token is a distinct cache entry.

@@ -16,6 +16,11 @@
 //!   `AUTHPROBE_MINT_TOKENS` (default 5000) and `AUTHPROBE_MINT_ROUNDS` (default 5) set the
 //!   tokens per round and the rounds; the best round is reported, as the script does.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::env_count;
+
 use std::env;
 use std::hint::black_box;
 use std::thread;
@@ -125,14 +130,6 @@ fn main() {
             Criterion::default().configure_from_args().final_summary();
         }
     }
-}
-
-fn env_count(name: &str, default: usize) -> usize {
-    env::var(name)
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
 }
 
 /// Best rate over `rounds` rounds of `count` calls of `f`, in calls per second.

@@ -16,8 +16,12 @@
 //! `--bench` (as `cargo test --benches` does) it is a smoke run of a few thousand requests.
 //! Everything is on 127.0.0.1.
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{env_count, mib, rss_kib};
+
 use std::env;
-use std::fs;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,28 +34,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// Requests sent before the baseline reading, so connection pools, buffers and allocator
 /// arenas are in place and the growth is what the requests themselves leave behind.
 const WARM_UP: usize = 5_000;
-
-fn env_count(name: &str, default: usize) -> usize {
-    env::var(name)
-        .ok()
-        .and_then(|v| v.trim().replace('_', "").parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
-/// This process's resident set size in KiB (VmRSS of /proc/self/status).
-fn rss_kib() -> u64 {
-    let status = fs::read_to_string("/proc/self/status").expect("/proc/self/status reads");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS is in /proc/self/status")
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
 
 /// Size of the POST bodies in the mix.
 const POST_BODY: usize = 100 * 1024;

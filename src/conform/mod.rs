@@ -22,7 +22,7 @@ use crate::keys::{KeyBits, SigningKey};
 use crate::policy::MethodArn;
 use crate::stop::{Signal, StopRequest};
 use crate::target::{self, Call, Outcome, Reply, Target, TargetSpec, TargetStats};
-use crate::tokens::{Expect, Kind, MintSettings, Profile};
+use crate::tokens::{Expect, Kind, Profile};
 
 use profile::{CaseKind, CaseSpec, HeaderForm, ProfileSpec, Stateful};
 use snapshot::{SnapshotStatus, Snapshots};
@@ -1156,20 +1156,7 @@ pub async fn run(
     let now = crate::tokens::unix_now();
     let (stamp, started) = timestamps(now);
     let p = &options.profile;
-    let mut settings = MintSettings {
-        issuer: p.issuer.clone().unwrap_or_default(),
-        audience: p.audience.clone(),
-        client_id: p.client_id.clone(),
-        token_use: p.token_use,
-        leeway: Duration::from_secs(p.leeway_seconds),
-        ..MintSettings::default()
-    };
-    if let Some(secret) = &p.secret {
-        settings.secret = secret.clone().into_bytes();
-    }
-    if !p.scopes.is_empty() {
-        settings.scope = p.scopes.join(" ");
-    }
+    let settings = p.mint_settings();
     let stop = &options.stop;
     let not_run = |signal: Signal, cases: &[CaseSpec]| -> Vec<CaseResult> {
         cases
