@@ -203,6 +203,97 @@ pub struct ConformArgs {
     /// Colour: auto (a terminal without NO_COLOR), always or never.
     #[arg(long, value_enum, default_value_t = crate::report::ColorChoice::Auto)]
     pub color: crate::report::ColorChoice,
+    /// Good tokens from a real IdP (a deployed authorizer): the key-less catalogue.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// Where the real good token of a key-less run comes from (a deployed authorizer trusts the
+/// team's IdP, not authprobe's keys). Any of the three token options makes the run key-less,
+/// as does `identity = "external"` in the profile.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Real IdP (key-less run)")]
+pub struct IdentityArgs {
+    /// Shell command that prints a real good token on stdout, e.g. `aws cognito-idp
+    /// initiate-auth … --query AuthenticationResult.AccessToken --output text`. Run once per
+    /// run (again every --token-ttl); a non-zero exit or no output stops the run (exit 3).
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["token_file", "oauth_token_url"])]
+    pub token_cmd: Option<String>,
+    /// File that holds a real good token.
+    #[arg(long, value_name = "FILE", conflicts_with = "oauth_token_url")]
+    pub token_file: Option<PathBuf>,
+    /// OAuth 2.0 token endpoint to get the good token from by the client-credentials grant
+    /// (Cognito app client, Auth0/Okta machine-to-machine app); needs --client-id and
+    /// --client-secret-env.
+    #[arg(long, value_name = "URL", requires_all = ["client_id", "client_secret_env"])]
+    pub oauth_token_url: Option<String>,
+    /// App client id for --oauth-token-url.
+    #[arg(long, value_name = "ID", requires = "oauth_token_url")]
+    pub client_id: Option<String>,
+    /// Environment variable that holds the app client's secret (the value is never printed).
+    #[arg(long, value_name = "VAR", requires = "oauth_token_url")]
+    pub client_secret_env: Option<String>,
+    /// Scopes to ask the token endpoint for (space separated; default: the client's).
+    #[arg(long, value_name = "SCOPES", requires = "oauth_token_url")]
+    pub scope: Option<String>,
+    /// Get a new good token when the last one is this old, e.g. 50m (default: one per run).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub token_ttl: Option<Duration>,
+    /// The issuer's JWKS (default: the good token's iss + /.well-known/jwks.json).
+    #[arg(long, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// A correctly signed, expired token of the issuer: the `expired` case then runs.
+    #[arg(long, value_name = "FILE")]
+    pub expired_token_file: Option<PathBuf>,
+}
+
+impl IdentityArgs {
+    /// The key-less run these options ask for: `None` without a token option (an error when
+    /// `required`, i.e. the profile says `identity = "external"`).
+    pub fn external(
+        &self,
+        required: bool,
+    ) -> Result<Option<crate::harness::ExternalIdentity>, crate::Error> {
+        use crate::tokens::source::{Secret, TokenSource};
+        let source = match (&self.token_cmd, &self.token_file, &self.oauth_token_url) {
+            (Some(cmd), _, _) => TokenSource::Command(cmd.clone()),
+            (_, Some(file), _) => TokenSource::File(file.clone()),
+            (_, _, Some(url)) => TokenSource::ClientCredentials {
+                token_url: url.clone(),
+                client_id: self.client_id.clone().unwrap_or_default(),
+                secret: Secret::new(secret_from_env(
+                    "--client-secret-env",
+                    self.client_secret_env.as_deref().unwrap_or_default(),
+                )?),
+                scope: self.scope.clone(),
+            },
+            (None, None, None) => {
+                let stray = [
+                    ("--token-ttl", self.token_ttl.is_some()),
+                    ("--jwks-url", self.jwks_url.is_some()),
+                    ("--expired-token-file", self.expired_token_file.is_some()),
+                ]
+                .into_iter()
+                .find(|(_, given)| *given);
+                if !required && stray.is_none() {
+                    return Ok(None);
+                }
+                return Err(crate::Error::Usage {
+                    message: match stray {
+                        Some((flag, _)) => format!("{flag} is for a key-less run, and no good token was given"),
+                        None => "the profile says identity = \"external\", and no good token was given".into(),
+                    },
+                    hint: "give the real good token with --token-cmd, --token-file or --oauth-token-url".into(),
+                });
+            }
+        };
+        Ok(Some(crate::harness::ExternalIdentity {
+            source,
+            refresh: self.token_ttl,
+            jwks_url: self.jwks_url.clone(),
+            expired_token: self.expired_token_file.clone(),
+        }))
+    }
 }
 
 impl ConformArgs {
@@ -395,6 +486,11 @@ pub enum TokenCommand {
         /// Print a JSON array of {name, expect, what} instead.
         #[arg(long)]
         json: bool,
+        /// Say which kinds a key-less run (real good token, no issuer key) derives: a column
+        /// `keyless` or `issuer-key`, then how the kind is made or why it needs the issuer's
+        /// key (JSON: `keyless` and `what`).
+        #[arg(long)]
+        keyless: bool,
     },
     /// Print one token of a kind (the Authorization header value; --raw for the token alone).
     Mint(TokenMint),
@@ -477,7 +573,37 @@ pub enum IdpCommand {
         /// Cognito region and pool id of the Cognito layout.
         #[arg(long, default_value = "us-east-1_authprobe")]
         pool_id: String,
+        /// The app client of the token endpoint (POST /oauth2/token).
+        #[command(flatten)]
+        oauth: IdpClientArgs,
     },
+}
+
+/// The app client `idp serve` accepts at its OAuth 2.0 token endpoint (client credentials).
+#[derive(Debug, Clone, Args)]
+pub struct IdpClientArgs {
+    /// Client id of the token endpoint's app client (the `client_id` and `sub` of its tokens).
+    #[arg(long, default_value = "authprobeclient0001")]
+    pub client_id: String,
+    /// Environment variable that holds the app client's secret; without it the token endpoint
+    /// knows no client and refuses every request.
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Scope the app client may ask for, repeatable (all of them when a request names none).
+    #[arg(long = "scope", value_name = "SCOPE", default_value = "hello/read")]
+    pub scopes: Vec<String>,
+}
+
+/// Reads a secret from the environment variable `var` (`--client-secret-env`): unset or empty
+/// is bad usage. The value is never printed.
+pub fn secret_from_env(flag: &str, var: &str) -> Result<String, crate::Error> {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => Ok(value),
+        _ => Err(crate::Error::Usage {
+            message: format!("{flag} {var}: the variable is not set or empty"),
+            hint: format!("export {var} with the client secret (in CI, from a secret store)"),
+        }),
+    }
 }
 
 /// Parses `300`, `300s`, `5m`, `1h`, `250ms`.

@@ -33,14 +33,16 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             profile,
             token_use,
             json,
-        }) => token_list(profile, token_use, json, out),
+            keyless,
+        }) => token_list(profile, token_use, json, keyless, out),
         Command::Token(TokenCommand::Mint(args)) => token_mint(args, out),
         Command::Idp(IdpCommand::Serve {
             dir,
             addr,
             expose,
             pool_id,
-        }) => idp_serve(dir, addr, expose, pool_id, out).await,
+            oauth,
+        }) => idp_serve(dir, addr, expose, pool_id, oauth, out).await,
         Command::Invoke(args) => invoke(args, out).await,
         Command::Conform(args) => conform(args, out).await,
         Command::Gateway(GatewayCommand::Serve(args)) => gateway_serve(args, out).await,
@@ -104,8 +106,10 @@ fn token_list(
     profile: Option<Profile>,
     token_use: TokenUse,
     json: bool,
+    keyless: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<u8, Error> {
+    use crate::tokens::keyless as kl;
     let mut rows = Vec::new();
     for kind in Kind::ALL {
         let direction = match profile {
@@ -115,7 +119,27 @@ fn token_list(
             },
             None => kind.direction(),
         };
-        if json {
+        if keyless {
+            let (column, what) = match kl::needs_issuer_key(*kind) {
+                Some(why) => ("issuer-key", why),
+                None => ("keyless", kl::what(*kind)),
+            };
+            if json {
+                rows.push(serde_json::json!({
+                    "name": kind.name(),
+                    "expect": direction.word(),
+                    "keyless": column == "keyless",
+                    "what": what,
+                }));
+            } else {
+                writeln!(
+                    out,
+                    "{}\t{}\t{column}\t{what}",
+                    kind.name(),
+                    direction.word()
+                )?;
+            }
+        } else if json {
             rows.push(serde_json::json!({
                 "name": kind.name(),
                 "expect": direction.word(),
@@ -220,6 +244,7 @@ async fn idp_serve(
     addr: std::net::SocketAddr,
     expose: bool,
     pool_id: String,
+    oauth: crate::cli::IdpClientArgs,
     out: &mut (dyn Write + Send),
 ) -> Result<u8, Error> {
     crate::net::check_listen(addr, expose)?;
@@ -228,6 +253,14 @@ async fn idp_serve(
             message,
             hint: "pass --pool-id like us-east-1_abc123".into(),
         })?;
+    let oauth_clients = match &oauth.client_secret_env {
+        Some(var) => vec![crate::idp::OAuthClient {
+            id: oauth.client_id.clone(),
+            secret: crate::cli::secret_from_env("--client-secret-env", var)?,
+            scopes: oauth.scopes.clone(),
+        }],
+        None => Vec::new(),
+    };
     let keys = KeyDir::new(&dir).load()?;
     let attacker = Arc::new(SigningKey::generate(keys::KeyBits::B2048)?);
     let config = IdpConfig {
@@ -237,6 +270,7 @@ async fn idp_serve(
         reload_from: Some(dir.clone()),
         control_token: expose.then(crate::net::ControlToken::generate),
         public_url: None,
+        oauth_clients,
     };
     let token = config.control_token.clone();
     let idp = Idp::start(
@@ -249,6 +283,10 @@ async fn idp_serve(
     writeln!(out, "issuer\t{}", idp.issuer())?;
     writeln!(out, "cognito_jwks_url\t{}", idp.cognito_jwks_url())?;
     writeln!(out, "cognito_issuer\t{}", idp.cognito_issuer())?;
+    if oauth.client_secret_env.is_some() {
+        writeln!(out, "token_url\t{}", idp.token_url())?;
+        writeln!(out, "cognito_token_url\t{}", idp.cognito_token_url())?;
+    }
     if let Some(token) = &token {
         writeln!(out, "control_token\t{}", token.as_str())?;
     }
@@ -584,6 +622,18 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
     if let Some(snapshots) = &snapshots {
         snapshots.prepare()?;
     }
+    let identity = args
+        .identity
+        .external(spec.identity == profile::Identity::External)?;
+    if identity.is_some() && !matches!(spec.profile, Profile::Jwks | Profile::Cognito) {
+        return Err(Error::Usage {
+            message: format!(
+                "a key-less run (real good tokens) is for JWT authorizers, not the {} profile",
+                spec.profile
+            ),
+            hint: "use --profile jwks or --profile cognito, or a profile file of either".into(),
+        });
+    }
     let spec_rotation_window = spec.rotation_window;
     let options = ConformOptions {
         profile: spec,
@@ -603,6 +653,7 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
             .unwrap_or(crate::conform::DEFAULT_ROTATION_WINDOW),
         stop: crate::stop::StopRequest::from_signals().map_err(Error::Output)?,
         calibrate: !args.no_calibrate,
+        identity,
     };
     let color = crate::report::use_color(args.color);
     let verbosity = match (args.quiet, args.verbose) {

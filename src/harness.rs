@@ -9,7 +9,9 @@ use crate::authorizer::AuthorizerConfig;
 use crate::idp::{Idp, IdpConfig, IdpError};
 use crate::keys::{KeyDir, KeyError, KeyRing};
 use crate::target::{self, Target, TargetError, TargetOptions, TargetSpec};
-use crate::tokens::{MintSettings, Minter, Profile};
+use crate::tokens::keyless::{External, IssuerKeys, RealToken, RealTokenError};
+use crate::tokens::source::{SourceError, TokenSource};
+use crate::tokens::{MintSettings, Minter, Profile, TokenUse};
 
 /// Where a run's mock IdP listens and how the authorizer reaches it.
 #[derive(Clone, Debug)]
@@ -57,6 +59,175 @@ pub struct HarnessOptions {
     pub idp: IdpPlacement,
 }
 
+/// Good tokens from a real IdP instead of minted ones: a key-less run
+/// ([`crate::tokens::keyless`]), for an authorizer that trusts an IdP whose keys authprobe
+/// does not have.
+#[derive(Clone, Debug)]
+pub struct ExternalIdentity {
+    /// Where the good token comes from.
+    pub source: TokenSource,
+    /// Get a new good token when the last one is this old; `None`: one per run.
+    pub refresh: Option<Duration>,
+    /// The issuer's JWKS; `None`: the good token's `iss` + `/.well-known/jwks.json`.
+    pub jwks_url: Option<String>,
+    /// A correctly signed expired token of the issuer (`--expired-token-file`).
+    pub expired_token: Option<PathBuf>,
+}
+
+/// Why a key-less run could not get what it derives its tokens from.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// No good token.
+    #[error("cannot get the good token")]
+    Source(#[source] SourceError),
+    /// The good token is not a JWT.
+    #[error("cannot use the good token")]
+    Token(#[source] RealTokenError),
+    /// The expired token cannot be read or is not a JWT.
+    #[error("cannot use --expired-token-file")]
+    Expired(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Neither `--jwks-url` nor an `iss` in the token.
+    #[error("the good token has no iss claim to find the issuer's JWKS from")]
+    NoIssuer,
+    /// The JWKS could not be fetched.
+    #[error("cannot fetch the issuer's JWKS from {url}")]
+    Jwks {
+        /// Where.
+        url: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The JWKS is not a key set with an RSA key.
+    #[error("the issuer's JWKS at {url} is not usable")]
+    JwksBody {
+        /// Where.
+        url: String,
+        /// Why.
+        #[source]
+        source: RealTokenError,
+    },
+}
+
+impl IdentityError {
+    /// The fix, in one line.
+    pub fn hint(&self) -> String {
+        match self {
+            IdentityError::Source(e) => e.hint().into(),
+            IdentityError::Token(_) => {
+                "the good token must be the JWT the authorizer receives (an access or ID token)"
+                    .into()
+            }
+            IdentityError::Expired(_) => "write one expired JWT of the issuer into the file".into(),
+            IdentityError::NoIssuer | IdentityError::JwksBody { .. } => {
+                "pass the issuer's key set with --jwks-url".into()
+            }
+            IdentityError::Jwks { .. } => "check --jwks-url (or the token's iss)".into(),
+        }
+    }
+}
+
+impl ExternalIdentity {
+    /// Gets the good token and parses it.
+    pub async fn good_token(&self) -> Result<RealToken, IdentityError> {
+        let token = self.source.fetch().await.map_err(IdentityError::Source)?;
+        RealToken::parse(&token).map_err(IdentityError::Token)
+    }
+
+    /// The good token, the issuer's keys, and the expired token if given; `jwks_url` is
+    /// where the keys came from.
+    async fn load(&self) -> Result<(External, String), IdentityError> {
+        let good = self.good_token().await?;
+        let url = match (&self.jwks_url, good.claim("iss")) {
+            (Some(url), _) => url.clone(),
+            (None, Some(iss)) => format!("{}{}", iss.trim_end_matches('/'), crate::idp::JWKS_PATH),
+            (None, None) => return Err(IdentityError::NoIssuer),
+        };
+        let jwks_error = |source: reqwest::Error| IdentityError::Jwks {
+            url: url.clone(),
+            source: source.without_url(),
+        };
+        let doc: serde_json::Value = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(jwks_error)?
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(jwks_error)?
+            .json()
+            .await
+            .map_err(jwks_error)?;
+        let issuer = IssuerKeys::from_jwks(&doc).map_err(|source| IdentityError::JwksBody {
+            url: url.clone(),
+            source,
+        })?;
+        let expired = match &self.expired_token {
+            Some(path) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|e| IdentityError::Expired(Box::new(e)))?;
+                Some(RealToken::parse(&text).map_err(|e| IdentityError::Expired(Box::new(e)))?)
+            }
+            None => None,
+        };
+        Ok((
+            External {
+                good,
+                expired,
+                issuer,
+            },
+            url,
+        ))
+    }
+}
+
+/// The claims a key-less run judges by, read from the real good token: its `iss`, `sub`,
+/// `client_id` (or an ID token's `aud`), `aud` and `token_use`.
+fn settings_from(token: &RealToken, mut settings: MintSettings) -> MintSettings {
+    if let Some(iss) = token.claim("iss") {
+        settings.issuer = iss.to_string();
+    }
+    if let Some(sub) = token.claim("sub") {
+        settings.subject = sub.to_string();
+    }
+    let aud = token.claims().get("aud").and_then(|a| match a {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(items) => items.first()?.as_str().map(str::to_string),
+        _ => None,
+    });
+    match token.claim("token_use") {
+        Some("id") => {
+            settings.token_use = TokenUse::Id;
+            if let Some(aud) = &aud {
+                settings.client_id = aud.clone();
+            }
+        }
+        Some("access") => settings.token_use = TokenUse::Access,
+        _ => {}
+    }
+    if let Some(client_id) = token.claim("client_id") {
+        settings.client_id = client_id.to_string();
+    }
+    if let Some(aud) = aud {
+        settings.audience = aud;
+    }
+    settings
+}
+
+/// An error and its sources, `: `-joined.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 /// Why a run could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -78,6 +249,9 @@ pub enum HarnessError {
     /// The API Gateway emulator refuses the API's settings.
     #[error(transparent)]
     Gateway(#[from] crate::gateway::ConfigError),
+    /// A key-less run's good token or issuer keys.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// An `--env` value names a placeholder that does not exist.
     #[error("--env {key}: unknown placeholder `{{{name}}}`")]
     Placeholder {
@@ -112,6 +286,7 @@ impl HarnessError {
                     .into(),
             ),
             HarnessError::Idp(_) => None,
+            HarnessError::Identity(e) => Some(e.hint()),
             HarnessError::Gateway(_) => Some("fix the profile's [api] table or --cache-ttl".into()),
         }
     }
@@ -144,6 +319,8 @@ pub struct Harness {
     /// The target as given.
     pub spec: TargetSpec,
     target_options: TargetOptions,
+    /// A key-less run's token source, and when its good token was fetched.
+    identity: Option<(ExternalIdentity, std::sync::Mutex<std::time::Instant>)>,
 }
 
 impl std::fmt::Debug for Harness {
@@ -188,6 +365,21 @@ pub fn resolve(key: &str, value: &str, known: &[(&str, String)]) -> Result<Strin
 impl Harness {
     /// Makes or reads keys, starts the IdP, and starts the target.
     pub async fn start(options: HarnessOptions) -> Result<Harness, HarnessError> {
+        Harness::start_with_identity(options, None).await
+    }
+
+    /// [`Harness::start`], with good tokens from a real IdP when `identity` is given: the
+    /// minter is then key-less, and `{issuer}`, `{jwks_url}`, `{client_id}` and `{audience}`
+    /// are the real token's. The run's own IdP still serves the attacker's `jku`/`x5u`
+    /// targets.
+    pub async fn start_with_identity(
+        options: HarnessOptions,
+        identity: Option<ExternalIdentity>,
+    ) -> Result<Harness, HarnessError> {
+        let external = match &identity {
+            Some(identity) => Some(identity.load().await?),
+            None => None,
+        };
         let keys = match &options.keys_dir {
             Some(dir) => KeyRing::from_keys(KeyDir::new(dir).load()?, dir)?,
             None => tokio::task::spawn_blocking(KeyRing::generate)
@@ -205,10 +397,14 @@ impl Harness {
             },
         )
         .await?;
-        let (issuer, jwks_url) = idp.layout(options.profile);
+        let (issuer, mut jwks_url) = idp.layout(options.profile);
         let mut settings = options.settings.clone();
         if settings.issuer.is_empty() {
             settings.issuer = issuer;
+        }
+        if let Some((external, url)) = &external {
+            settings = settings_from(&external.good, settings);
+            jwks_url = Some(url.clone());
         }
         settings.jku_url = idp.jku_url();
         settings.x5u_url = idp.x5u_url();
@@ -252,15 +448,44 @@ impl Harness {
                 target: options.target.to_string(),
                 source,
             })?;
+        let minter = match external {
+            Some((external, _)) => Minter::keyless(options.profile, keys, settings, external),
+            None => Minter::new(options.profile, keys, settings),
+        };
         Ok(Harness {
             profile: options.profile,
             idp,
-            minter: Minter::new(options.profile, keys, settings),
+            minter,
             target,
             jwks_url,
             spec: options.target,
             target_options,
+            identity: identity.map(|i| (i, std::sync::Mutex::new(std::time::Instant::now()))),
         })
+    }
+
+    /// In a key-less run with a token lifetime (`--token-ttl`), gets a new good token once
+    /// the last one is that old. A failed refresh keeps the old token and says so on stderr.
+    pub async fn refresh_identity(&self) {
+        let Some((identity, fetched)) = &self.identity else {
+            return;
+        };
+        let Some(ttl) = identity.refresh else {
+            return;
+        };
+        if fetched.lock().expect("lock").elapsed() < ttl {
+            return;
+        }
+        match identity.good_token().await {
+            Ok(good) => {
+                self.minter.replace_good_token(good);
+                *fetched.lock().expect("lock") = std::time::Instant::now();
+            }
+            Err(e) => eprintln!(
+                "warning: {}; the run goes on with the previous good token",
+                chain(&e)
+            ),
+        }
     }
 
     /// Starts another instance of the target with nothing cached: a cold start. `None` for

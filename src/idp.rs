@@ -38,6 +38,33 @@ pub const ATTACKER_JWKS_PATH: &str = "/.attacker/jwks.json";
 pub const ATTACKER_X5U_PATH: &str = "/.attacker/cert.pem";
 /// Prefix of the control endpoints used by `authprobe idp serve`.
 pub const ADMIN_PREFIX: &str = "/_authprobe/idp";
+/// Path of the OAuth 2.0 token endpoint under the base URL (and under a Cognito pool's
+/// issuer), as the discovery documents name it.
+pub const TOKEN_PATH: &str = "/oauth2/token";
+/// Lifetime of the access tokens the token endpoint issues (Cognito's default: one hour).
+pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+/// An app client the token endpoint knows: the OAuth 2.0 client-credentials grant (RFC 6749
+/// §4.4) of a Cognito app client or an Auth0/Okta machine-to-machine application.
+#[derive(Clone)]
+pub struct OAuthClient {
+    /// `client_id`; also the `sub` of its tokens.
+    pub id: String,
+    /// `client_secret`, checked in constant time and never printed.
+    pub secret: String,
+    /// Scopes it may ask for; a request without `scope` gets them all.
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
 
 /// A fault the JWKS endpoints serve until cleared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +134,8 @@ pub struct IdpConfig {
     /// Base URL as the authorizer sees it (`http://host.docker.internal:8787`): the issuer,
     /// the JWKS URL and the discovery documents use it. `None`: `http://<bound address>`.
     pub public_url: Option<String>,
+    /// App clients of the token endpoint ([`TOKEN_PATH`]); none: it refuses every client.
+    pub oauth_clients: Vec<OAuthClient>,
 }
 
 impl Default for IdpConfig {
@@ -118,6 +147,7 @@ impl Default for IdpConfig {
             reload_from: None,
             control_token: None,
             public_url: None,
+            oauth_clients: Vec::new(),
         }
     }
 }
@@ -193,6 +223,9 @@ struct Shared {
     fault: RwLock<Option<Fault>>,
     jwks_fetches: AtomicU64,
     attacker_fetches: AtomicU64,
+    tokens_issued: AtomicU64,
+    base_url: String,
+    oauth_clients: Vec<OAuthClient>,
     /// Made on the first [`Idp::mock_server`] call; until then unknown paths are a bare 404.
     mock: tokio::sync::OnceCell<MockServer>,
     client: reqwest::Client,
@@ -252,6 +285,9 @@ impl Idp {
             fault: RwLock::new(None),
             jwks_fetches: AtomicU64::new(0),
             attacker_fetches: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
+            base_url: base_url.clone(),
+            oauth_clients: config.oauth_clients,
             mock: tokio::sync::OnceCell::new(),
             client: reqwest::Client::builder()
                 .no_proxy()
@@ -287,10 +323,15 @@ impl Idp {
             .route(ATTACKER_JWKS_PATH, get(serve_attacker))
             .route(ATTACKER_X5U_PATH, get(serve_attacker))
             .layer(axum::middleware::from_fn(discard_body));
+        // The token endpoint reads its form body (within the limit below).
+        let oauth = Router::new()
+            .route(TOKEN_PATH, post(serve_token))
+            .route("/{pool}/oauth2/token", post(serve_pool_token));
         let app = public
+            .merge(oauth)
             .merge(control)
             .fallback(fallback)
-            // Only the fault endpoint reads a body (a small JSON document).
+            // Only the fault and token endpoints read a body (a small JSON document, a form).
             .layer(DefaultBodyLimit::max(64 * 1024))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -349,6 +390,21 @@ impl Idp {
             Profile::Jwks => (self.issuer(), Some(self.jwks_url())),
             Profile::Hs256 | Profile::Static => (self.issuer(), None),
         }
+    }
+
+    /// The token endpoint of the plain layout: its tokens' `iss` is [`Idp::issuer`].
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.base_url)
+    }
+
+    /// The token endpoint of the Cognito layout: its tokens' `iss` is [`Idp::cognito_issuer`].
+    pub fn cognito_token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.cognito_issuer())
+    }
+
+    /// Access tokens the token endpoint has issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens_issued.load(Ordering::Relaxed)
     }
 
     /// Where the `jku-header` case points.
@@ -579,6 +635,177 @@ async fn forward(client: &reqwest::Client, backend: &str, req: Request) -> Respo
     response
 }
 
+/// A form of the token request (`application/x-www-form-urlencoded`, RFC 6749 §4.4.2).
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    /// Auth0's extension: the API the token is for, put in `aud`.
+    audience: Option<String>,
+    /// `client_secret_post` (RFC 6749 §2.3.1), for clients that do not use HTTP Basic.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+async fn serve_token(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let issuer = shared.base_url.clone();
+    issue_token(&shared, &issuer, &headers, form.map(|f| f.0).ok())
+}
+
+async fn serve_pool_token(
+    State(shared): State<Arc<Shared>>,
+    Path(pool): Path<String>,
+    headers: axum::http::HeaderMap,
+    form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if pool != shared.pool_id {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let issuer = format!("{}/{}", shared.base_url, shared.pool_id);
+    issue_token(&shared, &issuer, &headers, form.map(|f| f.0).ok())
+}
+
+fn jti() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("system randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An OAuth 2.0 error answer (RFC 6749 §5.2); `invalid_client` is 401 with a Basic challenge.
+fn oauth_error(error: &'static str, description: &str) -> Response {
+    let status = if error == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = serde_json::to_vec(&json!({ "error": error, "error_description": description }))
+        .expect("error serializes");
+    let mut response = json_response(status, body.into());
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"authprobe\""),
+        );
+    }
+    response
+}
+
+/// `client_id` and `client_secret` from `Authorization: Basic` (RFC 6749 §2.3.1), else
+/// from the form.
+fn client_credentials(
+    headers: &axum::http::HeaderMap,
+    form: &TokenForm,
+) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        })
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(i, s)| (i.to_string(), s.to_string()))
+        });
+    basic.or_else(|| Some((form.client_id.clone()?, form.client_secret.clone()?)))
+}
+
+/// The client-credentials grant: checks the client and the scopes and answers a
+/// Cognito-shaped access token (`token_use=access`, `client_id`, `scope`, `sub` = the client
+/// id, no `aud` unless an Auth0-style `audience` was asked for), signed by the current key.
+fn issue_token(
+    shared: &Shared,
+    issuer: &str,
+    headers: &axum::http::HeaderMap,
+    form: Option<TokenForm>,
+) -> Response {
+    let Some(form) = form else {
+        return oauth_error(
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        );
+    };
+    let Some((id, secret)) = client_credentials(headers, &form) else {
+        return oauth_error("invalid_client", "no client credentials");
+    };
+    let known = shared.oauth_clients.iter().find(|c| {
+        c.id == id
+            && aws_lc_rs::constant_time::verify_slices_are_equal(
+                c.secret.as_bytes(),
+                secret.as_bytes(),
+            )
+            .is_ok()
+    });
+    let Some(client) = known else {
+        return oauth_error("invalid_client", "unknown client or wrong secret");
+    };
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return oauth_error(
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+        );
+    }
+    let scope = match &form.scope {
+        Some(asked) => {
+            if let Some(bad) = asked
+                .split_whitespace()
+                .find(|s| !client.scopes.iter().any(|c| c == s))
+            {
+                return oauth_error("invalid_scope", &format!("scope {bad} is not allowed"));
+            }
+            asked.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+        None => client.scopes.join(" "),
+    };
+    let published = shared.published.read().expect("lock").clone();
+    let Some(key) = published.keys.iter().find(|k| !k.is_weak()) else {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Bytes::from_static(br#"{"error":"temporarily_unavailable"}"#),
+        );
+    };
+    let now = crate::tokens::unix_now();
+    let ttl = ACCESS_TOKEN_TTL.as_secs();
+    let mut claims = json!({
+        "sub": client.id,
+        "token_use": "access",
+        "scope": scope,
+        "auth_time": now,
+        "iss": issuer,
+        "exp": now + ttl as i64,
+        "iat": now,
+        "version": 2,
+        "jti": jti(),
+        "client_id": client.id,
+    });
+    if let Some(aud) = &form.audience {
+        claims["aud"] = json!(aud);
+    }
+    let header = json!({ "kid": key.kid(), "alg": "RS256" });
+    let token = crate::tokens::jws::sign_rsa(&header, &claims, key, crate::keys::RsaAlg::Rs256);
+    shared.tokens_issued.fetch_add(1, Ordering::Relaxed);
+    let body = serde_json::to_vec(&json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+    }))
+    .expect("token response serializes");
+    let mut response = json_response(StatusCode::OK, body.into());
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// Counters as the control endpoint reports them.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IdpStats {
@@ -586,6 +813,9 @@ pub struct IdpStats {
     pub jwks_fetches: u64,
     /// Fetches of the attacker targets.
     pub attacker_fetches: u64,
+    /// Access tokens the token endpoint issued.
+    #[serde(default)]
+    pub tokens_issued: u64,
     /// Kids published.
     pub published_kids: Vec<String>,
     /// The fault being served, if any.
@@ -597,6 +827,7 @@ async fn admin_stats(State(shared): State<Arc<Shared>>) -> axum::Json<IdpStats> 
     axum::Json(IdpStats {
         jwks_fetches: shared.jwks_fetches.load(Ordering::Relaxed),
         attacker_fetches: shared.attacker_fetches.load(Ordering::Relaxed),
+        tokens_issued: shared.tokens_issued.load(Ordering::Relaxed),
         published_kids: published.keys.iter().map(|k| k.kid().to_string()).collect(),
         fault: shared.fault.read().expect("lock").clone(),
     })

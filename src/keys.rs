@@ -654,6 +654,18 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
     fs::rename(&tmp, path).map_err(err)
 }
 
+/// The SPKI PEM (`BEGIN PUBLIC KEY`) of the RSA public key with modulus `n` and exponent `e`
+/// (big-endian bytes, as a JWK carries them); `None` when they make no valid key.
+pub fn public_key_pem(n: &[u8], e: &[u8]) -> Option<String> {
+    rsa::PublicKey::new(
+        rsa::BoxedUint::from_be_slice_vartime(n),
+        rsa::BoxedUint::from_be_slice_vartime(e),
+    )
+    .ok()?
+    .to_public_key_pem(LineEnding::LF)
+    .ok()
+}
+
 /// The keys a run signs with, each in its role. Made in memory for a run, or read from a
 /// folder (roles by file-name order: the first two strong keys, the first weak key).
 #[derive(Clone, Debug)]

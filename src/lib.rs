@@ -103,7 +103,9 @@ impl Error {
             }
             Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
             Error::Harness(
-                harness::HarnessError::Target { .. } | harness::HarnessError::Idp(_),
+                harness::HarnessError::Target { .. }
+                | harness::HarnessError::Idp(_)
+                | harness::HarnessError::Identity(_),
             ) => EXIT_COULD_NOT_RUN,
             Error::Harness(harness::HarnessError::Keys(keys::KeyError::Generate { .. })) => {
                 EXIT_COULD_NOT_RUN

@@ -351,3 +351,158 @@ async fn the_idp_url_the_authorizer_sees_is_its_jwks_url_and_the_tokens_issuer()
     assert!(harness.idp.addr().ip().is_loopback());
     harness.target.shutdown().await;
 }
+
+const CLIENT_ID: &str = "m2mclient0001";
+const CLIENT_SECRET: &str = "test-client-secret-not-for-production";
+
+async fn oauth_idp() -> Idp {
+    let ring = support::keyring();
+    Idp::start(
+        ring.published(),
+        None,
+        authprobe::idp::IdpConfig {
+            oauth_clients: vec![authprobe::idp::OAuthClient {
+                id: CLIENT_ID.into(),
+                secret: CLIENT_SECRET.into(),
+                scopes: vec!["hello/read".into(), "hello/write".into()],
+            }],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn ask_token(url: &str, secret: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let answer = support::http()
+        .post(url)
+        .basic_auth(CLIENT_ID, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_token_endpoint_issues_cognito_shaped_access_tokens_that_verify_against_the_jwks() {
+    use support::verifier::{Expected, Verifier};
+    let idp = oauth_idp().await;
+    let (status, body) = ask_token(
+        &idp.cognito_token_url(),
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "hello/read"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    let token = body["access_token"].as_str().unwrap();
+    let verifier = Verifier::fetch(
+        Expected {
+            profile: authprobe::tokens::Profile::Cognito,
+            issuer: idp.cognito_issuer(),
+            audience: String::new(),
+            client_id: CLIENT_ID.into(),
+            token_use: authprobe::tokens::TokenUse::Access,
+            secret: Vec::new(),
+            leeway: 60,
+        },
+        Some(&idp.cognito_jwks_url()),
+    )
+    .await;
+    let claims = verifier
+        .verify(&format!("Bearer {token}"))
+        .unwrap_or_else(|reason| panic!("the issued token is refused: {reason:?}"));
+    assert_eq!(claims["sub"], CLIENT_ID);
+    assert_eq!(claims["client_id"], CLIENT_ID);
+    assert_eq!(claims["token_use"], "access");
+    assert_eq!(claims["scope"], "hello/read");
+    assert!(
+        claims.get("aud").is_none(),
+        "Cognito access tokens carry no aud"
+    );
+    assert_eq!(idp.tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_gives_every_scope_when_none_is_asked_and_aud_when_an_audience_is() {
+    let idp = oauth_idp().await;
+    let (status, body) = ask_token(
+        &idp.token_url(),
+        CLIENT_SECRET,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", "authprobe-api"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let payload = body["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    use base64::Engine as _;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], idp.issuer());
+    assert_eq!(claims["scope"], "hello/read hello/write");
+    assert_eq!(claims["aud"], "authprobe-api");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_wrong_secrets_grants_and_scopes_as_rfc_6749_says() {
+    let idp = oauth_idp().await;
+    let url = idp.cognito_token_url();
+    let (status, body) = ask_token(&url, "wrong", &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = ask_token(&url, CLIENT_SECRET, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
+    let (status, body) = ask_token(
+        &url,
+        CLIENT_SECRET,
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    // Without Basic, the client may authenticate in the form (client_secret_post).
+    let answer = support::http()
+        .post(&url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(idp.tokens_issued(), 1, "only the good request got a token");
+    // An unknown pool is not a token endpoint.
+    let (status, _) = ask_token(
+        &format!("{}/us-east-1_other/oauth2/token", idp.base_url()),
+        CLIENT_SECRET,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -70,6 +70,8 @@ pub struct ConformOptions {
     /// Find the form of the good request the authorizer accepts before the catalogue (see
     /// [`calibrate`]); `false` is `--no-calibrate`.
     pub calibrate: bool,
+    /// Good tokens from a real IdP: the key-less catalogue ([`crate::tokens::keyless`]).
+    pub identity: Option<crate::harness::ExternalIdentity>,
 }
 
 impl ConformOptions {
@@ -91,6 +93,7 @@ impl ConformOptions {
             rotation_window: DEFAULT_ROTATION_WINDOW,
             stop: StopRequest::never(),
             calibrate: true,
+            identity: None,
         }
     }
 }
@@ -593,9 +596,11 @@ impl Runner<'_> {
                 ),
             );
         }
+        self.harness.refresh_identity().await;
+        let what = self.harness.minter.what(kind);
         let minted = match self.harness.minter.mint(kind) {
             Ok(m) => m,
-            Err(e) => return self.skipped(case, kind.what(), &e.to_string()),
+            Err(e) => return self.skipped(case, what, &e.to_string()),
         };
         let reason = match self.harness.minter.expect(kind) {
             Some(Expect::Reject(r)) => Some(r.name()),
@@ -605,7 +610,7 @@ impl Runner<'_> {
         let request = self.request(case, self.header(case, &minted));
         let sent = self.send(request.clone()).await;
         let allowed = case.expect_allow && sent.outcome == Some(Outcome::Allow);
-        let mut result = self.result(case, kind.what(), reason, sent, Some(kind));
+        let mut result = self.result(case, what, reason, sent, Some(kind));
         if allowed {
             let denied = self.other_routes_denied(case, &request).await;
             self.observed_cross_route(&mut result, denied);
@@ -731,6 +736,16 @@ impl Runner<'_> {
             self.options.profile.profile,
             Profile::Jwks | Profile::Cognito
         );
+        if self.harness.minter.is_keyless()
+            && let Some(why) = crate::tokens::keyless::stateful_needs_issuer(which.name())
+        {
+            return self.skipped(
+                case,
+                what,
+                &format!("not testable without the issuer's keys or JWKS endpoint: {why}"),
+            );
+        }
+        self.harness.refresh_identity().await;
         match which {
             Stateful::ValidAgain => {
                 let request = self.good_request(case).await;
@@ -847,6 +862,8 @@ impl Runner<'_> {
     fn reject_kind(&self) -> Kind {
         match self.options.profile.profile {
             Profile::Static => Kind::WrongStaticToken,
+            // A key-less run cannot sign an expired token; a damaged signature it can make.
+            _ if self.harness.minter.is_keyless() => Kind::SigBitFlipped,
             _ => Kind::Expired,
         }
     }
@@ -1167,18 +1184,21 @@ pub async fn run(
             })
             .collect()
     };
-    let starting = Harness::start(HarnessOptions {
-        profile: p.profile,
-        settings,
-        target: options.target.clone(),
-        env: options.env.clone(),
-        workdir: options.workdir.clone(),
-        concurrency: options.concurrency,
-        timeout: options.timeout,
-        keys_dir: options.keys_dir.clone(),
-        simple_responses: p.simple_responses,
-        idp: options.idp.clone(),
-    });
+    let starting = Harness::start_with_identity(
+        HarnessOptions {
+            profile: p.profile,
+            settings,
+            target: options.target.clone(),
+            env: options.env.clone(),
+            workdir: options.workdir.clone(),
+            concurrency: options.concurrency,
+            timeout: options.timeout,
+            keys_dir: options.keys_dir.clone(),
+            simple_responses: p.simple_responses,
+            idp: options.idp.clone(),
+        },
+        options.identity.clone(),
+    );
     let harness = tokio::select! {
         started = starting => started?,
         signal = stop.requested() => {

@@ -29,6 +29,8 @@ struct RawProfile {
     #[serde(default)]
     simple_responses: bool,
     #[serde(default)]
+    identity: Identity,
+    #[serde(default)]
     authorizer: RawAuthorizer,
     #[serde(default)]
     api: RawApi,
@@ -96,6 +98,18 @@ struct RawCase {
     expect: Spanned<String>,
     header: Option<Spanned<String>>,
     route: Option<Spanned<String>>,
+}
+
+/// Where a profile's good tokens come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Identity {
+    /// authprobe is the IdP: it mints every kind with its own keys (the default).
+    #[default]
+    Minted,
+    /// The authorizer trusts a real IdP: the good token comes from it (`--token-cmd`,
+    /// `--token-file`, `--oauth-token-url`) and only the key-less kinds are derived.
+    External,
 }
 
 /// Cases that need more than one token, or a change of the IdP, to run.
@@ -325,6 +339,8 @@ pub struct ProfileSpec {
     pub name: Option<String>,
     /// The authorizer profile.
     pub profile: Profile,
+    /// Where the good tokens come from (`identity = "external"`: a real IdP).
+    pub identity: Identity,
     /// Event shape sent.
     pub event: EventKind,
     /// HTTP API simple responses.
@@ -710,6 +726,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         origin: origin.to_string(),
         name: raw.name.map(Spanned::into_inner),
         profile: raw.profile,
+        identity: raw.identity,
         event: raw.event,
         simple_responses: raw.simple_responses,
         issuer: raw.authorizer.issuer,

@@ -6,6 +6,8 @@
 pub mod catalogue;
 pub mod dangerous;
 pub mod jws;
+pub mod keyless;
+pub mod source;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -138,6 +140,22 @@ pub enum MintError {
         /// The kind.
         kind: Kind,
     },
+    /// A key-less run cannot make the kind: it needs the issuer's private key.
+    #[error("not testable without the issuer's private key: {why}")]
+    NeedsIssuerKey {
+        /// The kind.
+        kind: Kind,
+        /// Why ([`keyless::NEEDS_ISSUER_KEY`]).
+        why: &'static str,
+    },
+    /// A key-less run cannot derive the kind from this good token or this JWKS.
+    #[error("cannot be derived from the real token: {why}")]
+    NotDerivable {
+        /// The kind.
+        kind: Kind,
+        /// Why.
+        why: String,
+    },
     /// `valid-within-leeway` with a leeway too small to be inside of.
     #[error("token kind `{kind}` needs a leeway of at least 2 s")]
     NoLeeway {
@@ -185,6 +203,10 @@ impl MintError {
             MintError::MissingKey { .. } => "add one with `authprobe keys generate --add`".into(),
             MintError::NoLeeway { .. } => "pass a larger --leeway".into(),
             MintError::ShortIssuer { .. } => "pass the real issuer URL with --iss".into(),
+            MintError::NeedsIssuerKey { .. } | MintError::NotDerivable { .. } => {
+                "run against the mock IdP (the default) to test it, where authprobe holds the keys"
+                    .into()
+            }
         }
     }
 }
@@ -244,6 +266,9 @@ pub struct Minter {
     profile: Profile,
     keys: KeyRing,
     settings: MintSettings,
+    /// A key-less run's real good token and issuer keys ([`keyless`]); `None`: every kind is
+    /// signed with `keys`.
+    external: Option<Arc<std::sync::RwLock<keyless::External>>>,
 }
 
 impl Minter {
@@ -253,6 +278,42 @@ impl Minter {
             profile,
             keys,
             settings,
+            external: None,
+        }
+    }
+
+    /// A key-less minter: good tokens are `external`'s real one, bad ones are derived from it
+    /// ([`keyless`]); `keys` only sign as an attacker would (`jwk`, `jku`, key not in JWKS).
+    pub fn keyless(
+        profile: Profile,
+        keys: KeyRing,
+        settings: MintSettings,
+        external: keyless::External,
+    ) -> Self {
+        Minter {
+            external: Some(Arc::new(std::sync::RwLock::new(external))),
+            ..Minter::new(profile, keys, settings)
+        }
+    }
+
+    /// True for a key-less minter.
+    pub fn is_keyless(&self) -> bool {
+        self.external.is_some()
+    }
+
+    /// Replaces a key-less minter's real good token (after a refresh); other minters ignore it.
+    pub fn replace_good_token(&self, good: keyless::RealToken) {
+        if let Some(external) = &self.external {
+            external.write().expect("lock").good = good;
+        }
+    }
+
+    /// What a token of `kind` is, as this minter makes it.
+    pub fn what(&self, kind: Kind) -> &'static str {
+        if self.is_keyless() {
+            keyless::what(kind)
+        } else {
+            kind.what()
         }
     }
 
@@ -326,6 +387,10 @@ impl Minter {
                 profile: self.profile,
                 token_use: self.settings.token_use,
             });
+        }
+        if let Some(external) = &self.external {
+            let external = external.read().expect("lock").clone();
+            return self.mint_keyless(&external, kind);
         }
         use Kind::*;
         let s = &self.settings;

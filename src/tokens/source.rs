@@ -1,0 +1,310 @@
+//! Where a real good token comes from when the authorizer trusts a real IdP: a command
+//! (`--token-cmd`), a file (`--token-file`), or an OAuth 2.0 client-credentials request
+//! (`--oauth-token-url`, RFC 6749 §4.4) as Cognito app clients and Auth0/Okta
+//! machine-to-machine applications answer it.
+//!
+//! The client secret is a [`Secret`]: it prints as `<redacted>`, and no error here carries it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long a `--token-cmd` may take before the run gives up on it.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Most of a token endpoint's error body an error message quotes.
+const BODY_QUOTE: usize = 300;
+
+/// A credential that never prints: its `Debug` is `<redacted>` and it has no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+
+    /// The value, to send where it belongs and nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where the good token comes from.
+#[derive(Clone, Debug)]
+pub enum TokenSource {
+    /// A shell command whose standard output, trimmed, is the token.
+    Command(String),
+    /// A file whose content, trimmed, is the token.
+    File(PathBuf),
+    /// An OAuth 2.0 client-credentials request.
+    ClientCredentials {
+        /// The token endpoint.
+        token_url: String,
+        /// The app client's id.
+        client_id: String,
+        /// The app client's secret.
+        secret: Secret,
+        /// Scopes to ask for (space separated); `None` asks for the client's default.
+        scope: Option<String>,
+    },
+}
+
+/// Why no good token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The command could not be started.
+    #[error("--token-cmd could not start")]
+    Spawn(#[source] std::io::Error),
+    /// The command failed; what it printed on stderr follows.
+    #[error("--token-cmd {status}{}", stderr_block(.stderr))]
+    Failed {
+        /// How it ended.
+        status: String,
+        /// The end of its standard error.
+        stderr: String,
+    },
+    /// The command printed nothing on stdout.
+    #[error("--token-cmd printed no token on stdout{}", stderr_block(.stderr))]
+    Empty {
+        /// The end of its standard error.
+        stderr: String,
+    },
+    /// The command took too long.
+    #[error("--token-cmd did not finish within {} s", COMMAND_TIMEOUT.as_secs())]
+    Timeout,
+    /// The file could not be read.
+    #[error("cannot read the token file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("the token file {path} is empty")]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The token endpoint could not be reached.
+    #[error("cannot reach the token endpoint {url}")]
+    Unreachable {
+        /// The endpoint.
+        url: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The token endpoint refused the request.
+    #[error("the token endpoint {url} answered HTTP {status}: {body}")]
+    Refused {
+        /// The endpoint.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The start of its body, with the secret taken out should it echo it.
+        body: String,
+    },
+    /// The token endpoint answered without an `access_token`.
+    #[error("the token endpoint {url} answered without an access_token")]
+    NoAccessToken {
+        /// The endpoint.
+        url: String,
+    },
+}
+
+fn stderr_block(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr:\n{}", stderr.trim_end())
+    }
+}
+
+impl SourceError {
+    /// How to fix it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SourceError::Spawn(_)
+            | SourceError::Failed { .. }
+            | SourceError::Empty { .. }
+            | SourceError::Timeout => {
+                "run the command by hand: it must print the token alone on stdout and exit 0"
+            }
+            SourceError::Read { .. } | SourceError::EmptyFile { .. } => {
+                "write the token alone into the file"
+            }
+            SourceError::Unreachable { .. } => "check --oauth-token-url",
+            SourceError::Refused { .. } | SourceError::NoAccessToken { .. } => {
+                "check --client-id, the secret in --client-secret-env and --scope against the app client"
+            }
+        }
+    }
+}
+
+impl TokenSource {
+    /// Gets a token: runs the command, reads the file, or asks the token endpoint.
+    pub async fn fetch(&self) -> Result<String, SourceError> {
+        match self {
+            TokenSource::Command(command) => run_command(command).await,
+            TokenSource::File(path) => {
+                let text =
+                    tokio::fs::read_to_string(path)
+                        .await
+                        .map_err(|source| SourceError::Read {
+                            path: path.clone(),
+                            source,
+                        })?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(SourceError::EmptyFile { path: path.clone() });
+                }
+                Ok(token.to_string())
+            }
+            TokenSource::ClientCredentials {
+                token_url,
+                client_id,
+                secret,
+                scope,
+            } => client_credentials(token_url, client_id, secret, scope.as_deref()).await,
+        }
+    }
+}
+
+/// Keeps the end of a command's stderr: the part that says what went wrong.
+fn tail(bytes: &[u8]) -> String {
+    const KEEP: usize = 2000;
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.len().saturating_sub(KEEP);
+    let start = (start..text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    text[start..].to_string()
+}
+
+async fn run_command(command: &str) -> Result<String, SourceError> {
+    let mut child = tokio::process::Command::new("sh");
+    child
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.output())
+        .await
+        .map_err(|_| SourceError::Timeout)?
+        .map_err(SourceError::Spawn)?;
+    let stderr = tail(&output.stderr);
+    if !output.status.success() {
+        return Err(SourceError::Failed {
+            status: match output.status.code() {
+                Some(code) => format!("exited with status {code}"),
+                None => "was killed by a signal".into(),
+            },
+            stderr,
+        });
+    }
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if token.is_empty() {
+        return Err(SourceError::Empty { stderr });
+    }
+    Ok(token)
+}
+
+async fn client_credentials(
+    url: &str,
+    client_id: &str,
+    secret: &Secret,
+    scope: Option<&str>,
+) -> Result<String, SourceError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|source| SourceError::Unreachable {
+            url: url.to_string(),
+            source,
+        })?;
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    let answer = client
+        .post(url)
+        .basic_auth(client_id, Some(secret.expose()))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|source| SourceError::Unreachable {
+            url: url.to_string(),
+            source: source.without_url(),
+        })?;
+    let status = answer.status();
+    let body = answer
+        .bytes()
+        .await
+        .map_err(|source| SourceError::Unreachable {
+            url: url.to_string(),
+            source: source.without_url(),
+        })?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body);
+        let mut quoted: String = text.chars().take(BODY_QUOTE).collect();
+        if !secret.expose().is_empty() {
+            quoted = quoted.replace(secret.expose(), "<redacted>");
+        }
+        return Err(SourceError::Refused {
+            url: url.to_string(),
+            status: status.as_u16(),
+            body: quoted,
+        });
+    }
+    serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("access_token")?.as_str().map(str::to_string))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| SourceError::NoAccessToken {
+            url: url.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints() {
+        let s = Secret::new("hunter2".into());
+        assert_eq!(format!("{s:?}"), "<redacted>");
+        let source = TokenSource::ClientCredentials {
+            token_url: "https://idp.test/oauth2/token".into(),
+            client_id: "c".into(),
+            secret: s,
+            scope: None,
+        };
+        assert!(!format!("{source:?}").contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn a_token_command_prints_the_token_and_a_failing_one_shows_its_stderr() {
+        let ok = TokenSource::Command("printf '  abc.def.ghi\\n'".into());
+        assert_eq!(ok.fetch().await.unwrap(), "abc.def.ghi");
+        let failed = TokenSource::Command("echo 'no session' >&2; exit 4".into());
+        let err = failed.fetch().await.unwrap_err().to_string();
+        assert!(
+            err.contains("status 4") && err.contains("no session"),
+            "{err}"
+        );
+        let empty = TokenSource::Command("true".into());
+        assert!(matches!(
+            empty.fetch().await.unwrap_err(),
+            SourceError::Empty { .. }
+        ));
+    }
+}

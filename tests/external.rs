@@ -1,0 +1,313 @@
+//! The external-identity world, end to end: the Python example authorizers trust the mock IdP
+//! as they would trust Cognito, and `authprobe conform` (the real binary, another process) gets
+//! its good token from the IdP's OAuth token endpoint and the public JWKS only. The IdP's
+//! private keys live in this test process and are never written anywhere: the run cannot have
+//! them, so every token it sends is the real one or derived from it without a key.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use authprobe::idp::{Idp, IdpConfig, OAuthClient};
+use serde_json::Value;
+
+const CLIENT_ID: &str = "stagingclient0001";
+/// Spelt so that no tracked file holds the secret as one string the grep could match by
+/// accident; the test builds it at run time.
+fn client_secret() -> String {
+    format!("{}-{}", "s3cr3t", "e2e-client-secret-5f1d")
+}
+const SECRET_VAR: &str = "AUTHPROBE_E2E_CLIENT_SECRET";
+
+async fn idp() -> Idp {
+    let ring = support::keyring();
+    Idp::start(
+        ring.published(),
+        None,
+        IdpConfig {
+            oauth_clients: vec![OAuthClient {
+                id: CLIENT_ID.into(),
+                secret: client_secret(),
+                scopes: vec!["hello/read".into()],
+            }],
+            ..IdpConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// `authprobe conform` against an example behind the gateway, good token by client
+/// credentials from the IdP's Cognito token endpoint.
+async fn conform(idp: &Idp, example: &str, dir: &Path) -> (Output, Value) {
+    let python = support::python::venv_python();
+    let report = dir.join("report.json");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args([
+            "conform",
+            "--profile",
+            "cognito",
+            "--target",
+            &format!("lambda:{} -m awslambdaric app.handler", python.display()),
+            "--workdir",
+            support::python::example_dir(example).to_str().unwrap(),
+            "--env",
+            "AUTH_PROFILE=cognito",
+            // The placeholders are the real token's issuer and the issuer's JWKS.
+            "--env",
+            "JWKS_URL={jwks_url}",
+            "--env",
+            "ISSUER={issuer}",
+            "--env",
+            "CLIENT_ID={client_id}",
+            "--env",
+            "TOKEN_USE=access",
+            "--timeout",
+            "10s",
+            "--oauth-token-url",
+            &idp.cognito_token_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-env",
+            SECRET_VAR,
+            "--scope",
+            "hello/read",
+            "--no-snapshots",
+            "--report-dir",
+            dir.join("reports").to_str().unwrap(),
+            "--json",
+            report.to_str().unwrap(),
+            "--junit",
+            dir.join("junit.xml").to_str().unwrap(),
+            "--verbose",
+        ])
+        .env(SECRET_VAR, client_secret())
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("authprobe runs");
+    let json = std::fs::read_to_string(&report)
+        .map(|text| serde_json::from_str(&text).unwrap())
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&output.stderr)));
+    (output, json)
+}
+
+fn case<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))
+}
+
+/// Every file under `dir`, and stdout and stderr: none holds the client secret.
+fn assert_secret_nowhere(output: &Output, dir: &Path) {
+    let secret = client_secret();
+    let mut texts = vec![
+        ("stdout".to_string(), output.stdout.clone()),
+        ("stderr".to_string(), output.stderr.clone()),
+    ];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            texts.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    assert!(texts.len() > 4, "the run wrote its reports");
+    for (name, bytes) in texts {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&secret),
+            "{name} holds the client secret"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_keyless_catalogue_passes_on_the_correct_example_trusting_a_real_idp() {
+    let idp = idp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (output, report) = conform(&idp, "correct", dir.path()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        idp.tokens_issued() >= 1,
+        "the good token came from the token endpoint"
+    );
+    assert_eq!(case(&report, "cognito-access")["status"], "passed");
+    // Derived without the issuer's key, and refused by the correct authorizer.
+    for name in [
+        "alg-none",
+        "key-confusion",
+        "sig-bit-flipped",
+        "payload-tampered",
+        "kid-unknown",
+        "kid-wrong",
+        "jwk-embedded",
+        "jku-header",
+        "ps256",
+        "two-parts",
+        "cached-deny",
+        "cache-key",
+    ] {
+        assert_eq!(case(&report, name)["status"], "passed", "{name}");
+    }
+    // Kinds that need the issuer's key are reported as not testable, with the reason.
+    for name in [
+        "expired",
+        "iss-wrong",
+        "client-id-wrong",
+        "key-rotation",
+        "jwks-slow",
+    ] {
+        let c = case(&report, name);
+        assert_eq!(c["status"], "skipped", "{name}");
+        assert!(
+            c["detail"].as_str().unwrap().contains("issuer's"),
+            "{name}: {}",
+            c["detail"]
+        );
+    }
+    assert_eq!(report["attacker_fetches"], 0);
+    assert_secret_nowhere(&output, dir.path());
+}
+
+#[tokio::test]
+async fn the_keyless_catalogue_catches_the_flawed_example_without_the_issuer_key() {
+    let idp = idp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (output, report) = conform(&idp, "flawed", dir.path()).await;
+    assert_eq!(output.status.code(), Some(1), "the run fails");
+    // Mistake (f): aud is checked on access tokens, so the real good token is refused.
+    let good = case(&report, "cognito-access");
+    assert_eq!(good["status"], "failed");
+    assert!(
+        good["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "availability"),
+        "{good}"
+    );
+    // Mistake (b): a derived bad token is rejected by a Deny (403), not Unauthorized (401).
+    let flipped = case(&report, "sig-bit-flipped");
+    assert_eq!(flipped["observed"], "deny");
+    assert!(
+        flipped["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "contract"),
+        "{flipped}"
+    );
+    assert_secret_nowhere(&output, dir.path());
+}
+
+fn authprobe(args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"));
+    command.args(args).env("NO_COLOR", "1");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("authprobe runs")
+}
+
+#[test]
+fn a_failing_token_command_stops_the_run_with_exit_3_and_its_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = authprobe(
+        &[
+            "conform",
+            "--profile",
+            "jwks",
+            "--token-cmd",
+            "echo 'session expired, log in again' >&2; exit 7",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("status 7") && stderr.contains("session expired, log in again"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_key_less_option_without_a_good_token_is_bad_usage() {
+    let output = authprobe(
+        &["conform", "--jwks-url", "http://127.0.0.1:1/jwks.json"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--token-cmd"));
+}
+
+#[tokio::test]
+async fn a_refused_client_secret_is_exit_3_and_never_printed() {
+    let idp = idp().await;
+    let wrong = format!("{}-but-wrong", client_secret());
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args([
+            "conform",
+            "--profile",
+            "cognito",
+            "--oauth-token-url",
+            &idp.cognito_token_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-env",
+            SECRET_VAR,
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env(SECRET_VAR, &wrong)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("HTTP 401") && stderr.contains("invalid_client"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&wrong) && !String::from_utf8_lossy(&output.stdout).contains(&wrong));
+    assert_eq!(idp.tokens_issued(), 0);
+}
+
+#[test]
+fn token_list_keyless_says_which_kinds_a_run_without_the_issuer_key_derives() {
+    let output = authprobe(&["token", "list", "--keyless", "--profile", "cognito"], &[]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}\t")))
+            .unwrap_or_else(|| panic!("no row {name}: {stdout}"))
+            .split('\t')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("cognito-access")[2], "keyless");
+    assert_eq!(row("alg-none")[2], "keyless");
+    assert_eq!(
+        row("rs384")[3],
+        "alg `RS384` in the header, the issuer's RS256 signature kept"
+    );
+    let expired = row("expired");
+    assert_eq!(expired[1..3], ["reject", "issuer-key"]);
+    assert!(expired[3].contains("--expired-token-file"));
+}
