@@ -233,3 +233,82 @@ fn every_bad_kind_changes_only_what_its_name_says() {
     }
     assert!(checked >= 40, "only {checked} kinds checked");
 }
+
+#[test]
+fn a_claim_edit_changes_one_claim_of_the_good_token_and_every_kind_is_minted_on_it() {
+    use authprobe::tokens::ClaimEdit::{self, *};
+    let plain = Minter::new(Profile::Jwks, support::keyring(), MintSettings::default());
+    let claims = |minter: &Minter, kind: Kind, like: &serde_json::Value| {
+        let mut c = parts(&minter.mint(kind).unwrap().credential).unwrap().1;
+        // Tokens minted a second apart differ in time claims only because of the clock.
+        for key in ["jti", "exp", "iat", "nbf"] {
+            if let (Some(v), Some(_)) = (like.get(key), c.get(key)) {
+                c[key] = v.clone();
+            }
+        }
+        c
+    };
+    let good = parts(&plain.mint(Kind::Valid).unwrap().credential)
+        .unwrap()
+        .1;
+    let edits: [(ClaimEdit, &str); 5] = [
+        (Remove("aud"), "aud"),
+        (AudAsArray, "aud"),
+        (Add("scope"), "scope"),
+        (Add("nbf"), "nbf"),
+        (Remove("iat"), "iat"),
+    ];
+    for (edit, claim) in edits {
+        assert!(plain.edit_changes_good_token(edit), "{edit:?}");
+        let edited = plain.with_edit(edit);
+        let on = claims(&edited, Kind::Valid, &good);
+        assert_eq!(changed(&good, &on), [claim], "{edit:?}");
+        // A bad kind is minted on the edited token: it keeps the edit and changes its own claim.
+        let expired = parts(&edited.mint(Kind::Expired).unwrap().credential)
+            .unwrap()
+            .1;
+        assert_eq!(
+            expired.get(claim).is_some(),
+            on.get(claim).is_some(),
+            "{edit:?}"
+        );
+        assert!(expired["exp"].as_i64() < good["exp"].as_i64(), "{edit:?}");
+    }
+    // An edit that would change nothing is not one.
+    assert!(!plain.edit_changes_good_token(Add("aud")));
+    assert!(!plain.edit_changes_good_token(Remove("scope")));
+    assert!(!plain.edit_changes_good_token(OtherTokenUse));
+    let stat = Minter::new(Profile::Static, support::keyring(), MintSettings::default());
+    assert!(!stat.edit_changes_good_token(Remove("iat")));
+
+    // The other Cognito token: an ID token in place of the access token, its own shape.
+    let cognito = Minter::new(
+        Profile::Cognito,
+        support::keyring(),
+        MintSettings::default(),
+    );
+    let id = parts(
+        &cognito
+            .with_edit(OtherTokenUse)
+            .mint(Kind::CognitoAccess)
+            .unwrap()
+            .credential,
+    )
+    .unwrap()
+    .1;
+    assert_eq!(id["token_use"], "id");
+    assert_eq!(id["aud"], cognito.settings().client_id.as_str());
+    assert!(id.get("client_id").is_none() && id.get("scope").is_none());
+    // Access tokens have no aud: adding one gives the app client id.
+    let with_aud = parts(
+        &cognito
+            .with_edit(Add("aud"))
+            .mint(Kind::CognitoAccess)
+            .unwrap()
+            .credential,
+    )
+    .unwrap()
+    .1;
+    assert_eq!(with_aud["aud"], cognito.settings().client_id.as_str());
+    assert_eq!(with_aud["token_use"], "access");
+}

@@ -215,12 +215,21 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     opts.workdir = Some(support::python::example_dir("flawed"));
     let access = run(&opts).await;
     assert_eq!(access.exit_code(), 1);
-    // (f) aud checked on access tokens, which have none: good tokens refused.
+    // (f) aud checked on access tokens, which have none: good tokens refused. Calibration finds
+    // that an access token with aud = the app client id is allowed, reports that once as the
+    // root cause, and judges the rest on it.
+    let calibration = access.calibration.as_ref().expect("calibration ran");
+    assert_eq!(calibration.baseline, Some("aud-present"), "{calibration:?}");
+    assert_eq!(
+        access.causes[0].kind,
+        authprobe::conform::cause::CauseKind::RootCause
+    );
     assert!(
-        has(&access, "cognito-access", Severity::Availability),
+        has(&access, "calibration", Severity::Availability),
         "{}",
         explain(&access)
     );
+    assert_eq!(case(&access, "calibration").http_status, Some(403));
     // (g) token_use ignored: an ID token gets in where an access token is required.
     assert!(
         has(&access, "token-use-swapped", Severity::Security),
@@ -240,7 +249,18 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     // Through the gateway: what a client sees.
     assert_eq!(case(&access, "expired").http_status, Some(403));
     assert_eq!(case(&access, "token-use-swapped").http_status, Some(200));
-    assert_eq!(case(&access, "cognito-access").http_status, Some(403));
+    // Behind the root cause, on the calibrated baseline, the good token gets in and the
+    // mistakes the ID-token run below shows show here too: (a), (d), (e).
+    assert_eq!(case(&access, "cognito-access").http_status, Some(200));
+    for (name, severity) in [
+        ("bearer-double-space", Severity::Security),
+        ("kid-missing", Severity::Security),
+        ("key-rotation", Severity::Availability),
+    ] {
+        assert!(has(&access, name, severity), "{name}: {}", explain(&access));
+    }
+    // A wrong client_id beside the right aud is no token Cognito issues: not judged.
+    assert_eq!(case(&access, "client-id-wrong").status, Status::Skipped);
 
     // ID tokens required: good tokens get in, so the mistakes behind them show too.
     let spec = cognito_id_profile();
@@ -312,6 +332,10 @@ async fn the_correct_python_authorizer_passes_the_jwks_profile_through_the_gatew
         "{}",
         explain(&report)
     );
+    assert!(
+        report.calibration.is_none(),
+        "calibration ran on an authorizer that accepts the profile's form"
+    );
     // What a client sees: 200 for the good token, 401 for the bad ones, and the 1 MB token
     // refused by API Gateway itself (431) without reaching the authorizer.
     assert_eq!(case(&report, "valid").http_status, Some(200));
@@ -369,6 +393,7 @@ async fn the_correct_python_authorizer_behind_an_invoke_endpoint_passes_every_ca
         explain(&report)
     );
     assert_eq!(case(&report, "key-rotation").status, Status::Passed);
+    assert!(report.calibration.is_none());
 }
 
 #[test]
@@ -1050,4 +1075,200 @@ async fn an_http_api_authorizer_rejecting_with_is_authorized_false_gets_no_contr
     assert!(report.calibration.is_none());
     assert_eq!(case(&report, "expired").http_status, Some(403));
     assert_eq!(case(&report, "valid").http_status, Some(200));
+}
+
+/// The correct example with one quirk (tests/fixtures/calibration/app.py): a folder holding
+/// the quirk as `app.py` and the correct example beside it as `correct.py`.
+fn quirky_example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        support::python::example_dir("correct").join("app.py"),
+        dir.path().join("correct.py"),
+    )
+    .unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calibration/app.py"),
+        dir.path().join("app.py"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Runs `profile` against the correct example with `quirk`, configured by `env` besides the
+/// IdP's placeholders, and asserts that calibration settled on `variant`: the root cause once,
+/// first, with `severity`; every other case passed, but `skipped`, each skipped case saying
+/// why it cannot be judged on this baseline.
+async fn assert_calibrated(
+    profile: &str,
+    quirk: &str,
+    env: &[(&str, &str)],
+    variant: &str,
+    severity: Severity,
+    skipped: &[&str],
+) {
+    let dir = quirky_example();
+    let mut all = vec![
+        ("AUTH_PROFILE", profile),
+        ("JWKS_URL", "{jwks_url}"),
+        ("ISSUER", "{issuer}"),
+        ("AUDIENCE", "{audience}"),
+        ("CLIENT_ID", "{client_id}"),
+        ("QUIRK", quirk),
+        // Rotation and the unknown-kid flood stay quick and bounded.
+        ("JWKS_REFETCH_SECONDS", "2"),
+    ];
+    all.extend_from_slice(env);
+    let mut opts = options(profile::builtin(profile).unwrap(), python_example(), &all);
+    opts.workdir = Some(dir.path().to_path_buf());
+    opts.rotation_window = Duration::from_secs(5);
+    let report = run(&opts).await;
+    let calibration = report.calibration.as_ref().expect("calibration ran");
+    assert_eq!(calibration.baseline, Some(variant), "{calibration:?}");
+    let root = &report.causes[0];
+    assert_eq!(root.kind, authprobe::conform::cause::CauseKind::RootCause);
+    assert_eq!(root.cases, vec!["calibration"]);
+    assert_eq!(case(&report, "calibration").findings[0].severity, severity);
+    let s = &report.summary;
+    assert_eq!(
+        (s.failed, s.warned, s.errored, report.causes.len()),
+        (1, 0, 0, 1),
+        "{variant}:\n{}",
+        explain(&report)
+    );
+    let not_judged: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| c.status == Status::Skipped)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(not_judged, skipped, "{variant}");
+    for name in skipped {
+        let detail = &case(&report, name).detail;
+        assert!(
+            detail.starts_with("not judged") && detail.contains("changes the same thing"),
+            "{name}: {detail}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_wanting_a_lower_case_bearer_scheme_is_calibrated_to_it() {
+    assert_calibrated(
+        "jwks",
+        "lowercase-bearer-scheme",
+        &[],
+        "lowercase-bearer-scheme",
+        Severity::Availability,
+        &["bearer-lowercase", "bearer-double-space"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_wanting_aud_as_an_array_is_calibrated_to_it() {
+    assert_calibrated(
+        "jwks",
+        "aud-array",
+        &[],
+        "aud-array",
+        Severity::Availability,
+        &["aud-wrong"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_allowing_only_tokens_without_aud_is_calibrated_to_it_as_a_security_hole() {
+    assert_calibrated(
+        "jwks",
+        "aud-absent",
+        &[],
+        "aud-absent",
+        Severity::Security,
+        &[
+            "valid-aud-array",
+            "aud-wrong",
+            "aud-missing",
+            "aud-empty-array",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_wanting_aud_on_cognito_access_tokens_is_calibrated_to_it() {
+    assert_calibrated(
+        "cognito",
+        "aud-present",
+        &[],
+        "aud-present",
+        Severity::Availability,
+        &["client-id-wrong"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_requiring_the_other_cognito_token_is_calibrated_to_it() {
+    assert_calibrated(
+        "cognito",
+        "",
+        &[("TOKEN_USE", "id")],
+        "other-token-use",
+        Severity::Availability,
+        &["token-use-swapped", "client-id-wrong"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_requiring_a_scope_the_profile_does_not_mint_is_calibrated_to_it() {
+    assert_calibrated(
+        "jwks",
+        "",
+        &[("REQUIRED_SCOPES", "hello/read")],
+        "scope-present",
+        Severity::Availability,
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_refusing_tokens_with_a_scope_is_calibrated_to_their_absence() {
+    assert_calibrated(
+        "cognito",
+        "scope-absent",
+        &[],
+        "scope-absent",
+        Severity::Availability,
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_requiring_nbf_is_calibrated_to_it_and_still_judges_not_yet_valid() {
+    assert_calibrated(
+        "jwks",
+        "nbf-present",
+        &[],
+        "nbf-present",
+        Severity::Availability,
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorizer_refusing_tokens_with_iat_is_calibrated_to_their_absence() {
+    assert_calibrated(
+        "jwks",
+        "iat-absent",
+        &[],
+        "iat-absent",
+        Severity::Availability,
+        &["iat-future"],
+    )
+    .await;
 }

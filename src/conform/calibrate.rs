@@ -1,11 +1,17 @@
 //! Calibration: before the catalogue, find the form of the good request that the authorizer
 //! accepts. The most common first mistake (not stripping `Bearer `, or expecting it where
-//! clients do not send it) makes the profile's good token fail; every bad token is then
-//! rejected for that reason alone, and every defect behind it stays hidden. When the good
-//! token as the profile sends it is refused, each variant below is tried in order; the first
-//! one allowed becomes the run's baseline, is reported once as the root cause, and every other
-//! case is sent the same way, so each bad kind is still bad in exactly one way relative to
-//! what the authorizer accepts.
+//! clients do not send it) makes the profile's good token fail; so does a good token whose
+//! shape the authorizer trips over (an `aud` it wants as an array, an `nbf` it requires, the
+//! other Cognito token). Every bad token is then rejected for that reason alone, and every
+//! defect behind it stays hidden. When the good token as the profile sends it is refused, each
+//! variant below is tried in order, header forms first; the first one allowed becomes the
+//! run's baseline, is reported once as the root cause, and every other case is sent the same
+//! way and minted on the same token, so each bad kind is still bad in exactly one way relative
+//! to what the authorizer accepts. The kinds a baseline makes unjudgeable (they change the
+//! same thing) are skipped, and say so.
+//!
+//! Each variant changes one thing; variants do not combine. An authorizer that trips over two
+//! of them allows none, and the run says so with what each variant got.
 //!
 //! The variants are data: adding one is one entry.
 
@@ -13,7 +19,7 @@ use serde::Serialize;
 
 use super::profile::ProfileSpec;
 use super::verdict::Severity;
-use crate::tokens::{Kind, Minted, Scheme};
+use crate::tokens::{ClaimEdit, Kind, Minted, Profile, Scheme, TokenUse};
 
 /// How a variant writes the Authorization header around a credential.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +44,15 @@ impl HeaderShape {
     }
 }
 
+/// What a variant changes about the good request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The header form around the same token.
+    Header(HeaderShape),
+    /// The token's claims; the header form stays the profile's.
+    Claims(ClaimEdit),
+}
+
 /// One documented change to the good request, tried when the profile's form is refused.
 #[derive(Debug)]
 pub struct Variant {
@@ -45,47 +60,186 @@ pub struct Variant {
     pub name: &'static str,
     /// What it sends, as a phrase ("the token alone, without `Bearer `").
     pub sends: &'static str,
-    /// The header it writes.
-    pub shape: HeaderShape,
-    /// Whether it differs from what the profile sends (a profile whose clients send
-    /// `Bearer ` has no use for a `Bearer ` variant).
+    /// What it changes.
+    pub change: Change,
+    /// Whether it can differ from what the profile sends (a profile whose clients send
+    /// `Bearer ` has no use for a `Bearer ` variant). A claim edit that would not change the
+    /// profile's good token is not tried either.
     pub applies: fn(&ProfileSpec) -> bool,
     /// How bad it is when this is the only form the authorizer accepts.
-    pub severity: Severity,
+    pub severity: fn(&ProfileSpec) -> Severity,
     /// Why that matters.
     pub why: &'static str,
     /// What to change in the authorizer.
     pub fix: &'static str,
+    /// Catalogue kinds that change the same thing: on this baseline they are not bad (or good)
+    /// in exactly one way relative to what the authorizer accepts, so they are skipped.
+    pub skips: &'static [Kind],
 }
 
-/// The variants, in the order they are tried.
+impl Variant {
+    /// What a run on this baseline does, as a phrase ("sends every token as …", "mints every
+    /// token on …").
+    pub fn run_does(&self) -> String {
+        match self.change {
+            Change::Header(_) => format!("sends every token as {}", self.sends),
+            Change::Claims(_) => format!("mints every token on {}", self.sends),
+        }
+    }
+}
+
+/// Every profile but `static`, whose token is not a JWT.
+fn jwt(p: &ProfileSpec) -> bool {
+    p.profile != Profile::Static
+}
+
+/// Profiles whose good token carries `aud`: jwks, hs256, Cognito ID tokens.
+fn has_aud(p: &ProfileSpec) -> bool {
+    matches!(p.profile, Profile::Jwks | Profile::Hs256)
+        || (p.profile == Profile::Cognito && p.token_use == TokenUse::Id)
+}
+
+/// Cognito access tokens: the one good token that carries `scope` and no `aud`.
+fn cognito_access(p: &ProfileSpec) -> bool {
+    p.profile == Profile::Cognito && p.token_use == TokenUse::Access
+}
+
+const HEADER_KINDS: &[Kind] = &[Kind::BearerLowercase, Kind::BearerDoubleSpace];
+const AUD_KINDS: &[Kind] = &[
+    Kind::ValidAudArray,
+    Kind::AudWrong,
+    Kind::AudMissing,
+    Kind::AudEmptyArray,
+];
+
+/// The variants, in the order they are tried: header forms first, then token shapes.
 pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "bare-token",
         sends: "the token alone, without the `Bearer ` scheme",
-        shape: HeaderShape::Bare,
+        change: Change::Header(HeaderShape::Bare),
         applies: |p| p.bearer,
-        severity: Severity::Availability,
+        severity: |_| Severity::Availability,
         why: "clients send `Authorization: Bearer <token>`, as the profile says: every one of them is refused, because the authorizer decodes the whole header value, scheme included",
         fix: "strip the `Bearer ` scheme (compared case-insensitively, one space) before decoding the token",
+        skips: HEADER_KINDS,
     },
     Variant {
         name: "bearer-scheme",
         sends: "the token after `Bearer `",
-        shape: HeaderShape::Bearer,
+        change: Change::Header(HeaderShape::Bearer),
         applies: |p| !p.bearer,
-        severity: Severity::Availability,
+        severity: |_| Severity::Availability,
         why: "clients send the token as the whole header value, as the profile says: every one of them is refused, because the authorizer insists on a `Bearer ` scheme",
         fix: "accept the header value as the token itself; or, if clients really send `Bearer <token>`, set bearer = true in the profile",
+        skips: HEADER_KINDS,
     },
     Variant {
         name: "lowercase-bearer-scheme",
         sends: "the token after `bearer ` in lower case",
-        shape: HeaderShape::LowercaseBearer,
+        change: Change::Header(HeaderShape::LowercaseBearer),
         applies: |p| p.bearer,
-        severity: Severity::Availability,
+        severity: |_| Severity::Availability,
         why: "clients send `Bearer <token>`: every one of them is refused, because the authorizer compares the scheme case-sensitively against `bearer`",
         fix: "compare the scheme `Bearer` case-insensitively (RFC 7235 §2.1)",
+        skips: HEADER_KINDS,
+    },
+    Variant {
+        name: "aud-array",
+        sends: "the good token with `aud` as a one-element array",
+        change: Change::Claims(ClaimEdit::AudAsArray),
+        applies: has_aud,
+        severity: |_| Severity::Availability,
+        why: "the profile's tokens carry `aud` as a string, which RFC 7519 §4.1.3 allows as much as an array: every one of them is refused, because the authorizer reads `aud` only as an array",
+        fix: "accept `aud` as a string equal to the audience or as an array holding it",
+        // The other aud kinds change its value or presence, one thing relative to an array.
+        skips: &[Kind::AudWrong],
+    },
+    Variant {
+        name: "aud-absent",
+        sends: "the good token without `aud`",
+        change: Change::Claims(ClaimEdit::Remove("aud")),
+        applies: has_aud,
+        severity: |_| Severity::Security,
+        why: "the profile's tokens carry the API's `aud` and are refused, while a token without `aud` is allowed: the authorizer never compares `aud` with the audience (PyJWT does exactly this when `jwt.decode` is called without `audience=`), so any token of the issuer that carries no `aud` (another app client's Cognito access token, a token minted for another purpose) gets in",
+        fix: "require `aud` and compare it with the API's audience (PyJWT: pass `audience=`)",
+        skips: AUD_KINDS,
+    },
+    Variant {
+        name: "aud-present",
+        sends: "the good token with `aud` added, holding the app client id",
+        change: Change::Claims(ClaimEdit::Add("aud")),
+        applies: cognito_access,
+        severity: |_| Severity::Availability,
+        why: "Cognito access tokens carry no `aud` (they name the app client in `client_id`): every real access token is refused, because the authorizer requires `aud`",
+        fix: "on access tokens, compare `client_id` with the app client id; check `aud` only on ID tokens",
+        // Both say which client the token is for: a wrong client_id beside a right aud is no
+        // token Cognito issues.
+        skips: &[Kind::ClientIdWrong],
+    },
+    Variant {
+        name: "other-token-use",
+        sends: "the other Cognito token (an ID token where the profile says access, or the reverse)",
+        change: Change::Claims(ClaimEdit::OtherTokenUse),
+        applies: |p| p.profile == Profile::Cognito,
+        severity: |_| Severity::Availability,
+        why: "clients send the token the profile names (token_use): every one of them is refused, because the authorizer requires the other one; either it compares `token_use` with the wrong value, or the profile does not say which token the API's clients send",
+        fix: "require the token_use your clients send; if they really send the other token, set token_use in the profile",
+        skips: &[
+            Kind::TokenUseSwapped,
+            Kind::ClientIdWrong,
+            Kind::ValidAudArray,
+            Kind::AudWrong,
+            Kind::AudMissing,
+            Kind::AudEmptyArray,
+        ],
+    },
+    Variant {
+        name: "scope-present",
+        sends: "the good token with a `scope` claim (the profile's scopes)",
+        change: Change::Claims(ClaimEdit::Add("scope")),
+        applies: |p| jwt(p) && !cognito_access(p),
+        severity: |_| Severity::Availability,
+        why: "the profile's tokens carry no `scope`: every one of them is refused, because the authorizer requires one",
+        fix: "require `scope` only where the IdP issues it (access tokens); if yours does, list the scopes in the profile (scopes = [...])",
+        skips: &[],
+    },
+    Variant {
+        name: "scope-absent",
+        sends: "the good token without `scope`",
+        change: Change::Claims(ClaimEdit::Remove("scope")),
+        applies: cognito_access,
+        severity: |p| {
+            if p.scopes.is_empty() {
+                Severity::Availability
+            } else {
+                Severity::Security
+            }
+        },
+        why: "the profile's tokens carry `scope` and are refused, while a token without it is allowed: every real access token is locked out; and where the profile requires scopes, the authorizer never checks them, so a token that grants none gets in",
+        fix: "read `scope` as a space-separated list and require the API's scopes in it; never refuse a token for having one",
+        skips: &[],
+    },
+    Variant {
+        name: "nbf-present",
+        sends: "the good token with `nbf` set to the time it was minted",
+        change: Change::Claims(ClaimEdit::Add("nbf")),
+        applies: jwt,
+        severity: |_| Severity::Availability,
+        why: "the profile's tokens carry no `nbf`, which RFC 7519 §4.1.5 makes optional: every one of them is refused, because the authorizer requires it",
+        fix: "check `nbf` when it is there, and do not require it (PyJWT: leave \"nbf\" out of options[\"require\"])",
+        // not-yet-valid moves the baseline's nbf: one change, judged.
+        skips: &[],
+    },
+    Variant {
+        name: "iat-absent",
+        sends: "the good token without `iat`",
+        change: Change::Claims(ClaimEdit::Remove("iat")),
+        applies: jwt,
+        severity: |_| Severity::Availability,
+        why: "the profile's tokens carry `iat` set to the time they were minted: every one of them is refused, because the authorizer refuses a token that has one (an `iat` check that is upside down, or one with no leeway against a clock that runs behind)",
+        fix: "refuse a token only when `iat` is in the future by more than the leeway",
+        skips: &[Kind::IatFuture],
     },
 ];
 
@@ -118,12 +272,6 @@ pub fn variant(name: &str) -> Option<&'static Variant> {
     VARIANTS.iter().find(|v| v.name == name)
 }
 
-/// Kinds whose point is the header form itself: on a calibrated baseline they test nothing
-/// the baseline has not already settled, and are skipped.
-pub fn about_the_header_form(kind: Kind) -> bool {
-    matches!(kind, Kind::BearerLowercase | Kind::BearerDoubleSpace)
-}
-
 /// The header for `minted` on a baseline `shape`: the credential in the baseline's form. An
 /// empty credential stays empty (the gateway answers it without the authorizer).
 pub fn header_on(shape: HeaderShape, minted: &Minted) -> String {
@@ -145,6 +293,16 @@ mod tests {
     fn every_variant_has_a_unique_name_and_says_what_it_sends() {
         for (i, v) in VARIANTS.iter().enumerate() {
             assert!(!v.sends.is_empty() && !v.why.is_empty() && !v.fix.is_empty());
+            // The good token itself is what the baseline is: never skipped.
+            for good in [
+                Kind::Valid,
+                Kind::CognitoAccess,
+                Kind::CognitoId,
+                Kind::Hs256Valid,
+                Kind::AllowToken,
+            ] {
+                assert!(!v.skips.contains(&good), "{}: {good}", v.name);
+            }
             assert!(VARIANTS[..i].iter().all(|w| w.name != v.name), "{}", v.name);
             assert_eq!(variant(v.name).map(|w| w.name), Some(v.name));
         }

@@ -319,8 +319,14 @@ struct Runner<'a> {
     gateway: Option<Gateway>,
     /// How the gateway is set up (for the fresh gateways of cold-start cases).
     gateway_config: GatewayConfig,
-    /// The header form calibration settled on, when the profile's was refused.
-    baseline: std::sync::OnceLock<&'static calibrate::Variant>,
+    /// The variant calibration settled on, when the profile's form was refused.
+    baseline: std::sync::OnceLock<Baseline>,
+}
+
+/// A calibrated baseline: the variant, and the minter that mints every token on it.
+struct Baseline {
+    variant: &'static calibrate::Variant,
+    minter: crate::tokens::Minter,
 }
 
 struct Sent {
@@ -484,9 +490,18 @@ impl Runner<'_> {
         result.status = status_of(&result.findings, false, self.options.strict);
     }
 
+    /// Mints every token of the run: on the calibrated baseline once there is one.
+    fn minter(&self) -> &crate::tokens::Minter {
+        self.baseline
+            .get()
+            .map_or(&self.harness.minter, |b| &b.minter)
+    }
+
     fn header(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> Option<String> {
-        if let (Some(variant), HeaderForm::AsMinted) = (self.baseline.get(), case.header) {
-            return Some(calibrate::header_on(variant.shape, minted));
+        if let (Some(b), HeaderForm::AsMinted) = (self.baseline.get(), case.header)
+            && let calibrate::Change::Header(shape) = b.variant.change
+        {
+            return Some(calibrate::header_on(shape, minted));
         }
         Some(match case.header {
             HeaderForm::Raw => minted.credential.clone(),
@@ -507,7 +522,7 @@ impl Runner<'_> {
             cache_ttl: self.cache_ttl,
             routes: &self.route_arns,
             subject: (self.options.profile.profile != Profile::Static)
-                .then_some(self.harness.minter.settings().subject.as_str()),
+                .then_some(self.minter().settings().subject.as_str()),
         }
     }
 
@@ -540,7 +555,7 @@ impl Runner<'_> {
             });
         }
         if let Some(outcome) = sent.outcome {
-            let catalogue_reason = kind.and_then(|k| match self.harness.minter.expect(k) {
+            let catalogue_reason = kind.and_then(|k| match self.minter().expect(k) {
                 Some(Expect::Reject(r)) => Some(r),
                 _ => None,
             });
@@ -584,25 +599,26 @@ impl Runner<'_> {
     }
 
     async fn token_case(&self, case: &CaseSpec, kind: Kind) -> CaseResult {
-        if let Some(variant) = self.baseline.get()
-            && calibrate::about_the_header_form(kind)
+        if let Some(b) = self.baseline.get()
+            && b.variant.skips.contains(&kind)
         {
             return self.skipped(
                 case,
                 kind.what(),
                 &format!(
-                    "the run sends {} (calibrated): a kind about the header form tests nothing more",
-                    variant.sends
+                    "not judged: the run sends {} (calibrated), and `{kind}` changes the same thing, so it is not {} in exactly one way relative to what the authorizer accepts",
+                    b.variant.sends,
+                    if case.expect_allow { "good" } else { "bad" }
                 ),
             );
         }
         self.harness.refresh_identity().await;
-        let what = self.harness.minter.what(kind);
-        let minted = match self.harness.minter.mint(kind) {
+        let what = self.minter().what(kind);
+        let minted = match self.minter().mint(kind) {
             Ok(m) => m,
             Err(e) => return self.skipped(case, what, &e.to_string()),
         };
-        let reason = match self.harness.minter.expect(kind) {
+        let reason = match self.minter().expect(kind) {
             Some(Expect::Reject(r)) => Some(r.name()),
             _ => None,
         };
@@ -670,8 +686,21 @@ impl Runner<'_> {
             .iter()
             .filter(|v| (v.applies)(&self.options.profile))
         {
-            let minted = self.harness.minter.mint(good).ok()?;
-            let header = variant.shape.write(&minted.credential);
+            let (minter, header) = match variant.change {
+                calibrate::Change::Header(shape) => {
+                    let minted = self.harness.minter.mint(good).ok()?;
+                    (self.harness.minter.clone(), shape.write(&minted.credential))
+                }
+                calibrate::Change::Claims(edit) => {
+                    if !self.harness.minter.edit_changes_good_token(edit) {
+                        continue;
+                    }
+                    let minter = self.harness.minter.with_edit(edit);
+                    let minted = minter.mint(good).ok()?;
+                    let header = self.header(&case, &minted).unwrap_or_default();
+                    (minter, header)
+                }
+            };
             let sent = probe(self.request(&case, Some(header))).await;
             let allowed = sent.outcome == Some(Outcome::Allow);
             found.tried.push(calibrate::Tried {
@@ -684,7 +713,7 @@ impl Runner<'_> {
                 continue;
             }
             found.baseline = Some(variant.name);
-            let _ = self.baseline.set(variant);
+            let _ = self.baseline.set(Baseline { variant, minter });
             let shown = shorten(&profile_form);
             let mut root = CaseResult {
                 what: "the good token, in the form the profile says clients send it".into(),
@@ -694,15 +723,15 @@ impl Runner<'_> {
                 elapsed_ms: first.elapsed_ms,
                 cold: first.cold,
                 notes: vec![format!(
-                    "the rest of the run sends every token as {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
-                    variant.sends
+                    "the rest of the run {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
+                    variant.run_does()
                 )],
                 ..blank(&case, "")
             };
             root.kind = "calibration".into();
             root.stateful = true;
             root.findings.push(Finding {
-                severity: variant.severity,
+                severity: (variant.severity)(&self.options.profile),
                 message: format!(
                     "the good token as clients send it (`{shown}`) is refused; {} is allowed",
                     variant.sends
@@ -723,9 +752,8 @@ impl Runner<'_> {
 
     async fn good_request(&self, case: &CaseSpec) -> ClientRequest {
         let minted = self
-            .harness
-            .minter
-            .mint(self.harness.minter.good_kind())
+            .minter()
+            .mint(self.minter().good_kind())
             .expect("the good kind applies");
         self.request(case, self.header(case, &minted))
     }
@@ -751,7 +779,7 @@ impl Runner<'_> {
                 let request = self.good_request(case).await;
                 let sent = self.send(request.clone()).await;
                 let allowed = sent.outcome == Some(Outcome::Allow);
-                let good = Some(self.harness.minter.good_kind());
+                let good = Some(self.minter().good_kind());
                 let mut result = self.result(case, what, None, sent, good);
                 if allowed {
                     let denied = self.other_routes_denied(case, &request).await;
@@ -796,7 +824,7 @@ impl Runner<'_> {
             return self.skipped(case, what, "could not make the rotated-in key");
         };
         let new_key = Arc::new(new_key);
-        let minted = self.harness.minter.mint_good_with(new_key.clone());
+        let minted = self.minter().mint_good_with(new_key.clone());
         self.harness.idp.add_key(new_key);
         let started = Instant::now();
         let mut attempts = 0;
@@ -881,7 +909,7 @@ impl Runner<'_> {
             return self.skipped(case, what, "result caching is off (--cache-ttl 0)");
         }
         let kind = self.reject_kind();
-        let Ok(minted) = self.harness.minter.mint(kind) else {
+        let Ok(minted) = self.minter().mint(kind) else {
             return self.skipped(case, what, "the rejected token cannot be minted");
         };
         let request = self.request(case, self.header(case, &minted));
@@ -913,7 +941,7 @@ impl Runner<'_> {
         let before_again = invocations();
         self.send_via(&gateway, request.clone()).await;
         let again = invocations() - before_again;
-        let reason = match self.harness.minter.expect(kind) {
+        let reason = match self.minter().expect(kind) {
             Some(Expect::Reject(r)) => Some(r.name()),
             _ => None,
         };
@@ -963,7 +991,7 @@ impl Runner<'_> {
         let good = self.send_via(&gateway, self.good_request(case).await).await;
         let good_cached = good.outcome == Some(Outcome::Allow) && self.cache_ttl > 0;
         let kind = self.reject_kind();
-        let Ok(minted) = self.harness.minter.mint(kind) else {
+        let Ok(minted) = self.minter().mint(kind) else {
             return self.skipped(case, what, "the rejected token cannot be minted");
         };
         let before = gateway.stats().authorizer_invocations;
@@ -972,7 +1000,7 @@ impl Runner<'_> {
             .await;
         let shared = sent.cached;
         let invoked = gateway.stats().authorizer_invocations - before;
-        let reason = match self.harness.minter.expect(kind) {
+        let reason = match self.minter().expect(kind) {
             Some(Expect::Reject(r)) => Some(r.name()),
             _ => None,
         };
@@ -1000,8 +1028,7 @@ impl Runner<'_> {
         let mut worst: Option<Sent> = None;
         for _ in 0..FLOOD {
             let minted = self
-                .harness
-                .minter
+                .minter()
                 .mint(Kind::KidUnknown)
                 .expect("kid-unknown applies");
             let sent = self

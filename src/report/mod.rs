@@ -271,9 +271,10 @@ fn calibration_line(c: &crate::conform::calibrate::Calibration) -> String {
         .collect();
     match c.baseline {
         Some(name) => format!(
-            "calibrated: the good token as the profile sends it got {}; the run sends every token as {} instead ({name})",
+            "calibrated: the good token as the profile sends it got {}; the run {} instead ({name})",
             printable_line(&c.profile_form),
-            crate::conform::calibrate::variant(name).map_or(name, |v| v.sends)
+            crate::conform::calibrate::variant(name)
+                .map_or_else(|| name.to_string(), |v| v.run_does())
         ),
         None => format!(
             "calibration: the good token was refused in every form tried: as the profile sends it, {}; {}; the run goes on with the profile's form",

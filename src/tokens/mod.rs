@@ -88,6 +88,63 @@ pub struct MintSettings {
     pub jku_url: String,
     /// Where the `x5u-header` case points.
     pub x5u_url: String,
+    /// Changes to the good token that every token is minted on, in order (calibration's
+    /// token-shape baselines); empty: the profile's good token as it is.
+    pub edits: Vec<ClaimEdit>,
+}
+
+/// One documented change to the claims of the profile's good token. A minter with edits mints
+/// every kind on the edited token, so a bad kind is still bad in exactly one way relative to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimEdit {
+    /// Adds the claim, with the value the profile would give it: `aud` the audience (the app
+    /// client id on Cognito), `scope` the profile's scopes, `nbf` and `iat` the minting time.
+    Add(&'static str),
+    /// Removes the claim.
+    Remove(&'static str),
+    /// `aud` as a one-element array instead of a string.
+    AudAsArray,
+    /// The other Cognito token: an ID token where the profile mints access tokens, or the
+    /// reverse.
+    OtherTokenUse,
+}
+
+impl ClaimEdit {
+    /// Applies the edit to `claims` of a token minted at `now`; false when it changes nothing
+    /// (the claim is already there, already absent, already an array).
+    fn apply(
+        self,
+        claims: &mut Map<String, Value>,
+        s: &MintSettings,
+        profile: Profile,
+        now: i64,
+    ) -> bool {
+        match self {
+            ClaimEdit::Add(name) if !claims.contains_key(name) => {
+                let value = match name {
+                    "aud" if profile == Profile::Cognito => json!(s.client_id),
+                    "aud" => json!(s.audience),
+                    "scope" => json!(s.scope),
+                    _ => json!(now),
+                };
+                claims.insert(name.into(), value);
+                true
+            }
+            ClaimEdit::Remove(name) => claims.remove(name).is_some(),
+            ClaimEdit::AudAsArray => match claims.get("aud") {
+                Some(Value::String(aud)) => {
+                    let array = json!([aud]);
+                    claims.insert("aud".into(), array);
+                    true
+                }
+                _ => false,
+            },
+            // The Cognito shapes are chosen in `Minter::base`.
+            ClaimEdit::OtherTokenUse => profile == Profile::Cognito,
+            ClaimEdit::Add(_) => false,
+        }
+    }
 }
 
 impl Default for MintSettings {
@@ -105,6 +162,7 @@ impl Default for MintSettings {
             extra: Map::new(),
             jku_url: "https://idp.authprobe.test/.attacker/jwks.json".into(),
             x5u_url: "https://idp.authprobe.test/.attacker/cert.pem".into(),
+            edits: Vec::new(),
         }
     }
 }
@@ -258,6 +316,14 @@ impl Draft {
     fn set_alg(&mut self, alg: &str) {
         self.header.insert("alg".into(), json!(alg));
     }
+
+    /// Moves `iat` with a changed `exp`, so the token keeps its lifetime; a token minted
+    /// without `iat` (a calibrated baseline) stays without.
+    fn keep_iat(&mut self, iat: i64) {
+        if let Some(old) = self.claims.get_mut("iat") {
+            *old = json!(iat);
+        }
+    }
 }
 
 /// Mints every kind of the catalogue for one profile.
@@ -330,6 +396,27 @@ impl Minter {
     /// The keys.
     pub fn keys(&self) -> &KeyRing {
         &self.keys
+    }
+
+    /// The same minter, minting every token on the good token changed by `edit` (after the
+    /// edits it already has).
+    pub fn with_edit(&self, edit: ClaimEdit) -> Minter {
+        let mut edited = self.clone();
+        edited.settings.edits.push(edit);
+        edited
+    }
+
+    /// Whether `edit` changes this minter's good token (a static token has no claims, a
+    /// key-less run's real token cannot be re-signed, `aud` cannot be removed from a token
+    /// that has none).
+    pub fn edit_changes_good_token(&self, edit: ClaimEdit) -> bool {
+        // A key-less minter cannot re-sign the real token: it has no edits to offer.
+        if self.profile == Profile::Static || self.is_keyless() {
+            return false;
+        }
+        let now = unix_now();
+        let mut claims = self.base(now, self.settings.token_use).claims;
+        edit.apply(&mut claims, &self.settings, self.profile, now)
     }
 
     /// What a correct authorizer does with `kind` under this minter's profile, or `None`.
@@ -418,18 +505,18 @@ impl Minter {
                     return Err(MintError::NoLeeway { kind });
                 }
                 d.claims.insert("exp".into(), json!(now - leeway / 2));
-                d.claims.insert("iat".into(), json!(now - leeway / 2 - ttl));
+                d.keep_iat(now - leeway / 2 - ttl);
             }
             BearerLowercase => return Ok(self.finish(kind, d.encode(), Scheme::LowercaseBearer)),
             BearerDoubleSpace => return Ok(self.finish(kind, d.encode(), Scheme::DoubleSpace)),
 
             Expired => {
                 d.claims.insert("exp".into(), json!(now - 3600));
-                d.claims.insert("iat".into(), json!(now - 3600 - ttl));
+                d.keep_iat(now - 3600 - ttl);
             }
             ExpiredBeyondLeeway => {
                 d.claims.insert("exp".into(), json!(now - leeway - 1));
-                d.claims.insert("iat".into(), json!(now - leeway - 1 - ttl));
+                d.keep_iat(now - leeway - 1 - ttl);
             }
             NotYetValid => {
                 d.claims.insert("nbf".into(), json!(now + 3600));
@@ -599,9 +686,15 @@ impl Minter {
         ok(d.encode())
     }
 
-    /// The profile's good token as a draft; `token_use` picks the Cognito shape.
+    /// The profile's good token as a draft, with the minter's edits; `token_use` picks the
+    /// Cognito shape (the other one under [`ClaimEdit::OtherTokenUse`]).
     fn base(&self, now: i64, token_use: TokenUse) -> Draft {
         let s = &self.settings;
+        let token_use = if s.edits.contains(&ClaimEdit::OtherTokenUse) {
+            other_use(token_use)
+        } else {
+            token_use
+        };
         let exp = now + s.ttl.as_secs() as i64;
         let mut claims = Map::new();
         let mut put = |k: &str, v: Value| {
@@ -630,6 +723,9 @@ impl Minter {
         }
         for (k, v) in &s.extra {
             claims.insert(k.clone(), v.clone());
+        }
+        for edit in &s.edits {
+            edit.apply(&mut claims, s, self.profile, now);
         }
         let mut header = Map::new();
         header.insert("typ".into(), json!("JWT"));
