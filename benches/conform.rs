@@ -1,16 +1,23 @@
 //! `conform` against the built-in `jwks` authorizer: the single-token catalogue cases alone,
 //! and the whole profile with its stateful cases (the `jwks-slow` case waits out the
-//! authorizer's 1 s JWKS fetch timeout, so the whole run takes over a second by design).
+//! authorizer's JWKS fetch timeout, the profile's `jwks_timeout`, 250 ms by default).
 //!
 //! Run: `cargo bench --bench conform`.
+//!
+//! `AUTHPROBE_JOBS_BENCH=1 cargo bench --bench conform` skips criterion and times `--jobs 1`
+//! against `--jobs 2` on one profile of 1,000 single-token cases (`AUTHPROBE_JOBS_CASES`),
+//! alternating the two for `AUTHPROBE_JOBS_ROUNDS` rounds (default 5), and prints each round's
+//! times and ratio, then the median ratio: the figure of docs/PERFORMANCE.md.
 
-use std::time::Duration;
+mod support;
 
-use authprobe::conform::profile::{self, CaseKind};
+use std::time::{Duration, Instant};
+
+use authprobe::conform::profile::{self, CaseKind, CaseSpec};
 use authprobe::conform::{self, ConformOptions};
 use authprobe::target::TargetSpec;
 use authprobe::tokens::Profile;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 
 fn options(catalogue_only: bool) -> ConformOptions {
     let mut spec = profile::builtin("jwks").unwrap();
@@ -41,5 +48,79 @@ fn conform(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, conform);
-criterion_main!(benches);
+/// The jwks profile's single-token cases, repeated under new names up to `count` cases: each
+/// sends a freshly minted token, so none is answered from the gateway's result cache.
+fn many_cases(count: usize) -> ConformOptions {
+    let mut options = options(true);
+    let kinds: Vec<CaseSpec> = options.profile.cases.clone();
+    options.profile.cases = (0..count)
+        .map(|i| {
+            let base = &kinds[i % kinds.len()];
+            CaseSpec {
+                name: format!("{}-{i:04}", base.name),
+                ..base.clone()
+            }
+        })
+        .collect();
+    options
+}
+
+fn jobs_bench() {
+    let count = support::env_count("AUTHPROBE_JOBS_CASES", 1000);
+    let rounds = support::env_count("AUTHPROBE_JOBS_ROUNDS", 5);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let time = |jobs: usize| {
+        let mut options = many_cases(count);
+        options.jobs = Some(jobs);
+        rt.block_on(async {
+            let report = conform::run(&options, &mut |_| {}).await.unwrap();
+            assert_eq!(report.summary.failed, 0, "{jobs} jobs: every case passes");
+            assert_eq!(report.summary.total, count);
+            Duration::from_secs_f64(report.catalogue_ms / 1e3)
+        })
+    };
+    let started = Instant::now();
+    // One warm-up of each: page cache, allocator, the first key generation.
+    time(1);
+    time(2);
+    let mut ratios = Vec::new();
+    for round in 1..=rounds {
+        // Alternate which goes first, so a drift in the machine's load favours neither.
+        let (one, two) = if round % 2 == 1 {
+            let one = time(1);
+            (one, time(2))
+        } else {
+            let two = time(2);
+            (time(1), two)
+        };
+        let ratio = one.as_secs_f64() / two.as_secs_f64();
+        println!(
+            "round {round}: {count} cases, --jobs 1 {:.0} ms, --jobs 2 {:.0} ms, ratio {ratio:.2}",
+            one.as_secs_f64() * 1e3,
+            two.as_secs_f64() * 1e3
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "median ratio --jobs 2 / --jobs 1 speed-up: {:.2} (range {:.2} to {:.2}; {} cores; {:.0} s in all)",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1],
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    if std::env::var_os("AUTHPROBE_JOBS_BENCH").is_some() {
+        jobs_bench();
+        return;
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    conform(&mut criterion);
+    criterion.final_summary();
+}

@@ -80,7 +80,7 @@ fn bench_keys(c: &mut Criterion) {
 fn bench_mint(c: &mut Criterion) {
     let minter = minter();
     let input = signing_input(&minter);
-    let key = minter.keys().primary.clone();
+    let key = minter.keys().primary().expect("keys");
     let kinds = minter.kinds();
 
     let mut group = c.benchmark_group("mint");
@@ -159,7 +159,7 @@ fn mint_rate(variants: bool) {
     let count = env_count("AUTHPROBE_MINT_TOKENS", 5000);
     let rounds = env_count("AUTHPROBE_MINT_ROUNDS", 5);
     let minter = minter();
-    let key = minter.keys().primary.clone();
+    let key = minter.keys().primary().expect("keys");
     let input = signing_input(&minter);
     mint_serial(&minter, 200); // warm up
 

@@ -203,8 +203,8 @@ fn main() {
 async fn run(requests: usize, peer_requests: usize, concurrency: usize) {
     let ring = KeyRing::generate().expect("key ring generates");
     let idp = Idp::start(
-        ring.published(),
-        Some(ring.attacker.clone()),
+        ring.published().expect("keys"),
+        Some(ring.attacker().expect("keys")),
         IdpConfig::default(),
     )
     .await

@@ -56,6 +56,7 @@ async fn harness(target: TargetSpec) -> Harness {
         keys_dir: None,
         simple_responses: false,
         idp: Default::default(),
+        jwks_timeout: authprobe::authorizer::DEFAULT_JWKS_TIMEOUT,
     })
     .await
     .expect("the harness starts")

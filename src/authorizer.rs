@@ -77,7 +77,7 @@ impl AuthorizerConfig {
             jwks_url,
             leeway: settings.leeway,
             refetch_interval: Duration::from_secs(10),
-            fetch_timeout: Duration::from_secs(1),
+            fetch_timeout: DEFAULT_JWKS_TIMEOUT,
             jwks_max_age: Duration::from_secs(600),
             simple_responses: false,
         }
@@ -89,7 +89,8 @@ impl AuthorizerConfig {
     /// variables the Python examples read): `AUTH_PROFILE` (static|hs256|jwks|cognito, default
     /// jwks), `JWKS_URL`, `ISSUER`, `AUDIENCE`, `CLIENT_ID`, `TOKEN_USE` (access|id),
     /// `REQUIRED_SCOPES`, `HS256_SECRET`, `STATIC_TOKEN`, `LEEWAY_SECONDS` (60),
-    /// `JWKS_REFETCH_SECONDS` (10), `JWKS_MAX_AGE_SECONDS` (600), `SIMPLE_RESPONSES` (true|false).
+    /// `JWKS_REFETCH_SECONDS` (10), `JWKS_TIMEOUT_SECONDS` (2, may be fractional),
+    /// `JWKS_MAX_AGE_SECONDS` (600), `SIMPLE_RESPONSES` (true|false).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         use clap::ValueEnum;
         let profile = match var("AUTH_PROFILE") {
@@ -143,12 +144,27 @@ impl AuthorizerConfig {
             },
             leeway: seconds("LEEWAY_SECONDS", 60)?,
             refetch_interval: seconds("JWKS_REFETCH_SECONDS", 10)?,
-            fetch_timeout: Duration::from_secs(2),
+            fetch_timeout: match var("JWKS_TIMEOUT_SECONDS") {
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .ok_or_else(|| {
+                        format!("JWKS_TIMEOUT_SECONDS `{v}` is not a positive number of seconds")
+                    })?,
+                None => Duration::from_secs(2),
+            },
             jwks_max_age: seconds("JWKS_MAX_AGE_SECONDS", 600)?,
             simple_responses: var("SIMPLE_RESPONSES").is_some_and(|v| v == "true"),
         })
     }
 }
+
+/// How long the reference authorizers wait for a JWKS fetch unless told otherwise: short,
+/// since the IdP they fetch from in a run is on the same machine (the `jwks-slow` case then
+/// costs this long; a profile's `jwks_timeout` changes it).
+pub const DEFAULT_JWKS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Why an authorizer did not answer with a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -54,6 +54,18 @@ pub enum Command {
     /// Show the built-in profiles (embedded in the binary).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, in roff.
+    ///
+    /// `authprobe man > authprobe.1 && man ./authprobe.1`
+    Man,
 }
 
 /// `authprobe profile …`
@@ -192,6 +204,12 @@ pub struct ConformArgs {
     /// Contract warnings fail the run.
     #[arg(long)]
     pub strict: bool,
+    /// Single-token cases sent at once; they are reported in case order, and stateful cases
+    /// always run alone. Default: the number of cores for builtin: targets and lambda:
+    /// (at most --concurrency), 1 for invoke: and url:.
+    #[arg(short = 'j', long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     /// Do not calibrate: when the good token as the profile sends it is refused, do not try
     /// other forms of it (the run then judges every case on the profile's form).
     #[arg(long)]
@@ -606,28 +624,9 @@ pub fn secret_from_env(flag: &str, var: &str) -> Result<String, crate::Error> {
     }
 }
 
-/// Parses `300`, `300s`, `5m`, `1h`, `250ms`.
+/// Parses `300`, `300s`, `1.5s`, `1m30s`, `5m`, `1h`, `250ms` (see [`crate::duration`]).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. 90s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "ms" => return Ok(Duration::from_millis(n)),
-        _ => {
-            return Err(format!(
-                "`{s}` has an unknown unit `{unit}`: use ms, s, m or h"
-            ));
-        }
-    };
-    secs.filter(|s| *s <= 366 * 24 * 3600)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{s}` is longer than a year"))
+    crate::duration::parse(s)
 }
 
 /// Parses an invocation timeout: a duration from 1 ms to 15 minutes (Lambda's limit).
@@ -689,7 +688,8 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("5 minutes").is_err());
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("5 minutes ago").is_err());
     }
 
     #[test]

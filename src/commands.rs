@@ -54,6 +54,15 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             out.write_all(text.as_bytes())?;
             Ok(EXIT_OK)
         }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "authprobe", out);
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
+            Ok(EXIT_OK)
+        }
     }
 }
 
@@ -213,22 +222,12 @@ fn token_mint(args: TokenMint, out: &mut (dyn Write + Send)) -> Result<u8, Error
         }
         .into());
     }
-    let ring = match args.profile {
-        Profile::Jwks | Profile::Cognito => {
-            let keys = KeyDir::new(&args.dir).load()?;
-            KeyRing::from_keys(keys, &args.dir)?
-        }
-        // Nothing RSA is signed for these profiles; keys are only a formality.
-        Profile::Hs256 | Profile::Static => {
-            let key = Arc::new(SigningKey::generate(keys::KeyBits::B2048)?);
-            KeyRing {
-                primary: key.clone(),
-                secondary: None,
-                weak: None,
-                outside: key.clone(),
-                attacker: key,
-            }
-        }
+    // Keys are read only for the profiles that sign with them; a static or hs256 mint makes
+    // none (the ring makes a key on first use, and nothing RSA is signed for those).
+    let ring = if args.profile.signs_with_rsa() {
+        KeyRing::from_keys(KeyDir::new(&args.dir).load()?, &args.dir)?
+    } else {
+        KeyRing::on_demand()
     };
     let minted = Minter::new(args.profile, ring, settings).mint(kind)?;
     if args.raw {
@@ -334,6 +333,7 @@ pub(crate) fn harness_options(
         keys_dir: target.dir.clone(),
         simple_responses,
         idp: crate::harness::IdpPlacement::default(),
+        jwks_timeout: crate::authorizer::DEFAULT_JWKS_TIMEOUT,
     }
 }
 
@@ -654,6 +654,7 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         stop: crate::stop::StopRequest::from_signals().map_err(Error::Output)?,
         calibrate: !args.no_calibrate,
         identity,
+        jobs: args.jobs.map(usize::from),
     };
     let color = crate::report::use_color(args.color);
     let verbosity = match (args.quiet, args.verbose) {
@@ -790,6 +791,7 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
         keys_dir: args.target.dir.clone(),
         simple_responses: spec.simple_responses,
         idp: args.target.idp()?,
+        jwks_timeout: spec.jwks_timeout,
     })
     .await?;
     let gateway = Gateway::new(config, harness.target.clone()).map_err(|e| {

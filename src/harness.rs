@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::authorizer::AuthorizerConfig;
 use crate::idp::{Idp, IdpConfig, IdpError};
-use crate::keys::{KeyDir, KeyError, KeyRing};
+use crate::keys::{KeyDir, KeyError, KeyRing, KeyRole};
 use crate::target::{self, Target, TargetError, TargetOptions, TargetSpec};
 use crate::tokens::keyless::{External, IssuerKeys, RealToken, RealTokenError};
 use crate::tokens::source::{SourceError, TokenSource};
@@ -57,6 +57,8 @@ pub struct HarnessOptions {
     pub simple_responses: bool,
     /// Where the IdP listens and the URL the authorizer uses for it.
     pub idp: IdpPlacement,
+    /// The reference authorizer's JWKS fetch timeout, also `{jwks_timeout}` (seconds).
+    pub jwks_timeout: Duration,
 }
 
 /// Good tokens from a real IdP instead of minted ones: a key-less run
@@ -302,6 +304,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "{region}",
     "{pool_id}",
     "{token_use}",
+    "{jwks_timeout}",
 ];
 
 /// A run, set up.
@@ -321,6 +324,7 @@ pub struct Harness {
     target_options: TargetOptions,
     /// A key-less run's token source, and when its good token was fetched.
     identity: Option<(ExternalIdentity, std::sync::Mutex<std::time::Instant>)>,
+    jwks_timeout: Duration,
 }
 
 impl std::fmt::Debug for Harness {
@@ -382,13 +386,24 @@ impl Harness {
         };
         let keys = match &options.keys_dir {
             Some(dir) => KeyRing::from_keys(KeyDir::new(dir).load()?, dir)?,
-            None => tokio::task::spawn_blocking(KeyRing::generate)
-                .await
-                .expect("key generation task")?,
+            None => KeyRing::on_demand(),
+        };
+        // Only the RSA profiles sign with keys; their runs need every role, so all are made
+        // now, in parallel. A static or hs256 run makes none and its IdP publishes none.
+        let (published, attacker) = if options.profile.signs_with_rsa() {
+            let ring = keys.clone();
+            tokio::task::spawn_blocking(move || {
+                ring.prepare(&KeyRole::ALL)?;
+                Ok::<_, KeyError>((ring.published()?, Some(ring.attacker()?)))
+            })
+            .await
+            .expect("key generation task")?
+        } else {
+            (Vec::new(), None)
         };
         let idp = Idp::start(
-            keys.published(),
-            Some(keys.attacker.clone()),
+            published,
+            attacker,
             IdpConfig {
                 addr: options.idp.addr,
                 control_token: options.idp.expose.then(crate::net::ControlToken::generate),
@@ -426,6 +441,10 @@ impl Harness {
                     crate::tokens::TokenUse::Id => "id".to_string(),
                 },
             ),
+            (
+                "jwks_timeout",
+                options.jwks_timeout.as_secs_f64().to_string(),
+            ),
         ];
         let env = options
             .env
@@ -434,6 +453,7 @@ impl Harness {
             .collect::<Result<Vec<_>, _>>()?;
         let mut builtin = AuthorizerConfig::matching(options.profile, &settings, jwks_url.clone());
         builtin.simple_responses = options.simple_responses;
+        builtin.fetch_timeout = options.jwks_timeout;
         let target_options = TargetOptions {
             env,
             workdir: options.workdir.clone(),
@@ -461,6 +481,7 @@ impl Harness {
             spec: options.target,
             target_options,
             identity: identity.map(|i| (i, std::sync::Mutex::new(std::time::Instant::now()))),
+            jwks_timeout: options.jwks_timeout,
         })
     }
 
@@ -503,11 +524,47 @@ impl Harness {
     pub fn timeout(&self) -> Duration {
         self.target_options.timeout
     }
+
+    /// The authorizer's JWKS fetch timeout, as configured for the run.
+    pub fn jwks_timeout(&self) -> Duration {
+        self.jwks_timeout
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(profile: Profile) -> HarnessOptions {
+        HarnessOptions {
+            profile,
+            settings: MintSettings::default(),
+            target: TargetSpec::Builtin(profile),
+            env: Vec::new(),
+            workdir: None,
+            concurrency: 1,
+            timeout: Duration::from_secs(3),
+            keys_dir: None,
+            simple_responses: false,
+            idp: IdpPlacement::default(),
+            jwks_timeout: crate::authorizer::DEFAULT_JWKS_TIMEOUT,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_profiles_that_sign_with_rsa_make_keys() {
+        for profile in [Profile::Static, Profile::Hs256] {
+            let harness = Harness::start(options(profile)).await.unwrap();
+            harness.minter.mint(harness.minter.good_kind()).unwrap();
+            assert_eq!(harness.minter.keys().made(), 0, "{profile}");
+            assert!(harness.idp.published_kids().is_empty(), "{profile}");
+            harness.target.shutdown().await;
+        }
+        let harness = Harness::start(options(Profile::Jwks)).await.unwrap();
+        assert_eq!(harness.minter.keys().made(), 5);
+        assert_eq!(harness.idp.published_kids().len(), 3);
+        harness.target.shutdown().await;
+    }
 
     #[test]
     fn placeholders_are_replaced_and_unknown_ones_named() {

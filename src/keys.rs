@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self as lc_sig, KeyPair as _};
@@ -666,64 +666,209 @@ pub fn public_key_pem(n: &[u8], e: &[u8]) -> Option<String> {
     .ok()
 }
 
-/// The keys a run signs with, each in its role. Made in memory for a run, or read from a
-/// folder (roles by file-name order: the first two strong keys, the first weak key).
+/// A role a key plays in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRole {
+    /// Signs the good tokens; published.
+    Primary,
+    /// A second published key (wrong-kid case, rotation).
+    Secondary,
+    /// A published 1024-bit key (weak-key case).
+    Weak,
+    /// Never published: signs the "key not in the JWKS" case.
+    Outside,
+    /// Never published by the IdP's JWKS: the attacker's key for `jwk`/`jku`/`x5u` cases.
+    Attacker,
+}
+
+impl KeyRole {
+    /// Every role, in the order the ring holds them.
+    pub const ALL: [KeyRole; 5] = [
+        KeyRole::Primary,
+        KeyRole::Secondary,
+        KeyRole::Weak,
+        KeyRole::Outside,
+        KeyRole::Attacker,
+    ];
+
+    /// The roles the IdP publishes.
+    pub const PUBLISHED: [KeyRole; 3] = [KeyRole::Primary, KeyRole::Secondary, KeyRole::Weak];
+
+    /// The size of key made for this role when the ring makes it.
+    fn bits(self) -> KeyBits {
+        match self {
+            KeyRole::Weak => KeyBits::Weak1024,
+            _ => KeyBits::B2048,
+        }
+    }
+}
+
+/// One role's key: given, made on first use, or absent (a folder without a second key).
+#[derive(Debug)]
+struct Slot {
+    key: OnceLock<Arc<SigningKey>>,
+    /// Whether the ring makes the key when it is asked for and none was given.
+    made_on_demand: bool,
+}
+
+impl Slot {
+    fn on_demand() -> Self {
+        Slot {
+            key: OnceLock::new(),
+            made_on_demand: true,
+        }
+    }
+
+    fn given(key: Option<SigningKey>) -> Self {
+        let slot = Slot {
+            key: OnceLock::new(),
+            made_on_demand: false,
+        };
+        if let Some(key) = key {
+            let _ = slot.key.set(Arc::new(key));
+        }
+        slot
+    }
+}
+
+/// The keys a run signs with, each in its role. A key is made only when something asks for
+/// it (RSA key generation is most of a short run's time): a `static` or `hs256` run makes
+/// none. [`KeyRing::prepare`] makes several at once, in parallel. Keys read from a folder
+/// take their roles by file-name order (the first two strong keys, the first weak key); the
+/// two unpublished roles are always made. Clones share the same keys.
 #[derive(Clone, Debug)]
 pub struct KeyRing {
-    /// Signs the good tokens; published.
-    pub primary: Arc<SigningKey>,
-    /// A second published key (wrong-kid case, rotation).
-    pub secondary: Option<Arc<SigningKey>>,
-    /// A published 1024-bit key (weak-key case).
-    pub weak: Option<Arc<SigningKey>>,
-    /// Never published: signs the "key not in the JWKS" case.
-    pub outside: Arc<SigningKey>,
-    /// Never published by the IdP's JWKS: the attacker's key for `jwk`/`jku`/`x5u` cases.
-    pub attacker: Arc<SigningKey>,
+    slots: Arc<[Slot; 5]>,
 }
 
 impl KeyRing {
-    /// Makes every role in memory (four 2048-bit keys and one 1024-bit key, in parallel).
-    pub fn generate() -> Result<Self, KeyError> {
-        let (strong, weak) = std::thread::scope(|s| {
-            let weak = s.spawn(|| SigningKey::generate(KeyBits::Weak1024));
-            let strong = generate_many(KeyBits::B2048, 4);
-            (strong, weak.join().expect("key generation thread"))
-        });
-        let mut strong = strong?.into_iter().map(Arc::new);
-        let mut next = || strong.next().expect("four keys were made");
-        Ok(KeyRing {
-            primary: next(),
-            secondary: Some(next()),
-            outside: next(),
-            attacker: next(),
-            weak: Some(Arc::new(weak?)),
-        })
+    /// A ring whose five keys (four 2048-bit, one 1024-bit) are made on first use.
+    pub fn on_demand() -> Self {
+        KeyRing {
+            slots: Arc::new(std::array::from_fn(|_| Slot::on_demand())),
+        }
     }
 
-    /// Takes roles from keys read from a folder; the keys outside the JWKS are made here.
+    /// A ring with every key made now, in parallel.
+    pub fn generate() -> Result<Self, KeyError> {
+        let ring = KeyRing::on_demand();
+        ring.prepare(&KeyRole::ALL)?;
+        Ok(ring)
+    }
+
+    /// Takes roles from keys read from a folder; the keys outside the JWKS are made on use.
     pub fn from_keys(keys: Vec<SigningKey>, dir: &Path) -> Result<Self, KeyError> {
         let (weak, strong): (Vec<_>, Vec<_>) = keys.into_iter().partition(SigningKey::is_weak);
-        let mut strong = strong.into_iter().map(Arc::new);
+        let mut strong = strong.into_iter();
         let primary = strong.next().ok_or_else(|| KeyError::NoStrongKey {
             dir: dir.to_path_buf(),
         })?;
-        let mut extra = generate_many(KeyBits::B2048, 2)?.into_iter().map(Arc::new);
         Ok(KeyRing {
-            primary,
-            secondary: strong.next(),
-            weak: weak.into_iter().next().map(Arc::new),
-            outside: extra.next().expect("two keys were made"),
-            attacker: extra.next().expect("two keys were made"),
+            slots: Arc::new([
+                Slot::given(Some(primary)),
+                Slot::given(strong.next()),
+                Slot::given(weak.into_iter().next()),
+                Slot::on_demand(),
+                Slot::on_demand(),
+            ]),
         })
     }
 
-    /// The keys the IdP publishes: primary, secondary and weak.
-    pub fn published(&self) -> Vec<Arc<SigningKey>> {
-        std::iter::once(self.primary.clone())
-            .chain(self.secondary.clone())
-            .chain(self.weak.clone())
+    fn slot(&self, role: KeyRole) -> &Slot {
+        let index = KeyRole::ALL
+            .iter()
+            .position(|r| *r == role)
+            .expect("every role has a slot");
+        &self.slots[index]
+    }
+
+    /// The key of `role`, made now if it has to be; `None` for a role the ring lacks.
+    pub fn get(&self, role: KeyRole) -> Result<Option<Arc<SigningKey>>, KeyError> {
+        let slot = self.slot(role);
+        if let Some(key) = slot.key.get() {
+            return Ok(Some(key.clone()));
+        }
+        if !slot.made_on_demand {
+            return Ok(None);
+        }
+        let made = Arc::new(SigningKey::generate(role.bits())?);
+        // Two callers may race to make it: the first one set is the key, the other is dropped.
+        Ok(Some(slot.key.get_or_init(|| made).clone()))
+    }
+
+    /// Makes every key of `roles` not made yet, in parallel on all cores.
+    pub fn prepare(&self, roles: &[KeyRole]) -> Result<(), KeyError> {
+        let missing: Vec<KeyRole> = roles
+            .iter()
+            .copied()
+            .filter(|r| {
+                let slot = self.slot(*r);
+                slot.made_on_demand && slot.key.get().is_none()
+            })
+            .collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(missing.len());
+        if workers <= 1 {
+            return missing.iter().try_for_each(|r| self.get(*r).map(drop));
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let mine: Vec<KeyRole> =
+                        missing.iter().copied().skip(w).step_by(workers).collect();
+                    s.spawn(move || mine.iter().try_for_each(|r| self.get(*r).map(drop)))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("key generation thread"))
+        })
+    }
+
+    /// The key that signs the good tokens.
+    pub fn primary(&self) -> Result<Arc<SigningKey>, KeyError> {
+        Ok(self
+            .get(KeyRole::Primary)?
+            .expect("a ring always has a primary key"))
+    }
+
+    /// The second published key, if the ring has one.
+    pub fn secondary(&self) -> Result<Option<Arc<SigningKey>>, KeyError> {
+        self.get(KeyRole::Secondary)
+    }
+
+    /// The published 1024-bit key, if the ring has one.
+    pub fn weak(&self) -> Result<Option<Arc<SigningKey>>, KeyError> {
+        self.get(KeyRole::Weak)
+    }
+
+    /// The key never published.
+    pub fn outside(&self) -> Result<Arc<SigningKey>, KeyError> {
+        Ok(self
+            .get(KeyRole::Outside)?
+            .expect("the outside key is made on demand"))
+    }
+
+    /// The attacker's key.
+    pub fn attacker(&self) -> Result<Arc<SigningKey>, KeyError> {
+        Ok(self
+            .get(KeyRole::Attacker)?
+            .expect("the attacker key is made on demand"))
+    }
+
+    /// The keys the IdP publishes (primary, secondary and weak), made now if they have to be.
+    pub fn published(&self) -> Result<Vec<Arc<SigningKey>>, KeyError> {
+        self.prepare(&KeyRole::PUBLISHED)?;
+        KeyRole::PUBLISHED
+            .iter()
+            .filter_map(|r| self.get(*r).transpose())
             .collect()
+    }
+
+    /// How many keys have been made or read so far (for tests and benches).
+    pub fn made(&self) -> usize {
+        self.slots.iter().filter(|s| s.key.get().is_some()).count()
     }
 }
 
@@ -764,6 +909,42 @@ mod tests {
         let loaded = KeyDir::new(dir.path()).load().unwrap();
         assert_eq!(loaded[0].kid(), kid);
         assert_eq!(loaded[0].thumbprint(), kid);
+    }
+
+    #[test]
+    fn a_ring_makes_each_key_on_first_use_and_keeps_it() {
+        let ring = KeyRing::on_demand();
+        assert_eq!(ring.made(), 0);
+        let primary = ring.primary().unwrap();
+        assert_eq!(ring.made(), 1);
+        assert_eq!(ring.clone().primary().unwrap().kid(), primary.kid());
+        assert!(ring.weak().unwrap().unwrap().is_weak());
+        ring.prepare(&KeyRole::ALL).unwrap();
+        assert_eq!(ring.made(), 5);
+        let kids: std::collections::HashSet<String> = KeyRole::ALL
+            .iter()
+            .map(|r| ring.get(*r).unwrap().unwrap().kid().to_string())
+            .collect();
+        assert_eq!(kids.len(), 5, "five different keys");
+    }
+
+    #[test]
+    fn a_ring_from_a_folder_lacks_what_the_folder_lacks_and_makes_only_the_unpublished_keys() {
+        let key = SigningKey::generate(KeyBits::B2048).unwrap();
+        let kid = key.kid().to_string();
+        let ring = KeyRing::from_keys(vec![key], Path::new("keys")).unwrap();
+        assert_eq!(ring.made(), 1);
+        assert!(ring.secondary().unwrap().is_none());
+        assert!(ring.weak().unwrap().is_none());
+        let published: Vec<String> = ring
+            .published()
+            .unwrap()
+            .iter()
+            .map(|k| k.kid().to_string())
+            .collect();
+        assert_eq!(published, [kid]);
+        assert_ne!(ring.outside().unwrap().kid(), ring.primary().unwrap().kid());
+        assert_eq!(ring.made(), 2);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod authorizer;
 pub mod cli;
 mod commands;
 pub mod conform;
+pub mod duration;
 pub mod event;
 pub mod gateway;
 pub mod harness;

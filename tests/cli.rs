@@ -50,6 +50,28 @@ fn the_help_lists_every_subcommand() {
 }
 
 #[test]
+fn completions_and_the_manual_page_come_from_the_same_definitions_as_help() {
+    let bash = authprobe(&["completions", "bash"]);
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let script = stdout(&bash);
+    assert!(script.contains("complete -F _authprobe"), "{script}");
+    assert!(
+        script.contains("--rotation-window"),
+        "every flag is completed"
+    );
+    let zsh = authprobe(&["completions", "zsh"]);
+    assert!(stdout(&zsh).starts_with("#compdef authprobe"));
+    let unknown = authprobe(&["completions", "tcsh"]);
+    assert_eq!(unknown.status.code(), Some(2));
+
+    let man = authprobe(&["man"]);
+    assert!(man.status.success(), "{}", stderr(&man));
+    let page = stdout(&man);
+    assert!(page.contains(".TH authprobe 1"), "{page}");
+    assert!(page.contains("conform"), "the subcommands are listed");
+}
+
+#[test]
 fn token_list_prints_every_kind_with_its_direction() {
     let out = authprobe(&["token", "list"]);
     assert!(out.status.success());

@@ -319,11 +319,16 @@ async fn the_correct_python_authorizer_passes_the_jwks_profile_through_the_gatew
             ("JWKS_URL", "{jwks_url}"),
             ("ISSUER", "{issuer}"),
             ("AUDIENCE", "{audience}"),
+            // Short ones, as the README's command has: jwks-slow then waits 1 s, and the
+            // rotated-in key is fetched within 2 s of the cold-start fetch.
+            ("JWKS_TIMEOUT_SECONDS", "{jwks_timeout}"),
+            ("JWKS_REFETCH_SECONDS", "2"),
         ],
     );
     opts.workdir = Some(support::python::example_dir("correct"));
-    // Its refetch limit counts from the cold-start fetch: give rotation the full window.
-    opts.rotation_window = Duration::from_secs(12);
+    // Not the default 250 ms: a busy test machine may be slow to serve even a good fetch.
+    opts.profile.jwks_timeout = Duration::from_secs(1);
+    opts.rotation_window = Duration::from_secs(5);
     let report = run(&opts).await;
     let s = &report.summary;
     assert_eq!(
@@ -1032,6 +1037,106 @@ fn json_to_stdout_leaves_stdout_exactly_the_report() {
         ],
     );
     assert_eq!(same.status.code(), Some(2), "{}", text(&same.stderr));
+}
+
+/// What a run found, without what differs from run to run (times, tokens, documents).
+fn verdicts(report: &RunReport) -> Vec<String> {
+    report
+        .cases
+        .iter()
+        .map(|c| {
+            let findings: Vec<&str> = c.findings.iter().map(|f| f.message.as_str()).collect();
+            format!(
+                "{} {:?} {:?} {:?} {:?} {} {findings:?}",
+                c.name, c.status, c.observed, c.http_status, c.reason, c.detail
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_run_side_by_side_find_exactly_what_they_find_one_after_another() {
+    for profile_name in ["jwks", "static"] {
+        let spec = profile::builtin(profile_name).unwrap();
+        let target = TargetSpec::Builtin(spec.profile);
+        // Every single-token case twice more, under other names: more cases in flight at once.
+        let mut spec = spec;
+        let extra: Vec<_> = spec
+            .cases
+            .iter()
+            .filter(|c| matches!(c.kind, profile::CaseKind::Token(_)))
+            .flat_map(|c| {
+                (1..=2).map(move |n| profile::CaseSpec {
+                    name: format!("{}-again-{n}", c.name),
+                    ..c.clone()
+                })
+            })
+            .collect();
+        spec.cases.extend(extra);
+        let mut one = ConformOptions::new(spec.clone(), target.clone());
+        one.jobs = Some(1);
+        let mut many = ConformOptions::new(spec, target);
+        many.jobs = Some(8);
+        let (one, many) = (run(&one).await, run(&many).await);
+        assert_eq!(verdicts(&one), verdicts(&many), "{profile_name}");
+        assert!(
+            one.summary.passed > 0 && one.summary.failed == 0,
+            "{}",
+            explain(&one)
+        );
+    }
+}
+
+#[test]
+fn a_json_report_to_a_fifo_is_written_into_it_and_the_fifo_stays() {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // The reader blocks until a writer opens the FIFO and reads until it closes it.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--no-snapshots",
+            "--json",
+            fifo.to_str().unwrap(),
+        ],
+    );
+    if !reader.is_finished() {
+        // Nothing wrote to it: open and close it once so the reader ends and the test fails
+        // on what it read instead of hanging. Non-blocking: the reader holds the other end.
+        drop(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo),
+        );
+    }
+    let written = reader.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&written).unwrap_or_else(|e| panic!("{e}: {written:?}"));
+    assert_eq!(report["profile"], "static");
+    let node = std::fs::symlink_metadata(&fifo).unwrap();
+    assert!(
+        node.file_type().is_fifo(),
+        "replaced by {:?}",
+        node.file_type()
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("report."))
+        .collect();
+    assert_eq!(left, ["report.fifo"], "no temporary file is left beside it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

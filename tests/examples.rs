@@ -41,6 +41,7 @@ async fn harness(
         keys_dir: None,
         simple_responses: false,
         idp: Default::default(),
+        jwks_timeout: authprobe::authorizer::DEFAULT_JWKS_TIMEOUT,
     })
     .await
     .unwrap()

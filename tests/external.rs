@@ -23,7 +23,7 @@ const SECRET_VAR: &str = "AUTHPROBE_E2E_CLIENT_SECRET";
 async fn idp() -> Idp {
     let ring = support::keyring();
     Idp::start(
-        ring.published(),
+        ring.published().expect("keys"),
         None,
         IdpConfig {
             oauth_clients: vec![OAuthClient {

@@ -462,6 +462,9 @@ fn interrupted_run(signal: i32, marker: &str) -> (Option<i32>, tempfile::TempDir
             "--no-snapshots",
             "--concurrency",
             "2",
+            // Two cases in flight when the signal comes: both are abandoned.
+            "--jobs",
+            "2",
             "--target",
             &target,
             "--env",

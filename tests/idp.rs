@@ -196,7 +196,7 @@ async fn following_the_jku_target_is_counted() {
     assert_eq!(status, 200);
     assert_eq!(
         kids(&jwks),
-        vec![support::keyring().attacker.kid().to_string()]
+        vec![support::keyring().attacker().unwrap().kid().to_string()]
     );
     get_json(&idp.x5u_url()).await;
     assert_eq!(idp.attacker_fetches(), 2);
@@ -330,6 +330,7 @@ async fn the_idp_url_the_authorizer_sees_is_its_jwks_url_and_the_tokens_issuer()
             url: Some("http://host.docker.internal:8787/".into()),
             ..IdpPlacement::default()
         },
+        jwks_timeout: authprobe::authorizer::DEFAULT_JWKS_TIMEOUT,
     })
     .await
     .unwrap();
@@ -358,7 +359,7 @@ const CLIENT_SECRET: &str = "test-client-secret-not-for-production";
 async fn oauth_idp() -> Idp {
     let ring = support::keyring();
     Idp::start(
-        ring.published(),
+        ring.published().expect("keys"),
         None,
         authprobe::idp::IdpConfig {
             oauth_clients: vec![authprobe::idp::OAuthClient {

@@ -72,6 +72,73 @@ pub struct ConformOptions {
     pub calibrate: bool,
     /// Good tokens from a real IdP: the key-less catalogue ([`crate::tokens::keyless`]).
     pub identity: Option<crate::harness::ExternalIdentity>,
+    /// Single-token cases in flight at once (`--jobs`); `None` picks [`default_jobs`].
+    pub jobs: Option<usize>,
+}
+
+/// Token kinds that never run beside another case under `--jobs`, each with the reason.
+pub const RUN_ALONE: &[(Kind, &str)] = &[
+    (
+        Kind::JkuHeader,
+        "the case counts the IdP's fetches of the attacker's URL, a counter every case shares",
+    ),
+    (
+        Kind::X5uHeader,
+        "the case counts the IdP's fetches of the attacker's URL, a counter every case shares",
+    ),
+];
+
+/// Token kinds whose token is the same string every time: two cases of one such kind never
+/// run at once, since the second may be answered from the result cache the first fills.
+const FIXED_TOKENS: &[Kind] = &[
+    Kind::AllowToken,
+    Kind::WrongStaticToken,
+    Kind::EmptyHeader,
+    Kind::ManyDots,
+];
+
+/// How many single-token cases run at once when `--jobs` is not given: one per core for the
+/// authorizers authprobe runs itself (a `lambda:` target has `--concurrency` environments to
+/// serve them), one for `invoke:` and `url:` targets, whose capacity it does not know (the
+/// Lambda Runtime Interface Emulator serves one invocation at a time).
+pub fn default_jobs(target: &TargetSpec, concurrency: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match target {
+        TargetSpec::Builtin(_) => cores,
+        TargetSpec::Lambda(_) => cores.min(concurrency.max(1)),
+        TargetSpec::Invoke(_) | TargetSpec::Url(_) => 1,
+    }
+}
+
+/// Whether `case` may run beside other single-token cases.
+fn runs_concurrently(case: &CaseSpec) -> bool {
+    match case.kind {
+        CaseKind::Token(kind) => !RUN_ALONE.iter().any(|(k, _)| *k == kind),
+        CaseKind::Stateful(_) => false,
+    }
+}
+
+/// Single-token cases in flight, oldest first; dropping it (a stop, a panic) aborts them.
+#[derive(Default)]
+struct InFlight(std::collections::VecDeque<(usize, tokio::task::JoinHandle<CaseResult>)>);
+
+impl InFlight {
+    /// Whether a case of `kind` would share its token with a case in flight.
+    fn holds_fixed(&self, cases: &[CaseSpec], kind: Kind) -> bool {
+        FIXED_TOKENS.contains(&kind)
+            && self
+                .0
+                .iter()
+                .any(|(i, _)| cases[*i].kind == CaseKind::Token(kind))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for (_, task) in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl ConformOptions {
@@ -94,6 +161,7 @@ impl ConformOptions {
             stop: StopRequest::never(),
             calibrate: true,
             identity: None,
+            jobs: None,
         }
     }
 }
@@ -309,9 +377,9 @@ pub fn timestamps(secs: i64) -> (String, String) {
     )
 }
 
-struct Runner<'a> {
-    harness: &'a Harness,
-    options: &'a ConformOptions,
+struct Runner {
+    harness: Arc<Harness>,
+    options: Arc<ConformOptions>,
     api: Api,
     route_arns: Vec<MethodArn>,
     cache_ttl: u64,
@@ -342,7 +410,7 @@ struct Sent {
     could_not_ask: bool,
 }
 
-impl Runner<'_> {
+impl Runner {
     fn request(&self, case: &CaseSpec, header: Option<String>) -> ClientRequest {
         let mut r = ClientRequest::get(&case.route.path, header);
         r.method = case.route.method.clone();
@@ -801,7 +869,10 @@ impl Runner<'_> {
             Stateful::JwksUnreachable => self.cold_start(case, Fault::Status { status: 500 }).await,
             Stateful::JwksMalformed => self.cold_start(case, Fault::MalformedJson).await,
             Stateful::JwksSlow => {
-                let millis = (self.harness.timeout() + Duration::from_secs(1)).as_millis() as u64;
+                // Slower than both the fetch timeout and the invocation timeout: a correct
+                // authorizer gives up on the fetch and rejects.
+                let slower = self.harness.timeout().max(self.harness.jwks_timeout());
+                let millis = (slower + Duration::from_secs(1)).as_millis() as u64;
                 self.cold_start(case, Fault::Delay { millis }).await
             }
         }
@@ -824,7 +895,10 @@ impl Runner<'_> {
             return self.skipped(case, what, "could not make the rotated-in key");
         };
         let new_key = Arc::new(new_key);
-        let minted = self.minter().mint_good_with(new_key.clone());
+        let minted = match self.minter().mint_good_with(new_key.clone()) {
+            Ok(minted) => minted,
+            Err(e) => return self.skipped(case, what, &e.to_string()),
+        };
         self.harness.idp.add_key(new_key);
         let started = Instant::now();
         let mut attempts = 0;
@@ -1223,6 +1297,7 @@ pub async fn run(
             keys_dir: options.keys_dir.clone(),
             simple_responses: p.simple_responses,
             idp: options.idp.clone(),
+            jwks_timeout: p.jwks_timeout,
         },
         options.identity.clone(),
     );
@@ -1294,16 +1369,17 @@ pub async fn run(
             }
         },
     };
-    let runner = Runner {
-        harness: &harness,
-        options,
+    let harness = Arc::new(harness);
+    let runner = Arc::new(Runner {
+        harness: harness.clone(),
+        options: Arc::new(options.clone()),
         api,
         route_arns,
         cache_ttl,
         gateway,
         gateway_config,
         baseline: std::sync::OnceLock::new(),
-    };
+    });
     let target_name = harness.target.describe();
     let total = p.cases.len();
     on_event(Event::Started {
@@ -1332,37 +1408,87 @@ pub async fn run(
     if let Some(signal) = interrupted {
         cases.extend(not_run(signal, &p.cases));
     }
-    for (i, case) in p.cases.iter().enumerate() {
-        if interrupted.is_some() {
-            break;
+    // Single-token cases run up to `jobs` at once, each on a task of its own (minting and
+    // judging are CPU work), and are reported in case order; every other case runs alone,
+    // after the ones before it are done and before any after it starts.
+    let jobs = options
+        .jobs
+        .unwrap_or_else(|| default_jobs(&options.target, options.concurrency))
+        .max(1);
+    let mut in_flight = InFlight::default();
+    let mut next = 0;
+    // When the tasks in flight started, for the catalogue's time.
+    let mut batch_started = Instant::now();
+    while interrupted.is_none() {
+        while next < total
+            && in_flight.0.len() < jobs
+            && runs_concurrently(&p.cases[next])
+            && let CaseKind::Token(kind) = p.cases[next].kind
+            && !in_flight.holds_fixed(&p.cases, kind)
+        {
+            if in_flight.0.is_empty() {
+                batch_started = Instant::now();
+            }
+            let (runner, case) = (runner.clone(), p.cases[next].clone());
+            let task = tokio::spawn(async move { runner.token_case(&case, kind).await });
+            in_flight.0.push_back((next, task));
+            next += 1;
         }
-        let t = Instant::now();
-        let running = async {
-            match case.kind {
-                CaseKind::Token(kind) => {
-                    let r = runner.token_case(case, kind).await;
-                    catalogue += t.elapsed();
-                    r
+        let (index, result) = if let Some((index, mut task)) = in_flight.0.pop_front() {
+            // A stop abandons the cases in flight: their answers would come from a run being
+            // torn down.
+            tokio::select! {
+                joined = &mut task => {
+                    if in_flight.0.is_empty() {
+                        catalogue += batch_started.elapsed();
+                    }
+                    match joined {
+                        Ok(result) => (index, result),
+                        // The task is never cancelled while awaited: this is its panic.
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    }
                 }
-                CaseKind::Stateful(which) => runner.stateful_case(case, which).await,
+                signal = stop.requested() => {
+                    task.abort();
+                    interrupted = Some(signal);
+                    cases.extend(not_run(signal, &p.cases[index..]));
+                    break;
+                }
             }
-        };
-        // A stop abandons the case in flight: its answer would come from a run being torn down.
-        let result = tokio::select! {
-            result = running => result,
-            signal = stop.requested() => {
-                interrupted = Some(signal);
-                cases.extend(not_run(signal, &p.cases[i..]));
-                break;
-            }
+        } else if next < total {
+            let case = &p.cases[next];
+            let t = Instant::now();
+            let running = async {
+                match case.kind {
+                    CaseKind::Token(kind) => {
+                        let r = runner.token_case(case, kind).await;
+                        catalogue += t.elapsed();
+                        r
+                    }
+                    CaseKind::Stateful(which) => runner.stateful_case(case, which).await,
+                }
+            };
+            let result = tokio::select! {
+                result = running => result,
+                signal = stop.requested() => {
+                    interrupted = Some(signal);
+                    cases.extend(not_run(signal, &p.cases[next..]));
+                    break;
+                }
+            };
+            next += 1;
+            (next - 1, result)
+        } else {
+            break;
         };
         on_event(Event::CaseDone {
-            index: i + 1,
+            index: index + 1,
             total,
             result: &result,
         });
         cases.push(result);
     }
+    drop(in_flight);
     let target_stats = harness.target.stats();
     harness.target.shutdown().await;
     // The IdP may still hold a fault set by an abandoned stateful case: it goes down with the
@@ -1377,7 +1503,7 @@ pub async fn run(
         scenario: p.origin.clone(),
         target: target_name,
         strict: options.strict,
-        cache_ttl: runner.cache_ttl,
+        cache_ttl,
         duration_ms: started_at.elapsed().as_secs_f64() * 1e3,
         catalogue_ms: catalogue.as_secs_f64() * 1e3,
         cases,

@@ -61,6 +61,7 @@ struct RawAuthorizer {
     leeway_seconds: Option<u64>,
     bearer: Option<bool>,
     rotation_window_seconds: Option<Spanned<u64>>,
+    jwks_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -362,6 +363,10 @@ pub struct ProfileSpec {
     /// How long the authorizer may take to accept a newly published key (the key-rotation
     /// case's window), if the profile says.
     pub rotation_window: Option<std::time::Duration>,
+    /// How long the reference authorizer waits for a JWKS fetch (`jwks_timeout`); the
+    /// `jwks-slow` case serves the JWKS slower than this. `{jwks_timeout}` in `--env` gives it
+    /// to a `lambda:` authorizer, in seconds.
+    pub jwks_timeout: std::time::Duration,
     /// Clients send `Bearer `.
     pub bearer: bool,
     /// Authorizer result cache TTL of the API.
@@ -577,6 +582,23 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             ),
         ));
     }
+    let jwks_timeout = match &raw.authorizer.jwks_timeout {
+        None => crate::authorizer::DEFAULT_JWKS_TIMEOUT,
+        Some(t) => crate::duration::parse(t.get_ref())
+            .and_then(|d| {
+                if d.is_zero() || d > std::time::Duration::from_secs(60) {
+                    Err("the JWKS fetch timeout must be 1ms to 60s".to_string())
+                } else {
+                    Ok(d)
+                }
+            })
+            .map_err(|message| {
+                at(
+                    t.span(),
+                    format!("jwks_timeout = \"{}\": {message}", t.get_ref()),
+                )
+            })?,
+    };
     if let Some(name) = &raw.name {
         crate::conform::snapshot::check_name(name.get_ref())
             .map_err(|message| at(name.span(), format!("name: {message}")))?;
@@ -746,6 +768,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             .authorizer
             .rotation_window_seconds
             .map(|w| std::time::Duration::from_secs(w.into_inner())),
+        jwks_timeout,
         bearer,
         cache_ttl: raw.api.cache_ttl.into_inner(),
         routes,
@@ -796,6 +819,30 @@ mod tests {
             err.starts_with("p.toml:3:27: rotation_window_seconds = 3600"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_jwks_fetch_timeout_is_a_profile_duration_within_bounds() {
+        let with = |t: &str| {
+            format!(
+                "profile = \"jwks\"\n[authorizer]\njwks_timeout = \"{t}\"\n[run]\ncases = [{{ kind = \"valid\", expect = \"allow\" }}]\n"
+            )
+        };
+        assert_eq!(
+            parse(&with("1.5s"), "p.toml").unwrap().jwks_timeout,
+            std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(
+            builtin("jwks").unwrap().jwks_timeout,
+            crate::authorizer::DEFAULT_JWKS_TIMEOUT
+        );
+        for bad in ["2m", "0s", "soon"] {
+            let err = parse(&with(bad), "p.toml").unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("p.toml:3:16: jwks_timeout = \"{bad}\"")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -323,7 +323,10 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // Linux only: macOS has no parent-death signal, so there a child outlives an authprobe
+    // that crashes or is killed with SIGKILL (Ctrl-C and normal ends still stop it).
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+    #[cfg(target_os = "linux")]
     unsafe {
         // The child dies with authprobe, even on Ctrl-C or a crash, when no Drop runs.
         command.pre_exec(|| {

@@ -29,6 +29,11 @@ impl Profile {
             Profile::Cognito => "cognito",
         }
     }
+
+    /// True for the profiles whose tokens are RS256 signed and checked against a JWKS.
+    pub fn signs_with_rsa(self) -> bool {
+        matches!(self, Profile::Jwks | Profile::Cognito)
+    }
 }
 
 impl fmt::Display for Profile {

@@ -460,15 +460,17 @@ impl Minter {
                 let header = header_with(&|h| {
                     h.insert("alg".into(), json!("RS256"));
                 });
-                ok(jws::sign_rsa(
-                    &header,
-                    &claims,
-                    &self.keys.outside,
-                    RsaAlg::Rs256,
-                ))
+                let outside = self
+                    .keys
+                    .outside()
+                    .map_err(|source| MintError::Keys { kind, source })?;
+                ok(jws::sign_rsa(&header, &claims, &outside, RsaAlg::Rs256))
             }
             JwkEmbedded | JkuHeader | X5uHeader => {
-                let attacker = self.keys.attacker.clone();
+                let attacker = self
+                    .keys
+                    .attacker()
+                    .map_err(|source| MintError::Keys { kind, source })?;
                 let (name, value) = match kind {
                     JwkEmbedded => (
                         "jwk",

@@ -192,6 +192,15 @@ pub enum MintError {
         /// `second` or `weak`.
         role: &'static str,
     },
+    /// A key the kind is signed with could not be made.
+    #[error("token kind `{kind}` could not be signed")]
+    Keys {
+        /// The kind.
+        kind: Kind,
+        /// Why.
+        #[source]
+        source: crate::keys::KeyError,
+    },
     /// An issuer too short to have a strict prefix.
     #[error("token kind `{kind}` needs an issuer of two characters or more")]
     ShortIssuer {
@@ -265,6 +274,9 @@ impl MintError {
                 "run against the mock IdP (the default) to test it, where authprobe holds the keys"
                     .into()
             }
+            MintError::Keys { source, .. } => source.hint().unwrap_or_else(|| {
+                "try again; key generation needs the system's random source".into()
+            }),
         }
     }
 }
@@ -415,7 +427,11 @@ impl Minter {
             return false;
         }
         let now = unix_now();
-        let mut claims = self.base(now, self.settings.token_use).claims;
+        // The base of an RSA profile makes its signing key; without one there is no token.
+        let Ok(draft) = self.base(now, self.settings.token_use, self.good_kind()) else {
+            return false;
+        };
+        let mut claims = draft.claims;
         edit.apply(&mut claims, &self.settings, self.profile, now)
     }
 
@@ -450,12 +466,12 @@ impl Minter {
     }
 
     /// The profile's good token, signed by `key` under its own kid (for rotation cases).
-    pub fn mint_good_with(&self, key: Arc<SigningKey>) -> Minted {
+    pub fn mint_good_with(&self, key: Arc<SigningKey>) -> Result<Minted, MintError> {
         let now = unix_now();
-        let mut draft = self.base(now, self.settings.token_use);
+        let mut draft = self.base(now, self.settings.token_use, Kind::Valid)?;
         draft.header.insert("kid".into(), json!(key.kid()));
         draft.signing = Signing::Rsa(key, RsaAlg::Rs256);
-        self.finish(Kind::Valid, draft.encode(), Scheme::Bearer)
+        Ok(self.finish(Kind::Valid, draft.encode(), Scheme::Bearer))
     }
 
     fn finish(&self, kind: Kind, credential: String, scheme: Scheme) -> Minted {
@@ -490,10 +506,11 @@ impl Minter {
             _ => {}
         }
 
-        let mut d = self.base(now, s.token_use);
+        let mut d = self.base(now, s.token_use, kind)?;
         let ttl = s.ttl.as_secs() as i64;
         let leeway = s.leeway.as_secs() as i64;
-        let primary = self.keys.primary.clone();
+        let keys_err = |source| MintError::Keys { kind, source };
+        let primary = || self.keys.primary().map_err(keys_err);
         match kind {
             Valid | CognitoAccess | CognitoId | Hs256Valid => {}
             ValidAudArray => {
@@ -547,24 +564,30 @@ impl Minter {
                     .insert("kid".into(), json!("x' UNION SELECT '1';--"));
             }
             KidWrong => {
-                let other = self.keys.secondary.as_ref().ok_or(MintError::MissingKey {
-                    kind,
-                    role: "second published",
-                })?;
+                let other =
+                    self.keys
+                        .secondary()
+                        .map_err(keys_err)?
+                        .ok_or(MintError::MissingKey {
+                            kind,
+                            role: "second published",
+                        })?;
                 d.header.insert("kid".into(), json!(other.kid()));
             }
-            KeyNotInJwks => d.signing = Signing::Rsa(self.keys.outside.clone(), RsaAlg::Rs256),
+            KeyNotInJwks => {
+                d.signing = Signing::Rsa(self.keys.outside().map_err(keys_err)?, RsaAlg::Rs256)
+            }
             WeakKey => {
                 let weak = self
                     .keys
-                    .weak
-                    .clone()
+                    .weak()
+                    .map_err(keys_err)?
                     .ok_or(MintError::MissingKey { kind, role: "weak" })?;
                 d.header.insert("kid".into(), json!(weak.kid()));
                 d.signing = Signing::Rsa(weak, RsaAlg::Rs256);
             }
             JwkEmbedded | JkuHeader | X5uHeader => {
-                let attacker = self.keys.attacker.clone();
+                let attacker = self.keys.attacker().map_err(keys_err)?;
                 d.header.insert("kid".into(), json!(attacker.kid()));
                 let (name, value) = match kind {
                     JwkEmbedded => (
@@ -589,7 +612,7 @@ impl Minter {
             }
             KeyConfusion => {
                 d.set_alg("HS256");
-                d.signing = Signing::Hmac(primary.public_key_pem().into_bytes());
+                d.signing = Signing::Hmac(primary()?.public_key_pem().into_bytes());
             }
             Hs256EmptySecret => {
                 d.set_alg("HS256");
@@ -602,7 +625,7 @@ impl Minter {
                     _ => ("PS256", RsaAlg::Ps256),
                 };
                 d.set_alg(name);
-                d.signing = Signing::Rsa(primary, alg);
+                d.signing = Signing::Rsa(primary()?, alg);
             }
 
             SigStripped => return ok(dangerous::strip_signature(&d.encode())),
@@ -650,7 +673,7 @@ impl Minter {
             SubMissing => {
                 d.claims.remove("sub");
             }
-            TokenUseSwapped => d = self.base(now, other_use(s.token_use)),
+            TokenUseSwapped => d = self.base(now, other_use(s.token_use), kind)?,
             ClientIdWrong => {
                 d.claims
                     .insert("client_id".into(), json!("anotherclient0002"));
@@ -686,9 +709,9 @@ impl Minter {
         ok(d.encode())
     }
 
-    /// The profile's good token as a draft, with the minter's edits; `token_use` picks the
-    /// Cognito shape (the other one under [`ClaimEdit::OtherTokenUse`]).
-    fn base(&self, now: i64, token_use: TokenUse) -> Draft {
+    /// The profile's good token as a draft for `kind`, with the minter's edits; `token_use`
+    /// picks the Cognito shape (the other one under [`ClaimEdit::OtherTokenUse`]).
+    fn base(&self, now: i64, token_use: TokenUse, kind: Kind) -> Result<Draft, MintError> {
         let s = &self.settings;
         let token_use = if s.edits.contains(&ClaimEdit::OtherTokenUse) {
             other_use(token_use)
@@ -734,13 +757,17 @@ impl Minter {
             Signing::Hmac(s.secret.clone())
         } else {
             header.insert("alg".into(), json!("RS256"));
-            header.insert("kid".into(), json!(self.keys.primary.kid()));
-            Signing::Rsa(self.keys.primary.clone(), RsaAlg::Rs256)
+            let primary = self
+                .keys
+                .primary()
+                .map_err(|source| MintError::Keys { kind, source })?;
+            header.insert("kid".into(), json!(primary.kid()));
+            Signing::Rsa(primary, RsaAlg::Rs256)
         };
-        Draft {
+        Ok(Draft {
             header,
             claims,
             signing,
-        }
+        })
     }
 }

@@ -19,8 +19,8 @@ pub fn keyring() -> KeyRing {
 pub async fn idp() -> authprobe::idp::Idp {
     let ring = keyring();
     authprobe::idp::Idp::start(
-        ring.published(),
-        Some(ring.attacker.clone()),
+        ring.published().expect("keys"),
+        Some(ring.attacker().expect("keys")),
         authprobe::idp::IdpConfig::default(),
     )
     .await

@@ -31,6 +31,7 @@ TOKEN_USE             ``access`` (default) or ``id`` (``cognito``)
 REQUIRED_SCOPES       space-separated scopes every token must hold in ``scope`` (optional)
 LEEWAY_SECONDS        clock-skew allowance on ``exp``, ``nbf`` and ``iat`` (default 60)
 JWKS_REFETCH_SECONDS  least time between two JWKS fetches caused by unknown kids (default 10)
+JWKS_TIMEOUT_SECONDS  how long a JWKS fetch may take before the token is refused (default 2)
 SIMPLE_RESPONSES      ``true``: answer HTTP API 2.0 events with ``{"isAuthorized": ...}``
 ===================== ======================================================================
 """
@@ -52,7 +53,6 @@ logger.setLevel(logging.INFO)
 
 MAX_TOKEN_LENGTH = 10 * 1024
 MIN_RSA_BITS = 2048
-JWKS_TIMEOUT_SECONDS = 2
 # A compact JWS: three base64url parts (the signature may be empty here: the signature
 # check refuses it). Anything else (padding, the standard alphabet, whitespace, more or
 # fewer parts) is refused before it reaches a decoder that might be lenient about it.
@@ -73,7 +73,7 @@ def _required_env(name):
 
 def _seconds_env(name, default):
     value = os.environ.get(name, "")
-    return int(value) if value else default
+    return float(value) if value else default
 
 
 # Configuration. A missing or bad variable fails the cold start, loudly: better a 500 than
@@ -91,6 +91,7 @@ if TOKEN_USE not in ("access", "id"):
 REQUIRED_SCOPES = os.environ.get("REQUIRED_SCOPES", "").split()
 LEEWAY_SECONDS = _seconds_env("LEEWAY_SECONDS", 60)
 JWKS_REFETCH_SECONDS = _seconds_env("JWKS_REFETCH_SECONDS", 10)
+JWKS_TIMEOUT_SECONDS = _seconds_env("JWKS_TIMEOUT_SECONDS", 2)
 SIMPLE_RESPONSES = os.environ.get("SIMPLE_RESPONSES", "").lower() == "true"
 
 

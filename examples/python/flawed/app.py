@@ -16,7 +16,8 @@ comment that starts with MISTAKE:
 
 Everything else matches ``examples/python/correct/app.py``, and so does the configuration
 (the same environment variables): AUTH_PROFILE, JWKS_URL, ISSUER, AUDIENCE, CLIENT_ID,
-TOKEN_USE, REQUIRED_SCOPES, LEEWAY_SECONDS, JWKS_REFETCH_SECONDS, SIMPLE_RESPONSES.
+TOKEN_USE, REQUIRED_SCOPES, LEEWAY_SECONDS, JWKS_REFETCH_SECONDS, JWKS_TIMEOUT_SECONDS,
+SIMPLE_RESPONSES.
 JWKS_REFETCH_SECONDS and TOKEN_USE are read but, by mistakes (e) and (g), never used.
 """
 
@@ -36,7 +37,6 @@ logger.setLevel(logging.INFO)
 
 MAX_TOKEN_LENGTH = 10 * 1024
 MIN_RSA_BITS = 2048
-JWKS_TIMEOUT_SECONDS = 2
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 KEY_BEARING_HEADERS = ("jwk", "jku", "x5u", "x5c")
 
@@ -58,7 +58,8 @@ CLIENT_ID = _required_env("CLIENT_ID") if PROFILE == "cognito" else ""
 TOKEN_USE = os.environ.get("TOKEN_USE", "access") or "access"
 REQUIRED_SCOPES = os.environ.get("REQUIRED_SCOPES", "").split()
 LEEWAY_SECONDS = int(os.environ.get("LEEWAY_SECONDS") or 60)
-JWKS_REFETCH_SECONDS = int(os.environ.get("JWKS_REFETCH_SECONDS") or 10)
+JWKS_REFETCH_SECONDS = float(os.environ.get("JWKS_REFETCH_SECONDS") or 10)
+JWKS_TIMEOUT_SECONDS = float(os.environ.get("JWKS_TIMEOUT_SECONDS") or 2)
 SIMPLE_RESPONSES = os.environ.get("SIMPLE_RESPONSES", "").lower() == "true"
 
 # MISTAKE: (e) the JWKS is fetched once per execution environment, on its first invocation,
