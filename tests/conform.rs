@@ -1377,3 +1377,99 @@ async fn an_authorizer_refusing_tokens_with_iat_is_calibrated_to_their_absence()
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pyjwkclient_example_gets_only_findings_a_reviewer_would_agree_with() {
+    use authprobe::target::Outcome;
+    let mut opts = options(
+        profile::builtin("jwks").unwrap(),
+        python_example(),
+        &[
+            ("JWKS_URL", "{jwks_url}"),
+            ("ISSUER", "{issuer}"),
+            ("AUDIENCE", "{audience}"),
+        ],
+    );
+    opts.workdir = Some(support::python::example_dir("pyjwkclient"));
+    // What a user gets: the profile's window, shorter than PyJWKClient's 30 s cooldown.
+    opts.rotation_window = conform::DEFAULT_ROTATION_WINDOW;
+    let report = run(&opts).await;
+    assert!(report.calibration.is_none(), "{:?}", report.calibration);
+    // Every case that is not a plain pass, with its status and the severities of its findings.
+    let mut found: Vec<(String, Status, Vec<Severity>)> = report
+        .cases
+        .iter()
+        .filter(|c| c.status != Status::Passed)
+        .map(|c| {
+            let severities = c.findings.iter().map(|f| f.severity).collect();
+            (c.name.clone(), c.status, severities)
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let expected = |name: &str, status, severity| (name.to_string(), status, vec![severity]);
+    assert_eq!(
+        found,
+        vec![
+            // PyJWT requires no exp unless told to (options={"require": ["exp", ...]}): a token
+            // that never expires gets in.
+            expected("exp-missing", Status::Failed, Severity::Security),
+            // A string exp is read as a number (int()): expiry is enforced, only the type is
+            // lax.
+            expected("exp-string", Status::Warned, Severity::Contract),
+            // The cold-start JWKS is not JSON: PyJWKClient lets the JSONDecodeError through.
+            expected("jwks-malformed", Status::Failed, Severity::Availability),
+            // PyJWKClient's HTTP timeout (30 s) is longer than the function's (3 s).
+            expected("jwks-slow", Status::Failed, Severity::Availability),
+            // A rotated-in key waits out the 30 s refetch cooldown.
+            expected("key-rotation", Status::Failed, Severity::Availability),
+            // The handler reads claims["sub"] of a token PyJWT did not require it in.
+            expected("sub-missing", Status::Failed, Severity::Availability),
+            // PyJWT's default leeway is 0.
+            expected("valid-within-leeway", Status::Warned, Severity::Contract),
+            // A 1024-bit key in the JWKS is used (RFC 7518 §3.3: 2048 or more MUST be used).
+            expected("weak-key", Status::Failed, Severity::Security),
+        ],
+        "{}",
+        explain(&report)
+    );
+    let exp_string = case(&report, "exp-string");
+    assert!(
+        exp_string
+            .notes
+            .iter()
+            .any(|n| n.contains("read as a number")),
+        "{:?}",
+        exp_string.notes
+    );
+    let malformed = case(&report, "jwks-malformed");
+    assert!(
+        malformed.detail.contains("JSONDecodeError"),
+        "{}",
+        malformed.detail
+    );
+    let sub = case(&report, "sub-missing");
+    assert!(
+        sub.detail.contains("KeyError") && sub.detail.contains("pyjwkclient/app.py:"),
+        "{}",
+        sub.detail
+    );
+    let rotation = case(&report, "key-rotation");
+    assert!(
+        rotation.notes.iter().any(|n| n.contains("still refused"))
+            && rotation.findings[0].message.contains("whole 12 s window")
+            && rotation.findings[0].why.contains("refetch cooldown"),
+        "{rotation:?}"
+    );
+    // The 1 MB token is judged as the gateway answers: 431, without reaching the authorizer.
+    let oversized = case(&report, "oversized");
+    assert_eq!(
+        (oversized.http_status, oversized.observed, oversized.status),
+        (Some(431), None, Status::Passed)
+    );
+    // The unknown-kid flood stays bounded: the cooldown holds refetches back.
+    assert_eq!(case(&report, "unknown-kid-flood").status, Status::Passed);
+    assert_eq!(
+        case(&report, "kid-missing").observed,
+        Some(Outcome::Unauthorized)
+    );
+}

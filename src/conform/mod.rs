@@ -699,6 +699,9 @@ impl Runner {
             let denied = self.other_routes_denied(case, &request).await;
             self.observed_cross_route(&mut result, denied);
         }
+        if kind == Kind::ExpString && result.observed == Some(Outcome::Allow) {
+            self.string_exp_enforced(case, &mut result).await;
+        }
         let followed = self.harness.idp.attacker_fetches() - followed_before;
         if followed > 0 {
             result.findings.push(Finding {
@@ -710,6 +713,40 @@ impl Runner {
             result.status = status_of(&result.findings, false, self.options.strict);
         }
         result
+    }
+
+    /// `exp-string` was allowed: whether the string is read as a number (an hour-old string
+    /// exp is refused: expiry enforced, a warning) or never checked (allowed too: a hole).
+    async fn string_exp_enforced(&self, case: &CaseSpec, result: &mut CaseResult) {
+        let Ok(expired) = self.minter().mint_exp_string_expired() else {
+            return;
+        };
+        let again = self
+            .send(self.request(case, self.header(case, &expired)))
+            .await;
+        match again.outcome {
+            Some(Outcome::Unauthorized | Outcome::Deny) => {
+                result.notes.push(format!(
+                    "the same token with exp a string an hour in the past was refused ({}): the string is read as a number and expiry is enforced",
+                    again.detail
+                ));
+                result.findings.retain(|f| f.severity != Severity::Security);
+                result.findings.push(Finding {
+                    severity: Severity::Contract,
+                    message: "exp as a string of digits was accepted and read as a number".into(),
+                    why: "no hole: a string exp in the past was refused, so expiry is enforced; but exp is a NumericDate (RFC 7519 §2, §4.1.4), and libraries that accept a string here have skipped the check entirely (CVE-2026-25537 class)".into(),
+                    fix: "refuse exp, nbf and iat that are not JSON numbers".into(),
+                });
+                result.status = status_of(&result.findings, false, self.options.strict);
+            }
+            Some(Outcome::Allow) => result.notes.push(
+                "the same token with exp a string an hour in the past was allowed too: a string exp is never checked".into(),
+            ),
+            _ => result.notes.push(format!(
+                "the same token with exp a string an hour in the past got {}",
+                again.detail
+            )),
+        }
     }
 
     /// Sends the good token as the profile says clients send it; when it is refused, tries

@@ -19,7 +19,8 @@ pub enum Severity {
     Availability,
     /// The policy document changed since the last accepted snapshot.
     Regression,
-    /// API Gateway contract: Deny instead of Unauthorized, a policy unsafe to cache, … (a
+    /// A contract broken without a hole or a lockout: API Gateway's (Deny instead of
+    /// Unauthorized, a policy unsafe to cache, …), the JWT RFCs', the profile's leeway (a
     /// warning unless `--strict`).
     Contract,
 }
@@ -168,6 +169,17 @@ pub fn judge(
             "API Gateway answers 500 instead of a verdict: callers get errors, alarms fire, and anyone who can reach this path can trigger it at will",
             "catch every failure in the handler and answer within the timeout: reject with exactly `Unauthorized`; allow only with a policy API Gateway accepts",
         )),
+        // A token past its exp by less than the profile's leeway is expired all the same: an
+        // authorizer with less leeway (PyJWT's default is none) refuses it, and no caller with
+        // a token still in its lifetime is refused for it. What it costs is said, as a warning.
+        (true, Outcome::Unauthorized | Outcome::Deny) if kind == Some(Kind::ValidWithinLeeway) => {
+            out.push(finding(
+                Severity::Contract,
+                format!("a token past its exp by less than the profile's leeway was refused ({outcome}: {detail}): the authorizer allows less leeway on exp than the profile says"),
+                "no token still within its lifetime was refused; but where the authorizer's clock runs ahead of the IdP's or the client's, tokens are refused a little before the expiry the client sees, and clients that refresh on exp get 401s they did not expect",
+                "allow a small leeway on exp (PyJWT: jwt.decode(..., leeway=60)), or set leeway_seconds in the profile to the leeway the authorizer allows (0: the case is skipped)",
+            ));
+        }
         (true, _) => out.push(finding(
             Severity::Availability,
             format!("a good token was not allowed ({outcome}: {detail})"),
@@ -311,5 +323,26 @@ mod tests {
             )
         };
         assert_eq!(error(true), error(false));
+    }
+
+    #[test]
+    fn a_token_within_the_leeway_refused_is_a_warning_and_any_other_good_token_refused_fails() {
+        let refused = |kind| {
+            judge(
+                true,
+                Some(kind),
+                None,
+                Outcome::Unauthorized,
+                "raised Unauthorized",
+                None,
+                &cx(EventKind::Token, false),
+            )
+        };
+        let severities =
+            |kind| -> Vec<Severity> { refused(kind).iter().map(|f| f.severity).collect() };
+        // It is expired all the same: less leeway than the profile's locks no caller out.
+        assert_eq!(severities(Kind::ValidWithinLeeway), [Severity::Contract]);
+        assert_eq!(severities(Kind::Valid), [Severity::Availability]);
+        assert_eq!(severities(Kind::ValidAudArray), [Severity::Availability]);
     }
 }

@@ -474,6 +474,25 @@ impl Minter {
         Ok(self.finish(Kind::Valid, draft.encode(), Scheme::Bearer))
     }
 
+    /// The `exp-string` kind with its string an hour in the past: allowed too, the string is
+    /// never checked; refused, it is read as a number and expiry is enforced.
+    pub fn mint_exp_string_expired(&self) -> Result<Minted, MintError> {
+        let kind = Kind::ExpString;
+        if self.is_keyless() || self.expect(kind).is_none() {
+            return Err(MintError::NotApplicable {
+                kind,
+                profile: self.profile,
+                token_use: self.settings.token_use,
+            });
+        }
+        let now = unix_now();
+        let mut d = self.base(now, self.settings.token_use, kind)?;
+        d.claims
+            .insert("exp".into(), json!((now - 3600).to_string()));
+        d.keep_iat(now - 3600 - self.settings.ttl.as_secs() as i64);
+        Ok(self.finish(kind, d.encode(), Scheme::Bearer))
+    }
+
     fn finish(&self, kind: Kind, credential: String, scheme: Scheme) -> Minted {
         Minted {
             kind,
