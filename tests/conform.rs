@@ -182,7 +182,41 @@ async fn each_reference_authorizer_passes_its_own_profile_without_a_warning() {
 async fn the_cognito_reference_authorizer_passes_when_id_tokens_are_required() {
     let spec = cognito_id_profile();
     let report = run(&options(spec, TargetSpec::Builtin(Profile::Cognito), &[])).await;
-    assert_eq!(report.summary.failed, 0, "{}", explain(&report));
+    let s = &report.summary;
+    assert_eq!(
+        (s.failed, s.warned, s.errored),
+        (0, 0, 0),
+        "{}",
+        explain(&report)
+    );
+    assert!(report.calibration.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_correct_python_authorizer_passes_the_cognito_profile_without_calibrating() {
+    let mut opts = options(
+        profile::builtin("cognito").unwrap(),
+        python_example(),
+        &[
+            ("AUTH_PROFILE", "cognito"),
+            ("JWKS_URL", "{jwks_url}"),
+            ("ISSUER", "{issuer}"),
+            ("CLIENT_ID", "{client_id}"),
+            ("TOKEN_USE", "{token_use}"),
+        ],
+    );
+    opts.workdir = Some(support::python::example_dir("correct"));
+    // Its refetch limit counts from the cold-start fetch: give rotation the full window.
+    opts.rotation_window = Duration::from_secs(12);
+    let report = run(&opts).await;
+    let s = &report.summary;
+    assert_eq!(
+        (s.failed, s.warned, s.errored, s.skipped),
+        (0, 0, 0, 0),
+        "{}",
+        explain(&report)
+    );
+    assert!(report.calibration.is_none(), "{:?}", report.calibration);
 }
 
 /// A Python example under its real runtime client (both take the same command).
