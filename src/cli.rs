@@ -224,6 +224,36 @@ pub struct ConformArgs {
     /// Good tokens from a real IdP (a deployed authorizer): the key-less catalogue.
     #[command(flatten)]
     pub identity: IdentityArgs,
+    /// A header every request carries, repeatable: 'NAME: VALUE' (e.g. a deployed stage's
+    /// 'x-api-key: …'; prefer --header-env for secrets).
+    #[arg(long = "header", value_name = "'NAME: VALUE'", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// A header whose value comes from an environment variable, repeatable: NAME=VAR. The value
+    /// is never printed.
+    #[arg(long = "header-env", value_name = "NAME=VAR", value_parser = parse_env)]
+    pub header_env: Vec<(String, String)>,
+    /// The header that carries the token, for a url: target whose authorizer reads another
+    /// one than Authorization (its identity source).
+    #[arg(long, value_name = "NAME")]
+    pub token_header: Option<String>,
+}
+
+/// Parses `--header 'NAME: VALUE'`.
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, value))
+            if !name.trim().is_empty()
+                && name
+                    .trim()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) =>
+        {
+            Ok((name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{s}` is not a header: write e.g. --header 'x-api-key: VALUE'"
+        )),
+    }
 }
 
 /// Where the real good token of a key-less run comes from (a deployed authorizer trusts the
@@ -331,9 +361,16 @@ pub fn parse_snapshot_name(s: &str) -> Result<String, String> {
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
     /// The authorizer under test: builtin:static|hs256|jwks|cognito, lambda:COMMAND…,
-    /// invoke:URL or url:URL. Default: builtin:PROFILE.
+    /// invoke:URL, url:URL or aws-lambda:FUNCTION (name, name:alias or ARN; credentials from
+    /// the AWS SDK's chain). Default: builtin:PROFILE.
     #[arg(long, value_parser = parse_target)]
     pub target: Option<crate::target::TargetSpec>,
+    /// AWS region of an aws-lambda: target (default: the SDK's, AWS_REGION or the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Shared-config profile of an aws-lambda: target (default: the SDK's, AWS_PROFILE).
+    #[arg(long, value_name = "NAME")]
+    pub profile_name: Option<String>,
     /// Environment of a lambda: target, repeatable: K=V, where V may hold {jwks_url},
     /// {issuer}, {audience}, {client_id}, {secret}, {region}, {pool_id} or {token_use}.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]

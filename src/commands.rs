@@ -339,7 +339,28 @@ pub(crate) fn harness_options(
 
 /// Refuses `--env` and `--workdir` for a target that cannot use them: only a `lambda:`
 /// target is a process authprobe starts; the others would silently ignore them.
-fn check_target_args(target: &TargetArgs) -> Result<(), Error> {
+fn check_target_args(target: &mut TargetArgs) -> Result<(), Error> {
+    // --region and --profile-name belong to an aws-lambda: target: they go into its spec.
+    match (&mut target.target, &target.region, &target.profile_name) {
+        (Some(TargetSpec::AwsLambda(function)), region, profile) => {
+            function.region = region.clone().or(function.region.take());
+            function.profile = profile.clone().or(function.profile.take());
+        }
+        (_, None, None) => {}
+        (_, region, _) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "{} is only for aws-lambda: targets",
+                    if region.is_some() {
+                        "--region"
+                    } else {
+                        "--profile-name"
+                    }
+                ),
+                hint: "pass --target aws-lambda:FUNCTION, or drop the option".into(),
+            });
+        }
+    }
     let flag = match (target.env.is_empty(), &target.workdir) {
         (false, _) => "--env",
         (true, Some(_)) => "--workdir",
@@ -350,7 +371,7 @@ fn check_target_args(target: &TargetArgs) -> Result<(), Error> {
         None | Some(TargetSpec::Builtin(_)) => {
             "a builtin: authorizer takes its settings from the profile; to run your own handler pass --target lambda:COMMAND"
         }
-        Some(TargetSpec::Invoke(_) | TargetSpec::Url(_)) => {
+        Some(TargetSpec::Invoke(_) | TargetSpec::Url(_) | TargetSpec::AwsLambda(_)) => {
             "set the function's environment and code where it runs (docker run -e, the SAM template, the Lambda console)"
         }
     };
@@ -383,8 +404,8 @@ fn resolve_profile(
     }
 }
 
-async fn invoke(args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
-    check_target_args(&args.target)?;
+async fn invoke(mut args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    check_target_args(&mut args.target)?;
     let kind = args.kind.as_deref().map(parse_kind).transpose()?;
     let profile = resolve_profile(args.profile, args.target.target.as_ref())?;
     let mut options = harness_options(profile, &args.target, &args.claims, args.simple_responses);
@@ -536,9 +557,9 @@ fn invoke_text(
     Ok(())
 }
 
-async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+async fn conform(mut args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
     use crate::conform::{self, ConformOptions, profile, snapshot};
-    check_target_args(&args.target)?;
+    check_target_args(&mut args.target)?;
     let mut spec = match &args.scenario {
         Some(path) => profile::load(path)?,
         None => {
@@ -634,6 +655,24 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
             hint: "use --profile jwks or --profile cognito, or a profile file of either".into(),
         });
     }
+    let mut extra_headers: Vec<(String, crate::tokens::source::Secret)> = args
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::tokens::source::Secret::new(v.clone())))
+        .collect();
+    for (name, var) in &args.header_env {
+        let value = crate::cli::secret_from_env("--header-env", var)?;
+        extra_headers.push((
+            name.to_ascii_lowercase(),
+            crate::tokens::source::Secret::new(value),
+        ));
+    }
+    if args.token_header.is_some() && !matches!(target, TargetSpec::Url(_)) {
+        return Err(Error::Usage {
+            message: "--token-header is for url: targets".into(),
+            hint: "with other targets the gateway emulator reads the Authorization header; set identity sources with `gateway serve --identity-source`".into(),
+        });
+    }
     let spec_rotation_window = spec.rotation_window;
     let options = ConformOptions {
         profile: spec,
@@ -655,6 +694,8 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
         calibrate: !args.no_calibrate,
         identity,
         jobs: args.jobs.map(usize::from),
+        extra_headers,
+        token_header: args.token_header.clone(),
     };
     let color = crate::report::use_color(args.color);
     let verbosity = match (args.quiet, args.verbose) {
@@ -725,7 +766,10 @@ async fn conform(args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, 
     }
 }
 
-async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+async fn gateway_serve(
+    mut args: GatewayServeArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Error> {
     use crate::conform::profile;
     use crate::gateway::{
         AuthorizerSettings, Backend, Front, Gateway, GatewayConfig, IdentitySource, Route,
@@ -735,7 +779,7 @@ async fn gateway_serve(args: GatewayServeArgs, out: &mut (dyn Write + Send)) -> 
         hint: hint.to_string(),
     };
     crate::net::check_listen(args.addr, args.expose)?;
-    check_target_args(&args.target)?;
+    check_target_args(&mut args.target)?;
     if let Some(TargetSpec::Url(_)) = &args.target.target {
         return Err(usage(
             "a url: target is a deployed API: it has its own gateway".into(),

@@ -516,7 +516,7 @@ impl Harness {
             TargetSpec::Builtin(_) | TargetSpec::Lambda(_) => {
                 Some(target::start(&self.spec, self.target_options.clone()).await)
             }
-            TargetSpec::Invoke(_) | TargetSpec::Url(_) => None,
+            TargetSpec::Invoke(_) | TargetSpec::Url(_) | TargetSpec::AwsLambda(_) => None,
         }
     }
 

@@ -311,3 +311,88 @@ fn token_list_keyless_says_which_kinds_a_run_without_the_issuer_key_derives() {
     assert_eq!(expired[1..3], ["reject", "issuer-key"]);
     assert!(expired[3].contains("--expired-token-file"));
 }
+
+/// A deployed stage as a client sees it: `x-api-key` required (403 without), the token read
+/// from `x-auth-token` (the authorizer's identity source), 200 for the static token, else 401.
+async fn deployed_stage(api_key: String) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().route(
+        "/staging/hello",
+        axum::routing::get(move |headers: HeaderMap| {
+            let api_key = api_key.clone();
+            async move {
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                if header("x-api-key") != Some(api_key.as_str()) {
+                    return (StatusCode::FORBIDDEN, r#"{"message":"Forbidden"}"#);
+                }
+                if header("authorization").is_some() {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        r#"{"message":"token in the wrong header"}"#,
+                    );
+                }
+                match header("x-auth-token") {
+                    Some("allow-token") => (StatusCode::OK, r#"{"hello":"world"}"#),
+                    _ => (StatusCode::UNAUTHORIZED, r#"{"message":"Unauthorized"}"#),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/staging", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_deployed_stage_gets_its_api_key_from_the_environment_and_the_token_in_its_header() {
+    let api_key = format!("{}-{}", "stage", "api-key-7c1e9a");
+    let url = deployed_stage(api_key.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args([
+            "conform",
+            "--profile",
+            "static",
+            "--target",
+            &format!("url:{url}"),
+            "--header-env",
+            "x-api-key=AUTHPROBE_E2E_API_KEY",
+            "--token-header",
+            "x-auth-token",
+            "--header",
+            "x-team: conformance",
+            "--no-snapshots",
+            "--verbose",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("AUTHPROBE_E2E_API_KEY", &api_key)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut stack = vec![dir.path().to_path_buf()];
+    let mut texts = vec![
+        stdout.to_string(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    ];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            texts.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into());
+        }
+    }
+    assert!(
+        texts.iter().all(|t| !t.contains(&api_key)),
+        "the API key was printed"
+    );
+}

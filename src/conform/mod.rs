@@ -74,6 +74,11 @@ pub struct ConformOptions {
     pub identity: Option<crate::harness::ExternalIdentity>,
     /// Single-token cases in flight at once (`--jobs`); `None` picks [`default_jobs`].
     pub jobs: Option<usize>,
+    /// Headers every request carries (`--header`, `--header-env`: an API key of a deployed
+    /// stage); the values are never printed.
+    pub extra_headers: Vec<(String, crate::tokens::source::Secret)>,
+    /// The header that carries the token instead of Authorization (`--token-header`, `url:`).
+    pub token_header: Option<String>,
 }
 
 /// Token kinds that never run beside another case under `--jobs`, each with the reason.
@@ -99,14 +104,14 @@ const FIXED_TOKENS: &[Kind] = &[
 
 /// How many single-token cases run at once when `--jobs` is not given: one per core for the
 /// authorizers authprobe runs itself (a `lambda:` target has `--concurrency` environments to
-/// serve them), one for `invoke:` and `url:` targets, whose capacity it does not know (the
+/// serve them), one for `invoke:`, `url:` and `aws-lambda:` targets, whose capacity it does not know (the
 /// Lambda Runtime Interface Emulator serves one invocation at a time).
 pub fn default_jobs(target: &TargetSpec, concurrency: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match target {
         TargetSpec::Builtin(_) => cores,
         TargetSpec::Lambda(_) => cores.min(concurrency.max(1)),
-        TargetSpec::Invoke(_) | TargetSpec::Url(_) => 1,
+        TargetSpec::Invoke(_) | TargetSpec::Url(_) | TargetSpec::AwsLambda(_) => 1,
     }
 }
 
@@ -162,6 +167,8 @@ impl ConformOptions {
             calibrate: true,
             identity: None,
             jobs: None,
+            extra_headers: Vec::new(),
+            token_header: None,
         }
     }
 }
@@ -414,6 +421,14 @@ impl Runner {
     fn request(&self, case: &CaseSpec, header: Option<String>) -> ClientRequest {
         let mut r = ClientRequest::get(&case.route.path, header);
         r.method = case.route.method.clone();
+        for (name, value) in &self.options.extra_headers {
+            r.headers.insert(name.clone(), value.expose().to_string());
+        }
+        if let Some(name) = &self.options.token_header
+            && let Some(token) = r.authorization.take()
+        {
+            r.headers.insert(name.clone(), token);
+        }
         r
     }
 

@@ -6,6 +6,8 @@
 //! - `invoke:URL`: a Lambda invoke endpoint (RIE, `sam local start-lambda`, `cargo lambda watch`);
 //! - `url:URL`: a deployed API Gateway route, judged by HTTP status.
 
+#[cfg(feature = "aws")]
+mod aws;
 pub mod crash;
 mod http;
 pub mod lambda;
@@ -176,6 +178,20 @@ pub enum TargetSpec {
     Invoke(String),
     /// `url:URL`.
     Url(String),
+    /// `aws-lambda:FUNCTION`: a deployed function, by Lambda's Invoke API.
+    AwsLambda(AwsFunction),
+}
+
+/// A deployed Lambda function and how to reach it (`aws-lambda:FUNCTION`, `--region`,
+/// `--profile-name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsFunction {
+    /// Name, full ARN or partial ARN; a `:alias` or `:version` suffix is the qualifier.
+    pub function: String,
+    /// The region; `None`: the SDK's (AWS_REGION, the profile's).
+    pub region: Option<String>,
+    /// The shared-config profile; `None`: the SDK's (AWS_PROFILE, else `default`).
+    pub profile: Option<String>,
 }
 
 impl FromStr for TargetSpec {
@@ -183,7 +199,7 @@ impl FromStr for TargetSpec {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let (kind, rest) = s.split_once(':').ok_or_else(|| {
-            format!("`{s}` is not a target: write builtin:PROFILE, lambda:COMMAND, invoke:URL or url:URL")
+            format!("`{s}` is not a target: write builtin:PROFILE, lambda:COMMAND, invoke:URL, url:URL or aws-lambda:FUNCTION")
         })?;
         match kind {
             "builtin" => {
@@ -210,8 +226,18 @@ impl FromStr for TargetSpec {
                 })
             }
             "invoke" | "url" => Err(format!("`{rest}` is not an http(s) URL")),
+            "aws-lambda" if !rest.trim().is_empty() && !rest.contains(char::is_whitespace) => {
+                Ok(TargetSpec::AwsLambda(AwsFunction {
+                    function: rest.to_string(),
+                    region: None,
+                    profile: None,
+                }))
+            }
+            "aws-lambda" => Err(format!(
+                "`{rest}` is not a function: write aws-lambda:NAME, aws-lambda:NAME:ALIAS or aws-lambda:ARN"
+            )),
             other => Err(format!(
-                "`{other}:` is not a target kind: use builtin:, lambda:, invoke: or url:"
+                "`{other}:` is not a target kind: use builtin:, lambda:, invoke:, url: or aws-lambda:"
             )),
         }
     }
@@ -226,6 +252,7 @@ impl std::fmt::Display for TargetSpec {
             TargetSpec::Lambda(words) => write!(f, "lambda:{}", words.join(" ")),
             TargetSpec::Invoke(url) => write!(f, "invoke:{}", redact_userinfo(url)),
             TargetSpec::Url(url) => write!(f, "url:{}", redact_userinfo(url)),
+            TargetSpec::AwsLambda(function) => write!(f, "aws-lambda:{}", function.function),
         }
     }
 }
@@ -347,6 +374,15 @@ pub async fn start(
         )),
         TargetSpec::Invoke(url) => Ok(Arc::new(http::InvokeTarget::new(url, &options))),
         TargetSpec::Url(url) => Ok(Arc::new(http::UrlTarget::new(url, &options))),
+        #[cfg(feature = "aws")]
+        TargetSpec::AwsLambda(function) => Ok(Arc::new(
+            aws::AwsLambdaTarget::start(function, options.timeout).await?,
+        )),
+        #[cfg(not(feature = "aws"))]
+        TargetSpec::AwsLambda(_) => Err(TargetError::Start(
+            "this authprobe was built without the `aws` feature: rebuild with default features"
+                .into(),
+        )),
     }
 }
 

@@ -1,0 +1,164 @@
+//! `aws-lambda:FUNCTION`: a deployed authorizer function, invoked with Lambda's Invoke API
+//! (`POST /2015-03-31/functions/FUNCTION/invocations`, SigV4) through the AWS SDK for Rust,
+//! with credentials from the SDK's chain: environment, shared config and SSO profiles, web
+//! identity (GitHub Actions OIDC), container and instance roles. The SDK also reads
+//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_LAMBDA`, which the tests point at a stand-in.
+//!
+//! Answers map as for `lambda:` (reference/deployed-aws.md): `X-Amz-Function-Error` is a
+//! function error, `Sandbox.Timedout` and a call past `--timeout` are timeouts, throttling
+//! (429) and Lambda's 5xx are errors (API Gateway answers 500); a refused signature, a missing
+//! function or an unreachable endpoint means the authorizer could not be asked.
+
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::primitives::Blob;
+
+use super::{Answer, AwsFunction, BoxFuture, Call, Reply, Target, TargetError, TargetStats};
+
+/// A deployed function and the Lambda client that invokes it.
+pub(crate) struct AwsLambdaTarget {
+    function: AwsFunction,
+    region: String,
+    client: aws_sdk_lambda::Client,
+    timeout: Duration,
+    stats: std::sync::Mutex<TargetStats>,
+}
+
+impl AwsLambdaTarget {
+    /// Loads the SDK configuration and checks that credentials can be had, so that a run
+    /// without them stops at the start (exit 3) instead of failing every case.
+    pub(crate) async fn start(
+        function: &AwsFunction,
+        timeout: Duration,
+    ) -> Result<AwsLambdaTarget, TargetError> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // One invocation per case: a retried throttle would hide itself and count twice.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(timeout)
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            );
+        if let Some(region) = &function.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &function.profile {
+            loader = loader.profile_name(profile);
+        }
+        let config = loader.load().await;
+        let region = config.region().map(ToString::to_string).ok_or_else(|| {
+            TargetError::Start(
+                "no AWS region: pass --region, or set AWS_REGION or a profile's region".into(),
+            )
+        })?;
+        let provider = config.credentials_provider().ok_or_else(|| {
+            TargetError::Start("no AWS credentials provider is configured".into())
+        })?;
+        provider.provide_credentials().await.map_err(|e| {
+            TargetError::Start(format!(
+                "no AWS credentials from the SDK's chain (environment, profile, SSO, web identity, container or instance role): {}",
+                DisplayErrorContext(&e)
+            ))
+        })?;
+        Ok(AwsLambdaTarget {
+            function: function.clone(),
+            region,
+            client: aws_sdk_lambda::Client::new(&config),
+            timeout,
+            stats: Default::default(),
+        })
+    }
+
+    async fn invoke(&self, event: &serde_json::Value) -> Result<Reply, TargetError> {
+        let payload = serde_json::to_vec(event).expect("events serialize");
+        let sent = self
+            .client
+            .invoke()
+            .function_name(&self.function.function)
+            .payload(Blob::new(payload))
+            .send()
+            .await;
+        let output = match sent {
+            Ok(output) => output,
+            Err(e) => return self.service_error(e),
+        };
+        let body = output.payload().map_or(&[][..], Blob::as_ref);
+        let reply = super::http::read_invoke_answer(output.function_error().is_some(), body)?;
+        match reply {
+            // Lambda reports a function that ran past its own timeout as a function error.
+            Reply::FunctionError { error_type, .. } if error_type == "Sandbox.Timedout" => {
+                Err(TargetError::Timeout(self.timeout))
+            }
+            reply => Ok(reply),
+        }
+    }
+
+    fn service_error(
+        &self,
+        e: SdkError<
+            aws_sdk_lambda::operation::invoke::InvokeError,
+            aws_sdk_lambda::config::http::HttpResponse,
+        >,
+    ) -> Result<Reply, TargetError> {
+        let unreachable = |reason: String| TargetError::Unreachable {
+            url: format!("aws-lambda:{} ({})", self.function.function, self.region),
+            reason,
+        };
+        match e {
+            SdkError::TimeoutError(_) => Err(TargetError::Timeout(self.timeout)),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                Err(TargetError::Timeout(self.timeout))
+            }
+            SdkError::ServiceError(context) => {
+                let status = Some(context.raw().status().as_u16());
+                let err = context.err();
+                let code = err.code().unwrap_or("unknown error").to_string();
+                let message = err.message().unwrap_or_default().to_string();
+                match status {
+                    // Throttled, or Lambda could not run the function: API Gateway answers 500.
+                    Some(429 | 500..=599) => Ok(Reply::FunctionError {
+                        error_type: code,
+                        message: format!(
+                            "Lambda answered HTTP {}: {message}",
+                            status.unwrap_or_default()
+                        ),
+                        stack: Vec::new(),
+                    }),
+                    _ => Err(unreachable(format!(
+                        "HTTP {}: {code}: {message}",
+                        status.map_or("?".into(), |s| s.to_string())
+                    ))),
+                }
+            }
+            other => Err(unreachable(DisplayErrorContext(&other).to_string())),
+        }
+    }
+}
+
+impl Target for AwsLambdaTarget {
+    fn describe(&self) -> String {
+        format!("aws-lambda:{} ({})", self.function.function, self.region)
+    }
+
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let reply = self.invoke(&call.event).await;
+            self.stats.lock().expect("lock").invocations += 1;
+            Answer {
+                reply,
+                elapsed: started.elapsed(),
+                cold: false,
+            }
+        })
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.stats.lock().expect("lock").clone()
+    }
+}
