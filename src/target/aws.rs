@@ -115,24 +115,18 @@ impl AwsLambdaTarget {
                 Err(TargetError::Timeout(self.timeout))
             }
             SdkError::ServiceError(context) => {
-                let status = Some(context.raw().status().as_u16());
+                let status = context.raw().status().as_u16();
                 let err = context.err();
                 let code = err.code().unwrap_or("unknown error").to_string();
                 let message = err.message().unwrap_or_default().to_string();
                 match status {
                     // Throttled, or Lambda could not run the function: API Gateway answers 500.
-                    Some(429 | 500..=599) => Ok(Reply::FunctionError {
+                    429 | 500..=599 => Ok(Reply::FunctionError {
                         error_type: code,
-                        message: format!(
-                            "Lambda answered HTTP {}: {message}",
-                            status.unwrap_or_default()
-                        ),
+                        message: format!("Lambda answered HTTP {status}: {message}"),
                         stack: Vec::new(),
                     }),
-                    _ => Err(unreachable(format!(
-                        "HTTP {}: {code}: {message}",
-                        status.map_or("?".into(), |s| s.to_string())
-                    ))),
+                    _ => Err(unreachable(format!("HTTP {status}: {code}: {message}"))),
                 }
             }
             other => Err(unreachable(DisplayErrorContext(&other).to_string())),
