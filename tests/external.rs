@@ -73,7 +73,9 @@ async fn conform(idp: &Idp, example: &str, dir: &Path) -> (Output, Value) {
             SECRET_VAR,
             "--scope",
             "hello/read",
-            "--no-snapshots",
+            // Snapshots on, into the folder the grep reads: the policies are kept there.
+            "--snapshots",
+            dir.join("snapshots").to_str().unwrap(),
             "--report-dir",
             dir.join("reports").to_str().unwrap(),
             "--json",
@@ -84,6 +86,8 @@ async fn conform(idp: &Idp, example: &str, dir: &Path) -> (Output, Value) {
         ])
         .env(SECRET_VAR, client_secret())
         .env("NO_COLOR", "1")
+        // In CI a snapshot never accepted fails the run; here they are written for the grep.
+        .env_remove("CI")
         .output()
         .await
         .expect("authprobe runs");
@@ -177,6 +181,10 @@ async fn the_keyless_catalogue_passes_on_the_correct_example_trusting_a_real_idp
         );
     }
     assert_eq!(report["attacker_fetches"], 0);
+    let snapshots = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .count();
+    assert!(snapshots > 0, "the allowed cases' policies were kept");
     assert_secret_nowhere(&output, dir.path());
 }
 

@@ -917,6 +917,20 @@ impl Runner {
                 self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
             }
             Stateful::KeyRotation => self.key_rotation(case).await,
+            // A deployed stage or function is sent one request a case: the flood's 50 would
+            // be a load test of someone's staging, billed and rate-limited.
+            Stateful::UnknownKidFlood
+                if matches!(
+                    self.options.target,
+                    TargetSpec::Url(_) | TargetSpec::AwsLambda(_)
+                ) =>
+            {
+                self.skipped(
+                    case,
+                    what,
+                    &format!("sends {FLOOD} requests: a deployed target gets one request a case"),
+                )
+            }
             Stateful::UnknownKidFlood => self.flood(case).await,
             Stateful::JwksUnreachable => self.cold_start(case, Fault::Status { status: 500 }).await,
             Stateful::JwksMalformed => self.cold_start(case, Fault::MalformedJson).await,
