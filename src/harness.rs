@@ -561,7 +561,7 @@ mod tests {
             harness.target.shutdown().await;
         }
         let harness = Harness::start(options(Profile::Jwks)).await.unwrap();
-        assert_eq!(harness.minter.keys().made(), 5);
+        assert_eq!(harness.minter.keys().made(), 6);
         assert_eq!(harness.idp.published_kids().len(), 3);
         harness.target.shutdown().await;
     }

@@ -679,16 +679,20 @@ pub enum KeyRole {
     Outside,
     /// Never published by the IdP's JWKS: the attacker's key for `jwk`/`jku`/`x5u` cases.
     Attacker,
+    /// Published only when the key-rotation case rotates it in; made with the others, so
+    /// that case does not wait for a key generation of its own.
+    Rotation,
 }
 
 impl KeyRole {
     /// Every role, in the order the ring holds them.
-    pub const ALL: [KeyRole; 5] = [
+    pub const ALL: [KeyRole; 6] = [
         KeyRole::Primary,
         KeyRole::Secondary,
         KeyRole::Weak,
         KeyRole::Outside,
         KeyRole::Attacker,
+        KeyRole::Rotation,
     ];
 
     /// The roles the IdP publishes.
@@ -735,14 +739,14 @@ impl Slot {
 /// it (RSA key generation is most of a short run's time): a `static` or `hs256` run makes
 /// none. [`KeyRing::prepare`] makes several at once, in parallel. Keys read from a folder
 /// take their roles by file-name order (the first two strong keys, the first weak key); the
-/// two unpublished roles are always made. Clones share the same keys.
+/// unpublished roles are always made. Clones share the same keys.
 #[derive(Clone, Debug)]
 pub struct KeyRing {
-    slots: Arc<[Slot; 5]>,
+    slots: Arc<[Slot; 6]>,
 }
 
 impl KeyRing {
-    /// A ring whose five keys (four 2048-bit, one 1024-bit) are made on first use.
+    /// A ring whose six keys (five 2048-bit, one 1024-bit) are made on first use.
     pub fn on_demand() -> Self {
         KeyRing {
             slots: Arc::new(std::array::from_fn(|_| Slot::on_demand())),
@@ -768,6 +772,7 @@ impl KeyRing {
                 Slot::given(Some(primary)),
                 Slot::given(strong.next()),
                 Slot::given(weak.into_iter().next()),
+                Slot::on_demand(),
                 Slot::on_demand(),
                 Slot::on_demand(),
             ]),
@@ -857,6 +862,13 @@ impl KeyRing {
             .expect("the attacker key is made on demand"))
     }
 
+    /// The key the key-rotation case publishes mid-run.
+    pub fn rotation(&self) -> Result<Arc<SigningKey>, KeyError> {
+        Ok(self
+            .get(KeyRole::Rotation)?
+            .expect("the rotation key is made on demand"))
+    }
+
     /// The keys the IdP publishes (primary, secondary and weak), made now if they have to be.
     pub fn published(&self) -> Result<Vec<Arc<SigningKey>>, KeyError> {
         self.prepare(&KeyRole::PUBLISHED)?;
@@ -920,12 +932,12 @@ mod tests {
         assert_eq!(ring.clone().primary().unwrap().kid(), primary.kid());
         assert!(ring.weak().unwrap().unwrap().is_weak());
         ring.prepare(&KeyRole::ALL).unwrap();
-        assert_eq!(ring.made(), 5);
+        assert_eq!(ring.made(), 6);
         let kids: std::collections::HashSet<String> = KeyRole::ALL
             .iter()
             .map(|r| ring.get(*r).unwrap().unwrap().kid().to_string())
             .collect();
-        assert_eq!(kids.len(), 5, "five different keys");
+        assert_eq!(kids.len(), 6, "six different keys");
     }
 
     #[test]

@@ -18,7 +18,6 @@ use crate::event::{self, Api, ClientRequest};
 use crate::gateway::{AuthStep, AuthorizerSettings, Clock, Gateway, GatewayConfig, GatewayRequest};
 use crate::harness::{Harness, HarnessError, HarnessOptions};
 use crate::idp::Fault;
-use crate::keys::{KeyBits, SigningKey};
 use crate::policy::MethodArn;
 use crate::stop::{Signal, StopRequest};
 use crate::target::{self, Call, Outcome, Reply, Target, TargetSpec, TargetStats};
@@ -954,13 +953,14 @@ impl Runner {
                 .push("the good token was not allowed before the rotation".into());
             return r;
         }
-        let Ok(new_key) = tokio::task::spawn_blocking(|| SigningKey::generate(KeyBits::B2048))
+        // Made at the start with the run's other keys, in parallel.
+        let ring = self.harness.minter.keys().clone();
+        let Ok(new_key) = tokio::task::spawn_blocking(move || ring.rotation())
             .await
             .expect("task")
         else {
             return self.skipped(case, what, "could not make the rotated-in key");
         };
-        let new_key = Arc::new(new_key);
         let minted = match self.minter().mint_good_with(new_key.clone()) {
             Ok(minted) => minted,
             Err(e) => return self.skipped(case, what, &e.to_string()),

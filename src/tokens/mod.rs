@@ -296,8 +296,11 @@ pub fn unix_now() -> i64 {
 }
 
 fn random_hex(bytes: usize) -> String {
+    // The rand crate's thread generator, not aws-lc's: aws-lc seeds its generator with CPU
+    // jitter entropy on first use (tens of milliseconds), which a run that signs nothing
+    // with RSA (static, hs256) would pay for one claim.
     let mut buf = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut buf).expect("system randomness");
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut buf);
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
