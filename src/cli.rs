@@ -51,6 +51,13 @@ pub enum Command {
     /// Run the API Gateway emulator in front of an authorizer.
     #[command(subcommand)]
     Gateway(GatewayCommand),
+    /// Load-test an authorizer through the gateway emulator with goose: one attack per cache
+    /// TTL, side by side (latency, throughput, errors, invocations, JWKS fetches).
+    ///
+    /// With no arguments: the cache-benefit scenario (TTL 0 against 300, 1,000 distinct
+    /// tokens) against the built-in jwks authorizer. Load goes to 127.0.0.1 and ::1 only,
+    /// unless --allow-remote.
+    Load(LoadArgs),
     /// Show the built-in profiles (embedded in the binary).
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -350,6 +357,72 @@ impl ConformArgs {
     pub fn in_ci(&self) -> bool {
         self.ci || crate::conform::snapshot::ci_from_env()
     }
+}
+
+/// Arguments of `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// A built-in scenario (cache-benefit, mixed-traffic) or a scenario file (TOML, see
+    /// scenarios/load/).
+    #[arg(long, value_name = "NAME|FILE", default_value = "cache-benefit")]
+    pub scenario: String,
+    /// Print the scenario's TOML (to copy and edit) and exit.
+    #[arg(long)]
+    pub show: bool,
+    /// Where the authorizer is.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Cache TTLs to compare, one attack each, e.g. 0,300 (overrides the scenario's).
+    #[arg(long, value_name = "SECONDS,...", value_delimiter = ',',
+          value_parser = clap::value_parser!(u64).range(0..=crate::gateway::MAX_TTL))]
+    pub cache_ttl: Vec<u64>,
+    /// Concurrent users (overrides the scenario's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub users: Option<u64>,
+    /// How long each attack runs after every user started, e.g. 30s, 2m, 1m30s (overrides the
+    /// scenario's bound).
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_time,
+          conflicts_with = "iterations")]
+    pub run_time: Option<Duration>,
+    /// Requests per user per attack (overrides the scenario's bound).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+    /// Most requests per second across users.
+    #[arg(long, value_name = "RPS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub throttle: Option<u64>,
+    /// Distinct good tokens in the pool (overrides the scenario's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::load::scenario::MAX_POOL as u64))]
+    pub pool: Option<u64>,
+    /// A threshold, repeatable, added to the scenario's: 'p99_ms < 50',
+    /// 'ttl 300: invocations_per_request < 0.05'.
+    #[arg(long = "threshold", value_name = "RULE")]
+    pub thresholds: Vec<crate::load::scenario::Threshold>,
+    /// builtin: targets only: time added to every invocation, standing in for Lambda's invoke
+    /// overhead, e.g. 20ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub authorizer_latency: Option<Duration>,
+    /// Allow load against a target that is not on 127.0.0.1 or ::1 (a deployed stage). Needs
+    /// --max-requests and --run-time.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Stop each attack after this many requests.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: Option<u64>,
+    /// Folder for run reports: each run writes load.json, load.md, load.html, junit.xml and
+    /// goose's own HTML report per TTL into REPORT_DIR/<run>/.
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Also write the JUnit XML (one test case per threshold and attack) here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Also write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Parses a load run time: whole seconds, minutes, hours (`30s`, `2m`, `1m30s`).
+pub fn parse_run_time(s: &str) -> Result<Duration, String> {
+    crate::load::scenario::parse_run_time(s)
 }
 
 /// Parses `--name`.

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod harness;
 pub mod idp;
 pub mod keys;
+pub mod load;
 pub mod net;
 pub mod policy;
 pub mod report;
@@ -89,6 +90,9 @@ pub enum Error {
     /// Setting up a run (keys, IdP, target).
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
+    /// A load run that could not run.
+    #[error(transparent)]
+    Load(load::LoadError),
     /// Writing to stdout failed.
     #[error("cannot write output")]
     Output(#[from] std::io::Error),
@@ -98,6 +102,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::Load(_) => EXIT_COULD_NOT_RUN,
             Error::Idp(idp::IdpError::Listen(_)) => EXIT_USAGE,
             Error::Idp(_) | Error::Output(_) | Error::Report { .. } | Error::Snapshot(_) => {
                 EXIT_COULD_NOT_RUN
@@ -138,7 +143,7 @@ impl Error {
                 "pass a writable folder with --snapshots DIR, or turn snapshots off with --no-snapshots"
                     .into(),
             ),
-            Error::Output(_) => None,
+            Error::Load(_) | Error::Output(_) => None,
         }
     }
 
@@ -155,6 +160,16 @@ impl Error {
             source = s.source();
         }
         out
+    }
+}
+
+impl From<load::LoadError> for Error {
+    fn from(e: load::LoadError) -> Self {
+        match e {
+            // Keys, IdP, target: reported as for every other command.
+            load::LoadError::Harness(h) => Error::Harness(h),
+            other => Error::Load(other),
+        }
     }
 }
 

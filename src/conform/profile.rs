@@ -460,7 +460,8 @@ pub enum ProfileError {
     Unknown(String),
 }
 
-fn position(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column of a byte offset in `text`.
+pub(crate) fn position(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -482,6 +483,13 @@ pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
 /// Reads a profile file: a regular file of at most [`MAX_PROFILE_BYTES`]. It is opened
 /// without blocking, so a FIFO is refused rather than waited on.
 pub fn load(path: &Path) -> Result<ProfileSpec, ProfileError> {
+    let text = read_text(path)?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Reads a regular file of at most [`MAX_PROFILE_BYTES`] as text, without blocking on a FIFO
+/// (profiles and load scenarios alike).
+pub(crate) fn read_text(path: &Path) -> Result<String, ProfileError> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let read_error = |source| ProfileError::Read {
@@ -507,7 +515,7 @@ pub fn load(path: &Path) -> Result<ProfileSpec, ProfileError> {
             path: path.to_path_buf(),
         });
     }
-    parse(&text, &path.display().to_string())
+    Ok(text)
 }
 
 fn parse_route(text: &str, origin: &str, spanned: &Spanned<String>) -> Result<Route, ProfileError> {

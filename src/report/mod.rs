@@ -6,6 +6,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+pub mod load;
+
 use serde_json::Value;
 
 use crate::conform::cause::{Cause, CauseKind};

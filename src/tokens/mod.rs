@@ -341,6 +341,17 @@ impl Draft {
     }
 }
 
+/// A profile's plain good kind (`valid`, `cognito-access`, `hs256-valid`, …).
+pub fn good_kind(profile: Profile, token_use: TokenUse) -> Kind {
+    match (profile, token_use) {
+        (Profile::Jwks, _) => Kind::Valid,
+        (Profile::Cognito, TokenUse::Access) => Kind::CognitoAccess,
+        (Profile::Cognito, TokenUse::Id) => Kind::CognitoId,
+        (Profile::Hs256, _) => Kind::Hs256Valid,
+        (Profile::Static, _) => Kind::AllowToken,
+    }
+}
+
 /// Mints every kind of the catalogue for one profile.
 #[derive(Clone, Debug)]
 pub struct Minter {
@@ -454,13 +465,7 @@ impl Minter {
 
     /// The profile's plain good kind (`valid`, `cognito-access`, `hs256-valid`, …).
     pub fn good_kind(&self) -> Kind {
-        match (self.profile, self.settings.token_use) {
-            (Profile::Jwks, _) => Kind::Valid,
-            (Profile::Cognito, TokenUse::Access) => Kind::CognitoAccess,
-            (Profile::Cognito, TokenUse::Id) => Kind::CognitoId,
-            (Profile::Hs256, _) => Kind::Hs256Valid,
-            (Profile::Static, _) => Kind::AllowToken,
-        }
+        good_kind(self.profile, self.settings.token_use)
     }
 
     /// Mints one token of `kind`, as of now.
