@@ -902,8 +902,16 @@ async fn gateway_serve(
 /// The host load traffic goes to, when it is not this machine: a `url:` stage, or the
 /// endpoint an `invoke:` target calls for every request.
 fn remote_host(target: &TargetSpec) -> Option<String> {
-    let (TargetSpec::Url(url) | TargetSpec::Invoke(url)) = target else {
-        return None;
+    let url = match target {
+        TargetSpec::Url(url) | TargetSpec::Invoke(url) => url,
+        // A deployed function: its endpoint is AWS's, or AWS_ENDPOINT_URL's.
+        TargetSpec::AwsLambda(_) => {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_LAMBDA")
+                .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+                .unwrap_or_else(|_| "https://lambda.amazonaws.com".into());
+            return remote_host(&TargetSpec::Url(endpoint));
+        }
+        TargetSpec::Builtin(_) | TargetSpec::Lambda(_) => return None,
     };
     let host = reqwest::Url::parse(url)
         .ok()
@@ -917,7 +925,7 @@ fn remote_host(target: &TargetSpec) -> Option<String> {
     (!loopback).then_some(host)
 }
 
-async fn load(args: LoadArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
     use crate::load::{self, scenario};
     let usage = |message: String, hint: &str| Error::Usage {
         message,
@@ -945,7 +953,7 @@ async fn load(args: LoadArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error>
         out.write_all(text.as_bytes())?;
         return Ok(EXIT_OK);
     }
-    check_target_args(&args.target)?;
+    check_target_args(&mut args.target)?;
     let mut s = if as_file {
         scenario::load(std::path::Path::new(&args.scenario))?
     } else {

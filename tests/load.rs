@@ -229,6 +229,8 @@ fn authprobe(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_LAMBDA")
         .output()
         .expect("authprobe runs")
 }
@@ -344,6 +346,10 @@ fn load_against_a_remote_target_is_refused_before_any_request_unless_allowed_and
         ),
         (
             vec!["load", "--target", "invoke:http://10.255.255.1:9001"],
+            vec!["not on this machine", "--allow-remote"],
+        ),
+        (
+            vec!["load", "--target", "aws-lambda:my-authorizer"],
             vec!["not on this machine", "--allow-remote"],
         ),
         (

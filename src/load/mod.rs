@@ -743,7 +743,7 @@ pub async fn run(
         on_event(LoadEvent::AttackFinished { result: &result });
         report.ttls.push(result);
         // The harness's own target is stopped at the end; fresh ones here.
-        if i > 0 && !matches!(target_spec, TargetSpec::Invoke(_) | TargetSpec::Url(_)) {
+        if i > 0 && matches!(target_spec, TargetSpec::Builtin(_) | TargetSpec::Lambda(_)) {
             target.shutdown().await;
         }
         if let Some(signal) = signal {
@@ -753,8 +753,12 @@ pub async fn run(
     }
     watcher.abort();
     harness.target.shutdown().await;
-    if matches!(target_spec, TargetSpec::Invoke(_)) && s.cache_ttls.len() > 1 {
-        report.notes.push("an invoke: target keeps its own execution environments: authprobe cannot start a fresh one per attack, so later attacks may run warm".into());
+    if matches!(
+        target_spec,
+        TargetSpec::Invoke(_) | TargetSpec::AwsLambda(_)
+    ) && s.cache_ttls.len() > 1
+    {
+        report.notes.push("an invoke: or aws-lambda: target keeps its own execution environments: authprobe cannot start a fresh one per attack, so later attacks may run warm".into());
     }
     if matches!(target_spec, TargetSpec::Url(_)) {
         report.notes.push("a url: target is a deployed API with its own gateway: authorizer invocations, cache hits and JWKS fetches are not observable from here, and thresholds on them fail".into());
