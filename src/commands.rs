@@ -714,18 +714,7 @@ async fn conform(mut args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<
     };
     let mut terminal = crate::report::Terminal::new(human, color).with_verbosity(verbosity);
     let report = conform::run(&options, &mut |event| terminal.event(event)).await?;
-    // Runs started in the same second get their own folders.
-    let mut run_dir = args.report_dir.join(&report.run_id);
-    for n in 2.. {
-        if !run_dir.exists() {
-            break;
-        }
-        run_dir = args.report_dir.join(format!("{}-{n}", report.run_id));
-    }
-    let report_error = |path: &std::path::Path, flag: &'static str| {
-        let path = path.to_path_buf();
-        move |source| Error::Report { path, flag, source }
-    };
+    let run_dir = run_dir(&args.report_dir, &report.run_id);
     let junit = args.junit.as_ref().map(|_| crate::report::junit(&report));
     let json = args.json.as_ref().map(|_| crate::report::json(&report));
     let files = [
@@ -899,6 +888,28 @@ async fn gateway_serve(
     Ok(EXIT_OK)
 }
 
+/// The folder of a run's reports: REPORT_DIR/RUN_ID, or RUN_ID-2, -3… for runs started in
+/// the same second.
+fn run_dir(report_dir: &std::path::Path, run_id: &str) -> std::path::PathBuf {
+    let mut dir = report_dir.join(run_id);
+    for n in 2.. {
+        if !dir.exists() {
+            break;
+        }
+        dir = report_dir.join(format!("{run_id}-{n}"));
+    }
+    dir
+}
+
+/// Maps a failed report write to the error naming the path and the flag that chose it.
+fn report_error(
+    path: &std::path::Path,
+    flag: &'static str,
+) -> impl FnOnce(std::io::Error) -> Error + use<> {
+    let path = path.to_path_buf();
+    move |source| Error::Report { path, flag, source }
+}
+
 /// The host load traffic goes to, when it is not this machine: a `url:` stage, or the
 /// endpoint an `invoke:` target calls for every request.
 fn remote_host(target: &TargetSpec) -> Option<String> {
@@ -1065,17 +1076,7 @@ async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
     let report = load::run(options, &mut |event| progress.event(event)).await;
     progress.finish();
     let mut report = report?;
-    let mut run_dir = args.report_dir.join(&report.run_id);
-    for n in 2.. {
-        if !run_dir.exists() {
-            break;
-        }
-        run_dir = args.report_dir.join(format!("{}-{n}", report.run_id));
-    }
-    let report_error = |path: &std::path::Path, flag: &'static str| {
-        let path = path.to_path_buf();
-        move |source| Error::Report { path, flag, source }
-    };
+    let run_dir = run_dir(&args.report_dir, &report.run_id);
     std::fs::create_dir_all(&run_dir).map_err(report_error(&run_dir, "--report-dir"))?;
     // goose's own reports move into the run's folder.
     for r in &mut report.ttls {

@@ -327,7 +327,7 @@ pub fn markdown(report: &LoadReport) -> String {
 
 /// JUnit XML: one test case per threshold and attack.
 pub fn junit(report: &LoadReport) -> String {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(format!(
         "authprobe load {} ({})",
         report.scenario, report.target
@@ -361,17 +361,12 @@ pub fn junit(report: &LoadReport) -> String {
         s.set_message(format!("the run was stopped by {}", signal.name()));
         suite.add_test_case(TestCase::new("run completed", s));
     }
-    let mut junit = Report::new("authprobe");
     let secs: f64 = report.ttls.iter().map(|r| r.duration_s).sum::<f64>() + report.mint_ms / 1e3;
-    let time = std::time::Duration::from_secs_f64(secs.max(0.0));
-    suite.set_time(time);
-    junit.set_time(time);
-    if let Ok(started) = chrono::DateTime::parse_from_rfc3339(&report.started) {
-        suite.set_timestamp(started);
-        junit.set_timestamp(started);
-    }
-    junit.add_test_suite(suite);
-    junit.to_string().unwrap_or_default()
+    super::junit_document(
+        suite,
+        std::time::Duration::from_secs_f64(secs.max(0.0)),
+        &report.started,
+    )
 }
 
 fn escape(text: &str) -> String {

@@ -564,7 +564,7 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
 /// JUnit XML: one suite, a test case per case; wrong answers are `<failure>`, cases that could
 /// not be asked `<error>`, skipped ones `<skipped>`.
 pub fn junit(report: &RunReport) -> String {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new(format!(
         "authprobe conform {} ({})",
         report.profile, report.target
@@ -640,11 +640,23 @@ pub fn junit(report: &RunReport) -> String {
             c.baseline.unwrap_or("profile (no variant was allowed)"),
         ));
     }
-    let mut junit = Report::new("authprobe");
-    let time = std::time::Duration::from_secs_f64(report.duration_ms.max(0.0) / 1e3);
+    junit_document(
+        suite,
+        std::time::Duration::from_secs_f64(report.duration_ms.max(0.0) / 1e3),
+        &report.started,
+    )
+}
+
+/// The JUnit document around one suite: its time and start (RFC 3339) on both levels.
+pub(crate) fn junit_document(
+    mut suite: quick_junit::TestSuite,
+    time: std::time::Duration,
+    started: &str,
+) -> String {
+    let mut junit = quick_junit::Report::new("authprobe");
     suite.set_time(time);
     junit.set_time(time);
-    if let Ok(started) = chrono::DateTime::parse_from_rfc3339(&report.started) {
+    if let Ok(started) = chrono::DateTime::parse_from_rfc3339(started) {
         suite.set_timestamp(started);
         junit.set_timestamp(started);
     }
