@@ -591,6 +591,18 @@ pub async fn run(
         ));
     }
 
+    if s.cache_ttls.iter().any(|t| *t > 0)
+        && s.pool > crate::gateway::cache::DEFAULT_CAPACITY
+        && !matches!(target_spec, TargetSpec::Url(_))
+    {
+        report.notes.push(format!(
+            "the pool holds {} distinct good tokens, more than the {} entries the gateway emulator's result cache keeps: tokens are handed out in turn, so each is evicted before it comes back and the cache cannot help; use a pool of at most {} to see what the cache buys",
+            s.pool,
+            crate::gateway::cache::DEFAULT_CAPACITY,
+            crate::gateway::cache::DEFAULT_CAPACITY
+        ));
+    }
+
     // Watch for SIGTERM (and SIGINT until goose installs its own handler): pull goose's
     // killswitch so a running attack ends and its numbers are kept.
     let watcher_stop = options.stop.clone();
