@@ -291,6 +291,20 @@ pub struct IdentityArgs {
     /// Scopes to ask the token endpoint for (space separated; default: the client's).
     #[arg(long, value_name = "SCOPES", requires = "oauth_token_url")]
     pub scope: Option<String>,
+    /// The API to ask the token endpoint for a token for (the `audience` parameter Auth0
+    /// requires; Cognito and Okta do not use it).
+    #[arg(long, value_name = "AUDIENCE", requires = "oauth_token_url")]
+    pub oauth_audience: Option<String>,
+    /// How the client id and secret are sent: `basic` (an Authorization header; Cognito, Okta)
+    /// or `post` (form fields; Auth0's default for machine-to-machine apps).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value_t,
+        requires = "oauth_token_url"
+    )]
+    pub client_auth: crate::tokens::source::ClientAuth,
     /// Get a new good token when the last one is this old, e.g. 50m (default: one per run).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub token_ttl: Option<Duration>,
@@ -309,11 +323,11 @@ impl IdentityArgs {
         &self,
         required: bool,
     ) -> Result<Option<crate::harness::ExternalIdentity>, crate::Error> {
-        use crate::tokens::source::{Secret, TokenSource};
+        use crate::tokens::source::{ClientCredentials, Secret, TokenSource};
         let source = match (&self.token_cmd, &self.token_file, &self.oauth_token_url) {
             (Some(cmd), _, _) => TokenSource::Command(cmd.clone()),
             (_, Some(file), _) => TokenSource::File(file.clone()),
-            (_, _, Some(url)) => TokenSource::ClientCredentials {
+            (_, _, Some(url)) => TokenSource::ClientCredentials(ClientCredentials {
                 token_url: url.clone(),
                 client_id: self.client_id.clone().unwrap_or_default(),
                 secret: Secret::new(secret_from_env(
@@ -321,7 +335,9 @@ impl IdentityArgs {
                     self.client_secret_env.as_deref().unwrap_or_default(),
                 )?),
                 scope: self.scope.clone(),
-            },
+                audience: self.oauth_audience.clone(),
+                auth: self.client_auth,
+            }),
             (None, None, None) => {
                 let stray = [
                     ("--token-ttl", self.token_ttl.is_some()),

@@ -44,16 +44,38 @@ pub enum TokenSource {
     /// A file whose content, trimmed, is the token.
     File(PathBuf),
     /// An OAuth 2.0 client-credentials request.
-    ClientCredentials {
-        /// The token endpoint.
-        token_url: String,
-        /// The app client's id.
-        client_id: String,
-        /// The app client's secret.
-        secret: Secret,
-        /// Scopes to ask for (space separated); `None` asks for the client's default.
-        scope: Option<String>,
-    },
+    ClientCredentials(ClientCredentials),
+}
+
+/// An OAuth 2.0 client-credentials grant (RFC 6749 §4.4): a Cognito app client, an Auth0 or
+/// Okta machine-to-machine app.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// The token endpoint.
+    pub token_url: String,
+    /// The app client's id.
+    pub client_id: String,
+    /// The app client's secret.
+    pub secret: Secret,
+    /// Scopes to ask for (space separated); `None` asks for the client's default.
+    pub scope: Option<String>,
+    /// The API to ask a token for (`audience`: Auth0 requires it; Cognito and Okta take the
+    /// audience from the client or the authorization server instead).
+    pub audience: Option<String>,
+    /// How the client proves who it is.
+    pub auth: ClientAuth,
+}
+
+/// How a client sends its id and secret to the token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (`client_secret_basic`): every server must accept it; Cognito
+    /// and Okta's default.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`): Auth0's
+    /// default for machine-to-machine apps.
+    Post,
 }
 
 /// Why no good token could be had.
@@ -169,12 +191,7 @@ impl TokenSource {
                 }
                 Ok(token.to_string())
             }
-            TokenSource::ClientCredentials {
-                token_url,
-                client_id,
-                secret,
-                scope,
-            } => client_credentials(token_url, client_id, secret, scope.as_deref()).await,
+            TokenSource::ClientCredentials(grant) => client_credentials(grant).await,
         }
     }
 }
@@ -218,12 +235,8 @@ async fn run_command(command: &str) -> Result<String, SourceError> {
     Ok(token)
 }
 
-async fn client_credentials(
-    url: &str,
-    client_id: &str,
-    secret: &Secret,
-    scope: Option<&str>,
-) -> Result<String, SourceError> {
+async fn client_credentials(grant: &ClientCredentials) -> Result<String, SourceError> {
+    let (url, secret) = (grant.token_url.as_str(), &grant.secret);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -232,12 +245,22 @@ async fn client_credentials(
             source,
         })?;
     let mut form = vec![("grant_type", "client_credentials")];
-    if let Some(scope) = scope {
+    if let Some(scope) = &grant.scope {
         form.push(("scope", scope));
     }
-    let answer = client
-        .post(url)
-        .basic_auth(client_id, Some(secret.expose()))
+    if let Some(audience) = &grant.audience {
+        form.push(("audience", audience));
+    }
+    let request = client.post(url);
+    let request = match grant.auth {
+        ClientAuth::Basic => request.basic_auth(&grant.client_id, Some(secret.expose())),
+        ClientAuth::Post => {
+            form.push(("client_id", &grant.client_id));
+            form.push(("client_secret", secret.expose()));
+            request
+        }
+    };
+    let answer = request
         .form(&form)
         .send()
         .await
@@ -282,12 +305,14 @@ mod tests {
     fn a_secret_never_prints() {
         let s = Secret::new("hunter2".into());
         assert_eq!(format!("{s:?}"), "<redacted>");
-        let source = TokenSource::ClientCredentials {
+        let source = TokenSource::ClientCredentials(ClientCredentials {
             token_url: "https://idp.test/oauth2/token".into(),
             client_id: "c".into(),
             secret: s,
             scope: None,
-        };
+            audience: None,
+            auth: ClientAuth::Post,
+        });
         assert!(!format!("{source:?}").contains("hunter2"));
     }
 
