@@ -8,6 +8,8 @@ mod support;
 
 use std::path::Path;
 use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use authprobe::idp::{Idp, IdpConfig, OAuthClient};
 use serde_json::Value;
@@ -108,26 +110,7 @@ fn case<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 /// Every file under `dir`, and stdout and stderr: none holds the client secret.
 fn assert_secret_nowhere(output: &Output, dir: &Path) {
-    let secret = client_secret();
-    let mut texts = vec![
-        ("stdout".to_string(), output.stdout.clone()),
-        ("stderr".to_string(), output.stderr.clone()),
-    ];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            texts.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-        }
-    }
-    assert!(texts.len() > 4, "the run wrote its reports");
-    for (name, bytes) in texts {
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&secret),
-            "{name} holds the client secret"
-        );
-    }
+    support::assert_nowhere(output, dir, &client_secret(), 3);
 }
 
 #[tokio::test]
@@ -322,12 +305,16 @@ fn token_list_keyless_says_which_kinds_a_run_without_the_issuer_key_derives() {
 
 /// A deployed stage as a client sees it: `x-api-key` required (403 without), the token read
 /// from `x-auth-token` (the authorizer's identity source), 200 for the static token, else 401.
-async fn deployed_stage(api_key: String) -> String {
+/// Also returns how many requests reached it.
+async fn deployed_stage(api_key: String) -> (String, Arc<AtomicU64>) {
     use axum::http::{HeaderMap, StatusCode};
+    let requests = Arc::new(AtomicU64::new(0));
+    let seen = requests.clone();
     let app = axum::Router::new().route(
         "/staging/hello",
         axum::routing::get(move |headers: HeaderMap| {
             let api_key = api_key.clone();
+            seen.fetch_add(1, Ordering::Relaxed);
             async move {
                 let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
                 if header("x-api-key") != Some(api_key.as_str()) {
@@ -349,13 +336,13 @@ async fn deployed_stage(api_key: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/staging", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    (url, requests)
 }
 
 #[tokio::test]
 async fn a_deployed_stage_gets_its_api_key_from_the_environment_and_the_token_in_its_header() {
     let api_key = format!("{}-{}", "stage", "api-key-7c1e9a");
-    let url = deployed_stage(api_key.clone()).await;
+    let (url, requests) = deployed_stage(api_key.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
         .args([
@@ -374,6 +361,8 @@ async fn a_deployed_stage_gets_its_api_key_from_the_environment_and_the_token_in
             "--verbose",
             "--report-dir",
             dir.path().to_str().unwrap(),
+            "--json",
+            dir.path().join("report.json").to_str().unwrap(),
         ])
         .env("AUTHPROBE_E2E_API_KEY", &api_key)
         .env("NO_COLOR", "1")
@@ -387,20 +376,143 @@ async fn a_deployed_stage_gets_its_api_key_from_the_environment_and_the_token_in
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let mut stack = vec![dir.path().to_path_buf()];
-    let mut texts = vec![
-        stdout.to_string(),
-        String::from_utf8_lossy(&output.stderr).into(),
-    ];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            texts.push(String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into());
-        }
-    }
+    support::assert_nowhere(&output, dir.path(), &api_key, 1);
+    // At most one request a listed case (and calibration's look at the good token), counted
+    // by the stage itself, and said in the report and the summary.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let cases = report["cases"].as_array().unwrap().len() as u64;
+    let sent = requests.load(Ordering::Relaxed);
     assert!(
-        texts.iter().all(|t| !t.contains(&api_key)),
-        "the API key was printed"
+        sent > 0 && sent <= cases + 1,
+        "{sent} requests for {cases} cases"
     );
+    assert_eq!(report["deployed"]["sent"].as_u64(), Some(sent));
+    assert!(sent <= report["deployed"]["limit"].as_u64().unwrap());
+    assert!(
+        stdout.contains(&format!("{sent} request(s) sent;")),
+        "{stdout}"
+    );
+}
+
+/// The claims of a compact JWS, unverified.
+fn payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).expect("a compact JWS");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn an_auth0_style_client_sends_its_secret_in_the_form_and_gets_a_token_for_its_audience() {
+    use authprobe::tokens::source::{ClientAuth, ClientCredentials, Secret, TokenSource};
+    let idp = idp().await;
+    let grant = |auth, audience: Option<&str>| {
+        TokenSource::ClientCredentials(ClientCredentials {
+            token_url: idp.cognito_token_url(),
+            client_id: CLIENT_ID.into(),
+            secret: Secret::new(client_secret()),
+            scope: None,
+            audience: audience.map(str::to_string),
+            auth,
+        })
+    };
+    let token = grant(ClientAuth::Post, Some("https://api.example.test/"))
+        .fetch()
+        .await
+        .unwrap();
+    let claims = payload(&token);
+    assert_eq!(claims["aud"], "https://api.example.test/");
+    assert_eq!(claims["client_id"], CLIENT_ID);
+    // Without an audience the token is Cognito's shape: no `aud` at all.
+    let token = grant(ClientAuth::Basic, None).fetch().await.unwrap();
+    assert!(payload(&token).get("aud").is_none());
+    assert_eq!(idp.tokens_issued(), 2);
+}
+
+/// A deployed stage whose authorizer never takes a new key: it allows tokens under the first
+/// key id it is shown and no other (what a function that never refetches its JWKS does after
+/// a rotation). Also returns how many requests reached it.
+async fn stage_that_never_refetches() -> (String, Arc<AtomicU64>) {
+    use axum::http::{HeaderMap, StatusCode};
+    use base64::Engine as _;
+    let requests = Arc::new(AtomicU64::new(0));
+    let seen = requests.clone();
+    let first_kid = Arc::new(std::sync::Mutex::new(None::<String>));
+    let app = axum::Router::new().route(
+        "/hello",
+        axum::routing::get(move |headers: HeaderMap| {
+            seen.fetch_add(1, Ordering::Relaxed);
+            let kid = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(|t| t.split('.').next())
+                .and_then(|h| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(h)
+                        .ok()
+                })
+                .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+                .and_then(|h| h["kid"].as_str().map(str::to_string));
+            let allowed = kid.is_some_and(|kid| {
+                first_kid.lock().unwrap().get_or_insert_with(|| kid.clone()) == &kid
+            });
+            async move {
+                if allowed {
+                    (StatusCode::OK, r#"{"hello":"world"}"#)
+                } else {
+                    (StatusCode::UNAUTHORIZED, r#"{"message":"Unauthorized"}"#)
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, requests)
+}
+
+#[tokio::test]
+async fn key_rotation_asks_a_deployed_stage_three_times_however_long_the_key_is_refused() {
+    let (url, requests) = stage_that_never_refetches().await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args([
+            "conform",
+            "--profile",
+            "jwks",
+            "--target",
+            &format!("url:{url}"),
+            "--case",
+            "key-rotation",
+            "--rotation-window",
+            "1s",
+            "--no-snapshots",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+            "--json",
+            report.to_str().unwrap(),
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let rotation = case(&report, "key-rotation");
+    assert_eq!(rotation["status"], "failed", "{rotation}");
+    assert!(
+        rotation["notes"].to_string().contains("(2 attempt(s))"),
+        "{rotation}"
+    );
+    // Calibration's look at the good token, the warm-up, the new key right after it was
+    // published and at the end of the window: four, not one every 250 ms.
+    assert_eq!(requests.load(Ordering::Relaxed), 4, "{stdout}");
+    assert_eq!(report["deployed"]["sent"], 4);
 }

@@ -33,6 +33,9 @@ pub const DEFAULT_ROTATION_WINDOW: Duration = Duration::from_secs(12);
 
 /// Unknown kids sent by the flood case.
 pub const FLOOD: usize = 50;
+/// How often the key-rotation case asks a deployed target to accept the new key: right after
+/// it is published, and at the end of the window.
+pub const DEPLOYED_ROTATION_ATTEMPTS: u32 = 2;
 /// JWKS fetches the flood may cause.
 pub const FLOOD_FETCH_BOUND: u64 = 2;
 
@@ -309,6 +312,67 @@ pub struct RunReport {
     pub interrupted: Option<Signal>,
     /// What calibration found, when the good token as the profile sends it was refused.
     pub calibration: Option<calibrate::Calibration>,
+    /// For a deployed target (`url:`, `aws-lambda:`): the requests it was sent, and the most
+    /// the run could send it.
+    pub deployed: Option<DeployedRequests>,
+}
+
+/// What a run sent a deployed target, against what its cases allowed.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct DeployedRequests {
+    /// Requests that reached the target.
+    pub sent: u64,
+    /// The most the listed cases may send ([`deployed_limit`]); never exceeded.
+    pub limit: u64,
+}
+
+/// The most requests a run of `profile` sends a deployed target: one a case, and for the
+/// cases that need more, what they need. Requests the gateway answers from its cache count
+/// too, as if they reached the target: the limit holds whatever the authorizer answers.
+pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
+    let routes = profile.routes.len() as u64;
+    // The good token in the profile's form, then each variant until one is allowed.
+    let calibration = if calibrate {
+        1 + calibrate::VARIANTS.len() as u64
+    } else {
+        0
+    };
+    let cases: u64 = profile
+        .cases
+        .iter()
+        .map(|case| {
+            // After an allow, the same token on every other route (normally from the cache).
+            let other_routes = if case.expect_allow {
+                routes.saturating_sub(1)
+            } else {
+                0
+            };
+            match case.kind {
+                // An allowed string exp is asked again with one in the past.
+                CaseKind::Token(Kind::ExpString) => 2 + other_routes,
+                CaseKind::Token(_) => 1 + other_routes,
+                // The warm-up, then the new key's attempts.
+                CaseKind::Stateful(Stateful::KeyRotation) => {
+                    1 + u64::from(DEPLOYED_ROTATION_ATTEMPTS)
+                }
+                CaseKind::Stateful(Stateful::ValidAgain) => routes.max(1),
+                CaseKind::Stateful(Stateful::MissingHeader) => 1,
+                // The token, then the same token on every route.
+                CaseKind::Stateful(Stateful::CachedDeny) => 1 + routes,
+                // The good token, then another one.
+                CaseKind::Stateful(Stateful::CacheKey) => 2,
+                // Skipped for a deployed target: the flood would be a load test, and the cold
+                // starts need a target the harness starts.
+                CaseKind::Stateful(
+                    Stateful::UnknownKidFlood
+                    | Stateful::JwksUnreachable
+                    | Stateful::JwksSlow
+                    | Stateful::JwksMalformed,
+                ) => 0,
+            }
+        })
+        .sum();
+    calibration + cases
 }
 
 impl RunReport {
@@ -918,18 +982,11 @@ impl Runner {
             Stateful::KeyRotation => self.key_rotation(case).await,
             // A deployed stage or function is sent one request a case: the flood's 50 would
             // be a load test of someone's staging, billed and rate-limited.
-            Stateful::UnknownKidFlood
-                if matches!(
-                    self.options.target,
-                    TargetSpec::Url(_) | TargetSpec::AwsLambda(_)
-                ) =>
-            {
-                self.skipped(
-                    case,
-                    what,
-                    &format!("sends {FLOOD} requests: a deployed target gets one request a case"),
-                )
-            }
+            Stateful::UnknownKidFlood if self.options.target.is_deployed() => self.skipped(
+                case,
+                what,
+                &format!("sends {FLOOD} requests: a deployed target gets one request a case"),
+            ),
             Stateful::UnknownKidFlood => self.flood(case).await,
             Stateful::JwksUnreachable => self.cold_start(case, Fault::Status { status: 500 }).await,
             Stateful::JwksMalformed => self.cold_start(case, Fault::MalformedJson).await,
@@ -967,6 +1024,8 @@ impl Runner {
         };
         self.harness.idp.add_key(new_key);
         let started = Instant::now();
+        let window = self.options.rotation_window;
+        let deployed = self.options.target.is_deployed();
         let mut attempts = 0;
         let sent = loop {
             attempts += 1;
@@ -975,14 +1034,22 @@ impl Runner {
                 .await;
             if sent.outcome == Some(Outcome::Allow)
                 || sent.could_not_ask
-                || started.elapsed() >= self.options.rotation_window
+                || started.elapsed() >= window
+                || (deployed && attempts == DEPLOYED_ROTATION_ATTEMPTS)
             {
                 break sent;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            if deployed {
+                // Asked right after the key is published (an authorizer that refetches on an
+                // unknown kid accepts it then) and once more at the end of the window (one
+                // whose refetch waits out a cooldown accepts it by then).
+                tokio::time::sleep(window.saturating_sub(started.elapsed())).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
         };
         let waited = started.elapsed().as_secs_f64();
-        let window = self.options.rotation_window.as_secs_f64();
+        let window = window.as_secs_f64();
         let refusal_cached = sent.cached;
         let mut r = self.result(case, what, None, sent, None);
         if r.observed == Some(Outcome::Allow) {
@@ -1073,14 +1140,20 @@ impl Runner {
             }
         }
         let during = invocations() - before;
-        // Past the TTL the entry is gone: the same token invokes the authorizer again.
-        gateway
-            .config()
-            .clock
-            .advance(Duration::from_secs(self.cache_ttl + 1));
-        let before_again = invocations();
-        self.send_via(&gateway, request.clone()).await;
-        let again = invocations() - before_again;
+        // Past the TTL the entry is gone: the same token invokes the authorizer again. This
+        // shows the emulator's expiry, nothing of the authorizer's: a deployed one is not
+        // asked for it.
+        let again = if self.options.target.is_deployed() {
+            None
+        } else {
+            gateway
+                .config()
+                .clock
+                .advance(Duration::from_secs(self.cache_ttl + 1));
+            let before_again = invocations();
+            self.send_via(&gateway, request.clone()).await;
+            Some(invocations() - before_again)
+        };
         let reason = match self.minter().expect(kind) {
             Some(Expect::Reject(r)) => Some(r.name()),
             _ => None,
@@ -1092,9 +1165,12 @@ impl Runner {
             seen.len() + 1
         ));
         match first_outcome {
-            Some(Outcome::Deny) if during == 1 => r.notes.push(format!(
-                "the Deny was cached: every route answered 403 without invoking the authorizer; after the TTL it was invoked {again} time(s)"
-            )),
+            Some(Outcome::Deny) if during == 1 => r.notes.push(match again {
+                Some(again) => format!(
+                    "the Deny was cached: every route answered 403 without invoking the authorizer; after the TTL it was invoked {again} time(s)"
+                ),
+                None => "the Deny was cached: every route answered 403 without invoking the authorizer".into(),
+            }),
             Some(Outcome::Unauthorized) => r
                 .notes
                 .push("401 is not cached: every request invoked the authorizer".into()),
@@ -1367,7 +1443,7 @@ pub async fn run(
         },
         options.identity.clone(),
     );
-    let harness = tokio::select! {
+    let mut harness = tokio::select! {
         started = starting => started?,
         signal = stop.requested() => {
             let mut cases = not_run(signal, &p.cases);
@@ -1393,9 +1469,19 @@ pub async fn run(
                 snapshot_dir: options.snapshots.as_ref().map(|s| s.dir().display().to_string()),
                 interrupted: Some(signal),
                 calibration: None,
+                deployed: None,
             });
         }
     };
+    // A deployed target is sent what the listed cases need and not one request more.
+    let budget = options.target.is_deployed().then(|| {
+        let budget = Arc::new(crate::target::Budgeted::new(
+            harness.target.clone(),
+            deployed_limit(p, options.calibrate),
+        ));
+        harness.target = budget.clone();
+        budget
+    });
     let api = Api::default();
     let route_arns = p
         .routes
@@ -1584,6 +1670,10 @@ pub async fn run(
             .map(|s| s.dir().display().to_string()),
         interrupted,
         calibration,
+        deployed: budget.map(|b| DeployedRequests {
+            sent: b.sent(),
+            limit: b.limit(),
+        }),
     })
 }
 

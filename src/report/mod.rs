@@ -519,6 +519,15 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
             report.jwks_fetches, report.attacker_fetches
         ),
     ));
+    if let Some(d) = &report.deployed {
+        rows.push((
+            "deployed",
+            format!(
+                "{} request(s) sent; the listed cases may send at most {}",
+                d.sent, d.limit
+            ),
+        ));
+    }
     let mut warm: Vec<f64> = report
         .cases
         .iter()

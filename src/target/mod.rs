@@ -100,6 +100,9 @@ pub enum TargetError {
     /// The target could not be started: not the authorizer's answer.
     #[error("cannot start the target: {0}")]
     Start(String),
+    /// Not sent: a run may send a deployed target only the requests its cases need.
+    #[error("not sent: the {0} request(s) this run may send to a deployed target are spent")]
+    BudgetSpent(u64),
 }
 
 fn tail(t: &str) -> String {
@@ -115,7 +118,7 @@ impl TargetError {
     pub fn is_could_not_ask(&self) -> bool {
         matches!(
             self,
-            TargetError::Unreachable { .. } | TargetError::Start(_)
+            TargetError::Unreachable { .. } | TargetError::Start(_) | TargetError::BudgetSpent(_)
         )
     }
 }
@@ -192,6 +195,77 @@ pub struct AwsFunction {
     pub region: Option<String>,
     /// The shared-config profile; `None`: the SDK's (AWS_PROFILE, else `default`).
     pub profile: Option<String>,
+}
+
+impl TargetSpec {
+    /// `url:` and `aws-lambda:`: someone's deployed stage or function, billed and
+    /// rate-limited, which a run sends only the requests its cases need.
+    pub fn is_deployed(&self) -> bool {
+        matches!(self, TargetSpec::Url(_) | TargetSpec::AwsLambda(_))
+    }
+}
+
+/// A target that passes at most `limit` calls on and refuses the rest unsent
+/// ([`TargetError::BudgetSpent`]): what a run promises a deployed target, kept by
+/// construction rather than by each case's care.
+pub struct Budgeted {
+    inner: Arc<dyn Target>,
+    limit: u64,
+    sent: std::sync::atomic::AtomicU64,
+}
+
+impl Budgeted {
+    /// `inner`, allowed `limit` calls.
+    pub fn new(inner: Arc<dyn Target>, limit: u64) -> Budgeted {
+        Budgeted {
+            inner,
+            limit,
+            sent: Default::default(),
+        }
+    }
+
+    /// Calls passed on so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The most calls it passes on.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+}
+
+impl Target for Budgeted {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+        use std::sync::atomic::Ordering;
+        Box::pin(async move {
+            let taken = self
+                .sent
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    (n < self.limit).then_some(n + 1)
+                });
+            if taken.is_err() {
+                return Answer {
+                    reply: Err(TargetError::BudgetSpent(self.limit)),
+                    elapsed: Duration::ZERO,
+                    cold: false,
+                };
+            }
+            self.inner.call(call).await
+        })
+    }
+
+    fn stats(&self) -> TargetStats {
+        self.inner.stats()
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.inner.shutdown()
+    }
 }
 
 impl FromStr for TargetSpec {
@@ -486,6 +560,47 @@ pub fn classify(reply: &Result<Reply, TargetError>, api: ApiKind, arn: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers `{}` to everything and counts what reached it.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicU64);
+
+    impl Target for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        fn call<'a>(&'a self, _: &'a Call) -> BoxFuture<'a, Answer> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::pin(async {
+                Answer {
+                    reply: Ok(Reply::Response(serde_json::json!({}))),
+                    elapsed: Duration::ZERO,
+                    cold: false,
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_budgeted_target_passes_on_its_limit_and_refuses_the_rest_unsent() {
+        let inner = Arc::new(Counting::default());
+        let budgeted = Budgeted::new(inner.clone(), 2);
+        let call = Call {
+            event: serde_json::json!({}),
+            request: ClientRequest::get("/hello", None),
+        };
+        for _ in 0..2 {
+            assert!(budgeted.call(&call).await.reply.is_ok());
+        }
+        let refused = budgeted.call(&call).await.reply.unwrap_err();
+        assert_eq!(refused, TargetError::BudgetSpent(2));
+        assert!(
+            refused.is_could_not_ask(),
+            "never judged as the authorizer's answer"
+        );
+        assert_eq!(inner.0.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(budgeted.sent(), 2);
+    }
 
     #[test]
     fn credentials_in_urls_are_redacted_wherever_they_appear() {

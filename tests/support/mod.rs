@@ -34,3 +34,50 @@ pub fn http() -> reqwest::Client {
         .build()
         .expect("client builds")
 }
+
+/// Everything a run left for people to read: its stdout, its stderr and every file under
+/// `dir`, each with a name to point at. A secret must be in none of them.
+pub fn everything_written(
+    output: &std::process::Output,
+    dir: &std::path::Path,
+) -> Vec<(String, String)> {
+    let mut texts = vec![
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ),
+    ];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            texts.push((path.display().to_string(), text));
+        }
+    }
+    texts
+}
+
+/// Fails naming the first of [`everything_written`] that holds `secret`; at least `files`
+/// files must have been written, so that an empty run cannot pass.
+pub fn assert_nowhere(
+    output: &std::process::Output,
+    dir: &std::path::Path,
+    secret: &str,
+    files: usize,
+) {
+    let texts = everything_written(output, dir);
+    assert!(
+        texts.len() >= files + 2,
+        "the run wrote its reports: {} file(s)",
+        texts.len() - 2
+    );
+    for (name, text) in texts {
+        assert!(!text.contains(secret), "{name} holds the secret");
+    }
+}
