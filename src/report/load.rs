@@ -673,6 +673,9 @@ pub fn write_all(report: &LoadReport, dir: &Path) -> std::io::Result<Vec<PathBuf
     Ok(written)
 }
 
+/// How often a run whose stderr is not a terminal says how far an attack has got.
+const LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Shows a load run's progress on stderr: bars on a terminal, one line per step otherwise.
 pub struct LoadProgress {
     tty: bool,
@@ -747,8 +750,26 @@ impl LoadProgress {
                 } else {
                     format!("attack with TTL {ttl} s")
                 };
+                let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+                let r = running.clone();
                 if !self.tty {
+                    // A log a CI job keeps: a line when the attack starts and then one every
+                    // few seconds, so a long attack is seen to be moving.
                     eprintln!("{label}: started");
+                    let handle = std::thread::spawn(move || {
+                        let mut last = std::time::Instant::now();
+                        while r.load(std::sync::atomic::Ordering::Relaxed) {
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                            if last.elapsed() >= LOG_EVERY {
+                                last = std::time::Instant::now();
+                                eprintln!(
+                                    "{label}: {} requests so far",
+                                    thousands(recorder.requests())
+                                );
+                            }
+                        }
+                    });
+                    self.ticker = Some((running, handle));
                     return;
                 }
                 let bar = indicatif::ProgressBar::new_spinner();
@@ -759,8 +780,7 @@ impl LoadProgress {
                     .expect("template"),
                 );
                 bar.set_prefix(label);
-                let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-                let (r, b) = (running.clone(), bar.clone());
+                let b = bar.clone();
                 let handle = std::thread::spawn(move || {
                     while r.load(std::sync::atomic::Ordering::Relaxed) {
                         b.set_message(format!("{} requests", thousands(recorder.requests())));
