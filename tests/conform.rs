@@ -18,22 +18,9 @@ fn authprobe(dir: &Path, args: &[&str]) -> Output {
     authprobe_with(dir, args, &[])
 }
 
-/// The binary in `dir`, outside CI and with no insta settings of the test runner's (`cargo
-/// insta test` sets some), plus `env`.
+/// The binary in `dir` as a user would run it there, plus `env`.
 fn authprobe_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_authprobe"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .env_remove("TF_BUILD")
-        .env_remove("INSTA_UPDATE")
-        .env_remove("INSTA_FORCE_PASS");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("authprobe runs")
+    support::authprobe_in(dir, args, env)
 }
 
 /// Every `.snap` file under `dir`, relative to it, sorted.
@@ -448,15 +435,11 @@ fn conform_with_no_arguments_passes_and_writes_its_reports() {
     );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("PASSED"), "{stdout}");
-    let runs: Vec<PathBuf> = std::fs::read_dir(dir.path().join("reports"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(runs.len(), 1);
+    let run = support::run_dir(dir.path());
     for file in ["report.json", "report.md", "junit.xml"] {
-        assert!(runs[0].join(file).exists(), "{file}");
+        assert!(run.join(file).exists(), "{file}");
     }
-    let junit = std::fs::read_to_string(runs[0].join("junit.xml")).unwrap();
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
     assert!(
         junit.contains("<testsuite") && !junit.contains("<failure"),
         "{junit}"

@@ -225,29 +225,11 @@ async fn the_correct_python_authorizer_under_load_is_invoked_once_per_token_with
 }
 
 fn authprobe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_authprobe"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_LAMBDA")
-        .output()
-        .expect("authprobe runs")
+    support::authprobe_in(dir, args, &[])
 }
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// The one run folder under `dir/reports`.
-fn run_dir(dir: &Path) -> std::path::PathBuf {
-    let mut runs: Vec<_> = std::fs::read_dir(dir.join("reports"))
-        .expect("a reports folder")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(runs.len(), 1, "{runs:?}");
-    runs.remove(0)
 }
 
 #[test]
@@ -283,7 +265,7 @@ fn a_breached_threshold_exits_1_names_it_and_writes_every_report() {
         stdout.contains("FAIL p50_ms < 0.000001 (TTL 300)"),
         "{stdout}"
     );
-    let run = run_dir(dir.path());
+    let run = support::run_dir(dir.path());
     for file in [
         "load.json",
         "load.md",
@@ -423,7 +405,7 @@ fn ctrl_c_stops_the_attack_and_the_report_keeps_what_ran() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{seen:?} {rest:?}");
-    let run = run_dir(dir.path());
+    let run = support::run_dir(dir.path());
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("load.json")).unwrap()).unwrap();
     assert_eq!(report["interrupted"], "SIGINT");

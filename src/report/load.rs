@@ -412,6 +412,36 @@ fn legend(report: &LoadReport, svg: &mut String) {
     }
 }
 
+/// An empty chart's opening tag, named for screen readers.
+fn open_svg(label: &str) -> String {
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" role="img" aria-label="{label}">"#
+    )
+}
+
+/// Where a value goes on a y axis running from 0 to `max`.
+fn y_scale(max: f64) -> impl Fn(f64) -> f64 {
+    move |v| H - BOTTOM - v / max * (H - TOP - BOTTOM - 20.0)
+}
+
+/// Five grid lines from 0 to `max` (the y axis of [`y_scale`]), each labelled with its value
+/// and `unit`.
+fn y_grid(svg: &mut String, max: f64, unit: &str) {
+    let y = y_scale(max);
+    for i in 0..=4 {
+        let v = max * f64::from(i) / 4.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{yy}" x2="{r}" y2="{yy}" stroke="#eee"/><text x="{tx}" y="{ty}" font-size="11" text-anchor="end">{v}{unit}</text>"##,
+            yy = y(v),
+            r = W - RIGHT,
+            tx = LEFT - 6.0,
+            ty = y(v) + 4.0,
+            v = trim_float(v),
+        );
+    }
+}
+
 fn frame(svg: &mut String, x_label: &str, y_label: &str) {
     let _ = write!(
         svg,
@@ -443,22 +473,9 @@ pub fn latency_over_time_svg(report: &LoadReport) -> String {
             .fold(0.0, f64::max),
     );
     let x = |s: f64| LEFT + s / max_s * (W - LEFT - RIGHT);
-    let y = |ms: f64| H - BOTTOM - ms / max_ms * (H - TOP - BOTTOM - 20.0);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" role="img" aria-label="latency over time">"#
-    );
-    for i in 0..=4 {
-        let v = max_ms * f64::from(i) / 4.0;
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{yy}" x2="{r}" y2="{yy}" stroke="#eee"/><text x="{tx}" y="{ty}" font-size="11" text-anchor="end">{v}</text>"##,
-            yy = y(v),
-            r = W - RIGHT,
-            tx = LEFT - 6.0,
-            ty = y(v) + 4.0,
-            v = trim_float(v),
-        );
-    }
+    let y = y_scale(max_ms);
+    let mut svg = open_svg("latency over time");
+    y_grid(&mut svg, max_ms, "");
     for i in 0..=5 {
         let s = (max_s * f64::from(i) / 5.0).round();
         let _ = write!(
@@ -533,22 +550,9 @@ pub fn histogram_svg(report: &LoadReport) -> String {
         .collect();
     let max_share = nice_ceiling(shares.iter().flatten().copied().fold(0.0, f64::max));
     let x = |bin: f64| LEFT + bin / BINS as f64 * (W - LEFT - RIGHT);
-    let y = |share: f64| H - BOTTOM - share / max_share * (H - TOP - BOTTOM - 20.0);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" role="img" aria-label="latency histogram">"#
-    );
-    for i in 0..=4 {
-        let v = max_share * f64::from(i) / 4.0;
-        let _ = write!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{yy}" x2="{r}" y2="{yy}" stroke="#eee"/><text x="{tx}" y="{ty}" font-size="11" text-anchor="end">{v}%</text>"##,
-            yy = y(v),
-            r = W - RIGHT,
-            tx = LEFT - 6.0,
-            ty = y(v) + 4.0,
-            v = trim_float(v),
-        );
-    }
+    let y = y_scale(max_share);
+    let mut svg = open_svg("latency histogram");
+    y_grid(&mut svg, max_share, "%");
     let mut decade = lo;
     while decade <= hi {
         let bin = (decade - lo) / (hi - lo) * BINS as f64;

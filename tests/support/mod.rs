@@ -81,3 +81,40 @@ pub fn assert_nowhere(
         assert!(!text.contains(secret), "{name} holds the secret");
     }
 }
+
+/// The authprobe binary run in `dir` as a user would run it there: no colour, outside CI, with
+/// none of the test runner's insta settings (`cargo insta test` sets some) or AWS endpoint
+/// overrides; plus `env`.
+pub fn authprobe_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"));
+    command.args(args).current_dir(dir).env("NO_COLOR", "1");
+    for var in [
+        "CI",
+        "TF_BUILD",
+        "INSTA_UPDATE",
+        "INSTA_FORCE_PASS",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_LAMBDA",
+    ] {
+        command.env_remove(var);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("authprobe runs")
+}
+
+/// The one run folder a run wrote under `dir/reports`.
+pub fn run_dir(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(dir.join("reports"))
+        .expect("a reports folder")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.remove(0)
+}
