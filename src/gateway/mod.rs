@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod front;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -536,6 +537,11 @@ pub struct Gateway {
     cache: ResultCache,
     counters: Mutex<Counters>,
     client: reqwest::Client,
+    /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/`: the part of every method ARN that
+    /// does not depend on the request.
+    arn_prefix: String,
+    /// `GET /hello` for each route, in order.
+    route_keys: Vec<String>,
 }
 
 /// Counters as kept per request: no strings, routes by index (the last slot is "no route").
@@ -573,10 +579,21 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-/// A credential as API Gateway read it: the identity values and the cache key they make.
-struct Identity {
-    values: Vec<String>,
-    key: String,
+/// A credential as API Gateway read it: the identity values (borrowed from the request or
+/// the configuration where they can be), which make the cache key.
+struct Identity<'a> {
+    values: Vec<Cow<'a, str>>,
+}
+
+impl Identity<'_> {
+    /// The cache key: the one value itself, or the values joined by NUL. Header values
+    /// cannot hold NUL, so it separates them unambiguously.
+    fn key(&self) -> Cow<'_, str> {
+        match self.values.as_slice() {
+            [one] => Cow::Borrowed(one),
+            many => Cow::Owned(many.join("\0")),
+        }
+    }
 }
 
 impl Gateway {
@@ -625,7 +642,12 @@ impl Gateway {
             config.cache_budget,
             config.clock.clone(),
         );
+        // The ARN of an empty verb and path ends in `//`; the prefix keeps one.
+        let mut arn_prefix = event::method_arn(&config.api, "", "").to_string();
+        arn_prefix.pop();
         Ok(Gateway {
+            arn_prefix,
+            route_keys: config.routes.iter().map(Route::to_string).collect(),
             validation,
             target,
             cache,
@@ -689,6 +711,18 @@ impl Gateway {
         }
     }
 
+    /// The request's method ARN (§1.1; [`event::method_arn`] is the rule): the prefix
+    /// worked out once, then the verb and the path without its leading `/`, in one buffer.
+    fn method_arn(&self, method: &str, path: &str) -> String {
+        let path = path.trim_start_matches('/');
+        let mut arn = String::with_capacity(self.arn_prefix.len() + method.len() + 1 + path.len());
+        arn.push_str(&self.arn_prefix);
+        arn.push_str(method);
+        arn.push('/');
+        arn.push_str(path);
+        arn
+    }
+
     fn api_kind(&self) -> ApiKind {
         let a = &self.config.authorizer;
         a.event.api(a.simple_responses)
@@ -704,29 +738,38 @@ impl Gateway {
 
     /// Reads the identity sources. `Err` when one is missing or empty, or the token fails
     /// the validation expression.
-    fn identity(&self, req: &GatewayRequest, route: &Route) -> Result<Identity, Refusal> {
+    fn identity<'a>(
+        &'a self,
+        req: &'a GatewayRequest,
+        route: &Route,
+    ) -> Result<Identity<'a>, Refusal> {
         let a = &self.config.authorizer;
         let mut values = Vec::with_capacity(a.identity_sources.len());
         let mut missing = false;
         for source in &a.identity_sources {
             let value = match source {
-                IdentitySource::Header(name) => req.header_value(name).map(str::to_string),
+                IdentitySource::Header(name) => req.header_value(name).map(Cow::Borrowed),
                 IdentitySource::Query(name) => req
                     .query
                     .iter()
                     .rev()
                     .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone()),
-                IdentitySource::StageVariable(name) => {
-                    self.config.api.stage_variables.get(name).cloned()
+                    .map(|(_, v)| Cow::Borrowed(v.as_str())),
+                IdentitySource::StageVariable(name) => self
+                    .config
+                    .api
+                    .stage_variables
+                    .get(name)
+                    .map(|v| Cow::Borrowed(v.as_str())),
+                IdentitySource::Context(name) => {
+                    self.context_value(name, req, route).map(Cow::Owned)
                 }
-                IdentitySource::Context(name) => self.context_value(name, req, route),
             };
             match value {
                 Some(v) if !v.is_empty() => values.push(v),
                 _ => {
                     missing = true;
-                    values.push(String::new());
+                    values.push(Cow::Borrowed(""));
                 }
             }
         }
@@ -745,9 +788,7 @@ impl Gateway {
         {
             return Err(Refusal::ValidationFailed);
         }
-        // Header values cannot hold NUL, so it separates the values unambiguously.
-        let key = values.join("\0");
-        Ok(Identity { values, key })
+        Ok(Identity { values })
     }
 
     fn context_value(&self, name: &str, req: &GatewayRequest, route: &Route) -> Option<String> {
@@ -813,7 +854,7 @@ impl Gateway {
     /// Handles one request the way API Gateway would.
     pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
         let route = self.route_for(&req);
-        let response = self.decide(&req, route.map(|(_, r)| r)).await;
+        let response = self.decide(&req, route).await;
         let mut c = self.counters.lock().expect("counters lock");
         let c = &mut *c;
         let index = route.map_or(self.config.routes.len(), |(i, _)| i);
@@ -839,10 +880,16 @@ impl Gateway {
         response
     }
 
-    async fn decide(&self, req: &GatewayRequest, route: Option<&Route>) -> GatewayResponse {
+    async fn decide(
+        &self,
+        req: &GatewayRequest,
+        matched: Option<(usize, &Route)>,
+    ) -> GatewayResponse {
+        let route = matched.map(|(_, r)| r);
+        let route_key = matched.map(|(i, _)| self.route_keys[i].clone());
         let http_api = self.config.authorizer.is_http_api();
-        let arn = event::method_arn(&self.config.api, &req.method, &req.path).to_string();
-        let refuse = |refusal: Refusal, route: Option<&Route>, auth: AuthStep| {
+        let arn = self.method_arn(&req.method, &req.path);
+        let refuse = |refusal: Refusal, route: Option<String>, auth: AuthStep| {
             let (status, error_type, body) = refusal.answer(http_api);
             let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
             if let Some(t) = error_type {
@@ -852,7 +899,7 @@ impl Gateway {
                 status,
                 headers,
                 body: body.as_bytes().to_vec(),
-                route: route.map(Route::to_string),
+                route,
                 method_arn: arn.clone(),
                 refusal: Some(refusal),
                 auth,
@@ -872,14 +919,14 @@ impl Gateway {
             return refuse(Refusal::NoRoute, None, AuthStep::NotInvoked);
         };
         if arn.len() > MAX_METHOD_ARN {
-            return refuse(Refusal::ArnTooLong, Some(route), AuthStep::NotInvoked);
+            return refuse(Refusal::ArnTooLong, route_key, AuthStep::NotInvoked);
         }
         let identity = match self.identity(req, route) {
             Ok(identity) => identity,
-            Err(refusal) => return refuse(refusal, Some(route), AuthStep::NotInvoked),
+            Err(refusal) => return refuse(refusal, route_key, AuthStep::NotInvoked),
         };
         let api = self.api_kind();
-        let (document, auth) = match self.cache.get(&identity.key) {
+        let (document, auth) = match self.cache.get(&identity.key()) {
             Some(doc) => (Ok(doc.clone()), AuthStep::Cached(doc)),
             None => {
                 let call = Call {
@@ -894,7 +941,7 @@ impl Gateway {
                 // cold JWKS fetch that timed out, into a TTL-long outage for that caller,
                 // while not caching it costs only another invocation.
                 if let Ok(doc) = &document {
-                    self.cache.insert(&identity.key, doc.clone());
+                    self.cache.insert(&identity.key(), doc.clone());
                 }
                 (document, AuthStep::Invoked(answer))
             }
@@ -902,7 +949,7 @@ impl Gateway {
         let doc = match document {
             Ok(doc) => doc,
             Err((refusal, outcome, detail)) => {
-                let mut r = refuse(refusal, Some(route), auth);
+                let mut r = refuse(refusal, route_key, auth);
                 r.outcome = Some(outcome);
                 r.detail = detail;
                 return r;
@@ -935,7 +982,7 @@ impl Gateway {
             ),
         };
         if let Some(refusal) = refusal {
-            let mut r = refuse(refusal, Some(route), auth);
+            let mut r = refuse(refusal, route_key, auth);
             r.outcome = Some(outcome);
             r.detail = detail.to_string();
             return r;
@@ -945,7 +992,7 @@ impl Gateway {
             status,
             headers,
             body,
-            route: Some(route.to_string()),
+            route: route_key,
             method_arn: arn,
             refusal: (status == 502).then_some(Refusal::BadGateway),
             auth,
@@ -1001,46 +1048,20 @@ impl Gateway {
         }
     }
 
-    /// `requestContext.authorizer` as the integration sees it (§2.1): on REST and HTTP 1.0,
-    /// `principalId` plus the context, numbers and booleans as strings on REST (null kept);
-    /// on HTTP 2.0 the context under `lambda`.
-    fn authorizer_context(&self, doc: &Value) -> Value {
-        let context = doc
-            .get("context")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        match self.config.authorizer.event {
-            EventKind::V2 => json!({ "lambda": context }),
-            kind => {
-                let mut out = Map::new();
-                if let Some(p) = doc.get("principalId") {
-                    out.insert("principalId".into(), p.clone());
-                }
-                for (k, v) in context {
-                    let v = match v {
-                        Value::Number(n) if kind != EventKind::V1 => json!(n.to_string()),
-                        Value::Bool(b) if kind != EventKind::V1 => json!(b.to_string()),
-                        other => other,
-                    };
-                    out.insert(k, v);
-                }
-                Value::Object(out)
-            }
-        }
-    }
-
     async fn integrate(
         &self,
         req: &GatewayRequest,
         route: &Route,
         doc: &Value,
     ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        let authorizer = self.authorizer_context(doc);
+        let authorizer = AuthorizerView {
+            doc,
+            event: self.config.authorizer.event,
+        };
         let json_type = || vec![("content-type".to_string(), "application/json".to_string())];
         match &self.config.backend {
             Backend::Echo => {
-                let api = &self.config.api;
+                let stage = self.config.api.stage.as_str();
                 let headers: BTreeMap<&str, &str> = req
                     .headers
                     .iter()
@@ -1051,35 +1072,43 @@ impl Gateway {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
+                // Serialized straight from the request and the cached document: no JSON
+                // tree is built per request.
                 let body = match self.config.authorizer.event {
-                    EventKind::V2 => json!({
-                        "version": "2.0",
-                        "routeKey": route.to_string(),
-                        "rawPath": format!("/{}{}", api.stage, req.path),
-                        "headers": headers,
-                        "queryStringParameters": query,
-                        "requestContext": {
-                            "stage": api.stage,
-                            "routeKey": route.to_string(),
-                            "http": { "method": req.method, "path": req.path },
-                            "authorizer": authorizer,
+                    EventKind::V2 => {
+                        let route_key = route.to_string();
+                        serde_json::to_vec(&echo::V2 {
+                            headers,
+                            query_string_parameters: query,
+                            raw_path: format!("/{stage}{}", req.path),
+                            request_context: echo::V2Context {
+                                authorizer,
+                                http: echo::V2Http {
+                                    method: &req.method,
+                                    path: &req.path,
+                                },
+                                route_key: &route_key,
+                                stage,
+                            },
+                            route_key: &route_key,
+                            version: "2.0",
+                        })
+                    }
+                    _ => serde_json::to_vec(&echo::Rest {
+                        headers,
+                        http_method: &req.method,
+                        path: &req.path,
+                        query_string_parameters: query,
+                        request_context: echo::RestContext {
+                            authorizer,
+                            http_method: &req.method,
+                            resource_path: &route.path,
+                            stage,
                         },
-                    }),
-                    _ => json!({
-                        "resource": route.path,
-                        "path": req.path,
-                        "httpMethod": req.method,
-                        "headers": headers,
-                        "queryStringParameters": query,
-                        "requestContext": {
-                            "stage": api.stage,
-                            "resourcePath": route.path,
-                            "httpMethod": req.method,
-                            "authorizer": authorizer,
-                        },
+                        resource: &route.path,
                     }),
                 };
-                (200, json_type(), serde_json::to_vec(&body).expect("JSON"))
+                (200, json_type(), body.expect("JSON"))
             }
             Backend::Proxy(base) => {
                 let url = format!("{}{}", base.trim_end_matches('/'), req.path);
@@ -1089,7 +1118,10 @@ impl Gateway {
                     .client
                     .request(method, &url)
                     .query(&req.query)
-                    .header("x-authprobe-authorizer", authorizer.to_string())
+                    .header(
+                        "x-authprobe-authorizer",
+                        serde_json::to_string(&authorizer).expect("JSON"),
+                    )
                     .body(req.body.clone());
                 for (k, v) in &req.headers {
                     if !HOP_BY_HOP.iter().any(|h| k.eq_ignore_ascii_case(h)) {
@@ -1132,6 +1164,117 @@ impl Gateway {
     }
 }
 
+/// `requestContext.authorizer` as the integration sees it (§2.1), written straight from the
+/// authorizer's document: on REST and HTTP 1.0, `principalId` plus the context, numbers and
+/// booleans as strings on REST (null kept); on HTTP 2.0 the context under `lambda`. Keys come
+/// out sorted, a context key `principalId` taking the place of the document's.
+struct AuthorizerView<'a> {
+    doc: &'a Value,
+    event: EventKind,
+}
+
+impl Serialize for AuthorizerView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let context = self.doc.get("context").and_then(Value::as_object);
+        let mut map = serializer.serialize_map(None)?;
+        if self.event == EventKind::V2 {
+            match context {
+                Some(c) => map.serialize_entry("lambda", c)?,
+                None => map.serialize_entry("lambda", &Map::new())?,
+            }
+            return map.end();
+        }
+        let stringify = self.event != EventKind::V1;
+        let mut principal = self
+            .doc
+            .get("principalId")
+            .filter(|_| !context.is_some_and(|c| c.contains_key("principalId")));
+        for (k, v) in context.into_iter().flatten() {
+            if let Some(p) = principal.filter(|_| k.as_str() > "principalId") {
+                map.serialize_entry("principalId", p)?;
+                principal = None;
+            }
+            match v {
+                Value::Number(n) if stringify => map.serialize_entry(k, &Text(n))?,
+                Value::Bool(b) if stringify => map.serialize_entry(k, &Text(b))?,
+                other => map.serialize_entry(k, other)?,
+            }
+        }
+        if let Some(p) = principal {
+            map.serialize_entry("principalId", p)?;
+        }
+        map.end()
+    }
+}
+
+/// A value written as the JSON string of its `Display`.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// The echo backend's body: what a Lambda proxy integration would see, borrowed from the
+/// request. Fields in alphabetical order, as a JSON object's keys are written.
+mod echo {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+
+    use super::AuthorizerView;
+
+    /// REST and HTTP API payload 1.0.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Rest<'a> {
+        pub headers: BTreeMap<&'a str, &'a str>,
+        pub http_method: &'a str,
+        pub path: &'a str,
+        pub query_string_parameters: BTreeMap<&'a str, &'a str>,
+        pub request_context: RestContext<'a>,
+        pub resource: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct RestContext<'a> {
+        pub authorizer: AuthorizerView<'a>,
+        pub http_method: &'a str,
+        pub resource_path: &'a str,
+        pub stage: &'a str,
+    }
+
+    /// HTTP API payload 2.0.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct V2<'a> {
+        pub headers: BTreeMap<&'a str, &'a str>,
+        pub query_string_parameters: BTreeMap<&'a str, &'a str>,
+        pub raw_path: String,
+        pub request_context: V2Context<'a>,
+        pub route_key: &'a str,
+        pub version: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct V2Context<'a> {
+        pub authorizer: AuthorizerView<'a>,
+        pub http: V2Http<'a>,
+        pub route_key: &'a str,
+        pub stage: &'a str,
+    }
+
+    #[derive(Serialize)]
+    pub(super) struct V2Http<'a> {
+        pub method: &'a str,
+        pub path: &'a str,
+    }
+}
+
 /// Headers that belong to one connection and are not forwarded.
 const HOP_BY_HOP: &[&str] = &[
     "host",
@@ -1170,6 +1313,80 @@ mod tests {
         );
         assert!("context.nope".parse::<IdentitySource>().is_err());
         assert!("header.Auth".parse::<IdentitySource>().is_err());
+    }
+
+    /// A target the ARN test never calls.
+    struct Unused;
+
+    impl Target for Unused {
+        fn describe(&self) -> String {
+            "unused".into()
+        }
+
+        fn call<'a>(&'a self, _: &'a Call) -> crate::target::BoxFuture<'a, Answer> {
+            unreachable!("the gateway only builds ARNs here")
+        }
+    }
+
+    #[test]
+    fn method_arns_are_the_ones_the_event_rule_builds() {
+        let api = Api::default();
+        let config = GatewayConfig::new(api.clone(), vec!["ANY /{proxy+}".parse().unwrap()]);
+        let gateway = Gateway::new(config, Arc::new(Unused)).unwrap();
+        for (method, path) in [("GET", "/"), ("POST", "/items/42"), ("DELETE", "//a/b/")] {
+            assert_eq!(
+                gateway.method_arn(method, path),
+                event::method_arn(&api, method, path).to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn the_authorizer_view_writes_what_the_integration_sees_without_copying_the_document() {
+        let doc = json!({
+            "principalId": "user-1",
+            "context": {"a": 1, "b": true, "q": null, "z": "x", "n": 1.5},
+        });
+        let view = |event| serde_json::to_value(AuthorizerView { doc: &doc, event }).unwrap();
+        // §2.1: REST stringifies numbers and booleans, keeps null, adds principalId.
+        let rest = json!({"principalId": "user-1", "a": "1", "b": "true", "q": null, "z": "x", "n": "1.5"});
+        assert_eq!(view(EventKind::Token), rest);
+        assert_eq!(view(EventKind::Request), rest);
+        // HTTP API 1.0 keeps the types; 2.0 puts the context under `lambda`.
+        assert_eq!(
+            view(EventKind::V1),
+            json!({"principalId": "user-1", "a": 1, "b": true, "q": null, "z": "x", "n": 1.5})
+        );
+        assert_eq!(view(EventKind::V2), json!({"lambda": doc["context"]}));
+        // Keys come out sorted, as the JSON tree wrote them, and a context key named
+        // principalId takes the place of the document's.
+        let text = serde_json::to_string(&AuthorizerView {
+            doc: &doc,
+            event: EventKind::Token,
+        })
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"a":"1","b":"true","n":"1.5","principalId":"user-1","q":null,"z":"x"}"#
+        );
+        let shadowed = json!({"principalId": "p", "context": {"principalId": "c"}});
+        assert_eq!(
+            serde_json::to_value(AuthorizerView {
+                doc: &shadowed,
+                event: EventKind::Token
+            })
+            .unwrap(),
+            json!({"principalId": "c"})
+        );
+        let bare = json!({"principalId": "p"});
+        assert_eq!(
+            serde_json::to_value(AuthorizerView {
+                doc: &bare,
+                event: EventKind::V2
+            })
+            .unwrap(),
+            json!({"lambda": {}})
+        );
     }
 
     #[test]
