@@ -1,6 +1,6 @@
 //! `conform` against the built-in `jwks` authorizer: the single-token catalogue cases alone,
 //! and the whole profile with its stateful cases (the `jwks-slow` case waits out the
-//! authorizer's JWKS fetch timeout, the profile's `jwks_timeout`, 250 ms by default).
+//! authorizer's JWKS fetch timeout, the profile's `jwks_timeout`, 100 ms by default).
 //!
 //! Run: `cargo bench --bench conform`.
 //!

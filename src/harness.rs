@@ -388,22 +388,23 @@ impl Harness {
             Some(dir) => KeyRing::from_keys(KeyDir::new(dir).load()?, dir)?,
             None => KeyRing::on_demand(),
         };
-        // Only the RSA profiles sign with keys; their runs need every role, so all are made
-        // now, in parallel. A static or hs256 run makes none and its IdP publishes none.
-        let (published, attacker) = if options.profile.signs_with_rsa() {
+        // Only the RSA profiles sign with keys; their runs need every role. All are started
+        // now on background threads, in the order a run needs them: the IdP waits only for
+        // the keys it publishes, and the rest are made while the first cases run (a case
+        // that needs one waits for that one). A static or hs256 run makes none and its IdP
+        // publishes none.
+        let published = if options.profile.signs_with_rsa() {
+            keys.make_in_background(&KeyRole::RUN_ORDER);
             let ring = keys.clone();
-            tokio::task::spawn_blocking(move || {
-                ring.prepare(&KeyRole::ALL)?;
-                Ok::<_, KeyError>((ring.published()?, Some(ring.attacker()?)))
-            })
-            .await
-            .expect("key generation task")?
+            tokio::task::spawn_blocking(move || ring.published())
+                .await
+                .expect("key generation task")?
         } else {
-            (Vec::new(), None)
+            Vec::new()
         };
         let idp = Idp::start(
             published,
-            attacker,
+            None,
             IdpConfig {
                 addr: options.idp.addr,
                 control_token: options.idp.expose.then(crate::net::ControlToken::generate),
@@ -412,6 +413,9 @@ impl Harness {
             },
         )
         .await?;
+        if options.profile.signs_with_rsa() {
+            idp.serve_attacker_key_of(&keys);
+        }
         let (issuer, mut jwks_url) = idp.layout(options.profile);
         let mut settings = options.settings.clone();
         if settings.issuer.is_empty() {
@@ -561,8 +565,10 @@ mod tests {
             harness.target.shutdown().await;
         }
         let harness = Harness::start(options(Profile::Jwks)).await.unwrap();
-        assert_eq!(harness.minter.keys().made(), 6);
         assert_eq!(harness.idp.published_kids().len(), 3);
+        // The unpublished ones are being made in the background; asking waits for them.
+        harness.minter.keys().prepare(&KeyRole::ALL).unwrap();
+        assert_eq!(harness.minter.keys().made(), 6);
         harness.target.shutdown().await;
     }
 

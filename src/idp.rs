@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use wiremock::MockServer;
 
-use crate::keys::{JwkSet, SigningKey};
+use crate::keys::{JwkSet, KeyRing, SigningKey};
 use crate::net::{ControlToken, ListenError, check_listen, require_token};
 
 /// Path of the JWKS under the base URL (and under a Cognito pool's issuer).
@@ -209,9 +209,7 @@ impl Documents {
         Documents {
             discovery: discovery(base.to_string()),
             cognito_discovery: discovery(format!("{base}/{pool_id}")),
-            attacker_set: serde_json::to_vec(&JwkSet::of(attacker))
-                .expect("JWKS serializes")
-                .into(),
+            attacker_set: attacker_set(attacker),
         }
     }
 }
@@ -223,6 +221,10 @@ struct Shared {
     fault: RwLock<Option<Fault>>,
     jwks_fetches: AtomicU64,
     attacker_fetches: AtomicU64,
+    /// The ring whose attacker key the `jku`/`x5u` targets serve instead of the one given
+    /// at start ([`Idp::serve_attacker_key_of`]), and its key set once made.
+    attacker_from: std::sync::OnceLock<KeyRing>,
+    attacker_made: tokio::sync::OnceCell<Bytes>,
     tokens_issued: AtomicU64,
     base_url: String,
     oauth_clients: Vec<OAuthClient>,
@@ -285,12 +287,14 @@ impl Idp {
             fault: RwLock::new(None),
             jwks_fetches: AtomicU64::new(0),
             attacker_fetches: AtomicU64::new(0),
+            attacker_from: std::sync::OnceLock::new(),
+            attacker_made: tokio::sync::OnceCell::new(),
             tokens_issued: AtomicU64::new(0),
             base_url: base_url.clone(),
             oauth_clients: config.oauth_clients,
             mock: tokio::sync::OnceCell::new(),
-            client: reqwest::Client::builder()
-                .no_proxy()
+            // It only forwards to the mocks' server, on loopback.
+            client: crate::net::client_builder("http://127.0.0.1/")
                 .build()
                 .expect("HTTP client builds"),
             reload_from: config.reload_from,
@@ -428,6 +432,13 @@ impl Idp {
             .await
     }
 
+    /// Serves the attacker key of `keys` at the `jku`/`x5u` targets instead of the one given
+    /// at start, so the IdP can start before that key is made: the first fetch waits for it.
+    /// Call it before the IdP's URLs are handed out; a second call changes nothing.
+    pub fn serve_attacker_key_of(&self, keys: &KeyRing) {
+        let _ = self.shared.attacker_from.set(keys.clone());
+    }
+
     /// Publishes another key. Requests see the old set or the new one, never a gap.
     pub fn add_key(&self, key: Arc<SigningKey>) {
         add_key(&self.shared, key);
@@ -561,7 +572,30 @@ async fn serve_pool_discovery(
 /// The attacker's key set, at the `jku` and `x5u` targets: every fetch is counted.
 async fn serve_attacker(State(shared): State<Arc<Shared>>) -> Response {
     shared.attacker_fetches.fetch_add(1, Ordering::Relaxed);
-    json_response(StatusCode::OK, shared.documents.attacker_set.clone())
+    let body = match shared.attacker_from.get() {
+        None => shared.documents.attacker_set.clone(),
+        Some(ring) => shared
+            .attacker_made
+            .get_or_init(|| async {
+                let ring = ring.clone();
+                // Made on a background thread already, most likely: this waits for it.
+                let key = tokio::task::spawn_blocking(move || ring.attacker().ok())
+                    .await
+                    .ok()
+                    .flatten();
+                attacker_set(key.as_deref())
+            })
+            .await
+            .clone(),
+    };
+    json_response(StatusCode::OK, body)
+}
+
+/// The attacker's key set document: the key, or an empty set without one.
+fn attacker_set(key: Option<&SigningKey>) -> Bytes {
+    serde_json::to_vec(&JwkSet::of(key))
+        .expect("JWKS serializes")
+        .into()
 }
 
 /// Any other path: a bare 404, or the caller's mocks once [`Idp::mock_server`] was asked for.

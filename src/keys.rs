@@ -695,6 +695,18 @@ impl KeyRole {
         KeyRole::Rotation,
     ];
 
+    /// Every role, in the order a conformance run first needs them: the published keys
+    /// before the IdP starts, the key-rotation case's key (the first case of the built-in
+    /// profiles), then the catalogue's `key-not-in-jwks` and attacker cases.
+    pub const RUN_ORDER: [KeyRole; 6] = [
+        KeyRole::Primary,
+        KeyRole::Secondary,
+        KeyRole::Weak,
+        KeyRole::Rotation,
+        KeyRole::Outside,
+        KeyRole::Attacker,
+    ];
+
     /// The roles the IdP publishes.
     pub const PUBLISHED: [KeyRole; 3] = [KeyRole::Primary, KeyRole::Secondary, KeyRole::Weak];
 
@@ -710,7 +722,9 @@ impl KeyRole {
 /// One role's key: given, made on first use, or absent (a folder without a second key).
 #[derive(Debug)]
 struct Slot {
-    key: OnceLock<Arc<SigningKey>>,
+    /// The key once made or given; `None` inside when its generation failed. Whoever asks
+    /// for a key being made waits for it (`OnceLock::get_or_init`), so a key is made once.
+    key: OnceLock<Option<Arc<SigningKey>>>,
     /// Whether the ring makes the key when it is asked for and none was given.
     made_on_demand: bool,
 }
@@ -729,15 +743,22 @@ impl Slot {
             made_on_demand: false,
         };
         if let Some(key) = key {
-            let _ = slot.key.set(Arc::new(key));
+            let _ = slot.key.set(Some(Arc::new(key)));
         }
         slot
+    }
+
+    /// Whether the key is still to be made.
+    fn missing(&self) -> bool {
+        self.made_on_demand && self.key.get().is_none()
     }
 }
 
 /// The keys a run signs with, each in its role. A key is made only when something asks for
 /// it (RSA key generation is most of a short run's time): a `static` or `hs256` run makes
-/// none. [`KeyRing::prepare`] makes several at once, in parallel. Keys read from a folder
+/// none. [`KeyRing::prepare`] makes several at once, in parallel, and
+/// [`KeyRing::make_in_background`] starts making them while the run goes on; asking for a key
+/// being made waits for that key only. Keys read from a folder
 /// take their roles by file-name order (the first two strong keys, the first weak key); the
 /// unpublished roles are always made. Clones share the same keys.
 #[derive(Clone, Debug)]
@@ -787,48 +808,62 @@ impl KeyRing {
         &self.slots[index]
     }
 
-    /// The key of `role`, made now if it has to be; `None` for a role the ring lacks.
+    /// The key of `role`, made now if it has to be (or waited for, if it is being made);
+    /// `None` for a role the ring lacks.
     pub fn get(&self, role: KeyRole) -> Result<Option<Arc<SigningKey>>, KeyError> {
         let slot = self.slot(role);
-        if let Some(key) = slot.key.get() {
-            return Ok(Some(key.clone()));
-        }
         if !slot.made_on_demand {
-            return Ok(None);
+            return Ok(slot.key.get().cloned().flatten());
         }
-        let made = Arc::new(SigningKey::generate(role.bits())?);
-        // Two callers may race to make it: the first one set is the key, the other is dropped.
-        Ok(Some(slot.key.get_or_init(|| made).clone()))
+        slot.key
+            .get_or_init(|| SigningKey::generate(role.bits()).ok().map(Arc::new))
+            .clone()
+            .map(Some)
+            .ok_or(KeyError::Generate {
+                bits: role.bits().bits(),
+            })
     }
 
-    /// Makes every key of `roles` not made yet, in parallel on all cores.
-    pub fn prepare(&self, roles: &[KeyRole]) -> Result<(), KeyError> {
-        let missing: Vec<KeyRole> = roles
+    /// Starts making every key of `roles` not made yet, in that order, on background threads
+    /// (one per core), and returns at once. A run starts this first, so key generation
+    /// overlaps the IdP and target start-up and the first cases; a case that needs a key
+    /// waits only for that key. A failed generation is reported to whoever asks for the key.
+    pub fn make_in_background(&self, roles: &[KeyRole]) -> Vec<std::thread::JoinHandle<()>> {
+        let queue: std::collections::VecDeque<KeyRole> = roles
             .iter()
             .copied()
-            .filter(|r| {
-                let slot = self.slot(*r);
-                slot.made_on_demand && slot.key.get().is_none()
-            })
+            .filter(|r| self.slot(*r).missing())
             .collect();
         let workers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .min(missing.len());
-        if workers <= 1 {
-            return missing.iter().try_for_each(|r| self.get(*r).map(drop));
+            .min(queue.len());
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        (0..workers)
+            .filter_map(|_| {
+                let (ring, queue) = (self.clone(), queue.clone());
+                std::thread::Builder::new()
+                    .name("authprobe-keys".into())
+                    .spawn(move || {
+                        loop {
+                            let next = queue.lock().expect("key queue lock").pop_front();
+                            let Some(role) = next else { break };
+                            // The result stays in the slot for whoever asks.
+                            let _ = ring.get(role);
+                        }
+                    })
+                    // Without a thread, each key is made by whoever first asks for it.
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Makes every key of `roles` not made yet, in parallel on all cores, and returns when
+    /// they are all made.
+    pub fn prepare(&self, roles: &[KeyRole]) -> Result<(), KeyError> {
+        for worker in self.make_in_background(roles) {
+            worker.join().expect("key generation thread");
         }
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    let mine: Vec<KeyRole> =
-                        missing.iter().copied().skip(w).step_by(workers).collect();
-                    s.spawn(move || mine.iter().try_for_each(|r| self.get(*r).map(drop)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .try_for_each(|h| h.join().expect("key generation thread"))
-        })
+        roles.iter().try_for_each(|r| self.get(*r).map(drop))
     }
 
     /// The key that signs the good tokens.
@@ -880,7 +915,10 @@ impl KeyRing {
 
     /// How many keys have been made or read so far (for tests and benches).
     pub fn made(&self) -> usize {
-        self.slots.iter().filter(|s| s.key.get().is_some()).count()
+        self.slots
+            .iter()
+            .filter(|s| s.key.get().is_some_and(Option::is_some))
+            .count()
     }
 }
 
@@ -938,6 +976,36 @@ mod tests {
             .map(|r| ring.get(*r).unwrap().unwrap().kid().to_string())
             .collect();
         assert_eq!(kids.len(), 6, "six different keys");
+    }
+
+    #[test]
+    fn keys_made_in_the_background_are_waited_for_and_made_once() {
+        let ring = KeyRing::on_demand();
+        let workers = ring.make_in_background(&KeyRole::RUN_ORDER);
+        assert!(!workers.is_empty());
+        // Asked for at once: each waits for the one being made instead of making another.
+        let first: Vec<String> = KeyRole::RUN_ORDER
+            .iter()
+            .map(|r| ring.get(*r).unwrap().unwrap().kid().to_string())
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(ring.made(), 6);
+        let again: Vec<String> = KeyRole::RUN_ORDER
+            .iter()
+            .map(|r| ring.get(*r).unwrap().unwrap().kid().to_string())
+            .collect();
+        assert_eq!(first, again);
+        assert_eq!(
+            first.iter().collect::<std::collections::HashSet<_>>().len(),
+            6
+        );
+        assert!(ring.weak().unwrap().unwrap().is_weak());
+        assert!(
+            ring.make_in_background(&KeyRole::ALL).is_empty(),
+            "nothing left to make"
+        );
     }
 
     #[test]

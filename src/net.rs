@@ -103,6 +103,34 @@ pub async fn require_token(
     }
 }
 
+/// A client builder for requests to `url`, without a proxy. For plain HTTP to a loopback
+/// address (the run's own IdP, a local mock) it skips the system's TLS roots: they are read
+/// and parsed from `/etc/ssl/certs` for every client built, a few milliseconds each, and a
+/// run builds one per authorizer and per IdP.
+///
+/// ```
+/// let client = authprobe::net::client_builder("http://127.0.0.1:8787/jwks.json").build();
+/// assert!(client.is_ok());
+/// ```
+pub fn client_builder(url: &str) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder().no_proxy();
+    let loopback_http = reqwest::Url::parse(url).is_ok_and(|u| {
+        let host = u.host_str().unwrap_or_default();
+        u.scheme() == "http"
+            && (host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.to_canonical().is_loopback()))
+    });
+    if loopback_http {
+        builder.tls_certs_only(Vec::new())
+    } else {
+        builder
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

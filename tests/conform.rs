@@ -347,7 +347,7 @@ async fn the_correct_python_authorizer_passes_the_jwks_profile_through_the_gatew
         ],
     );
     opts.workdir = Some(support::python::example_dir("correct"));
-    // Not the default 250 ms: a busy test machine may be slow to serve even a good fetch.
+    // Not the default 100 ms: a busy test machine may be slow to serve even a good fetch.
     opts.profile.jwks_timeout = Duration::from_secs(1);
     opts.rotation_window = Duration::from_secs(5);
     let report = run(&opts).await;

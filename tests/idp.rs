@@ -205,6 +205,32 @@ async fn following_the_jku_target_is_counted() {
 }
 
 #[tokio::test]
+async fn the_jku_target_serves_the_attacker_key_of_a_ring_made_after_the_idp_started() {
+    let idp = Idp::start(
+        support::keyring().published().unwrap(),
+        None,
+        authprobe::idp::IdpConfig::default(),
+    )
+    .await
+    .unwrap();
+    let ring = authprobe::keys::KeyRing::on_demand();
+    idp.serve_attacker_key_of(&ring);
+    assert_eq!(
+        ring.made(),
+        0,
+        "the key is made when first fetched, not before"
+    );
+    let (status, jwks) = get_json(&idp.jku_url()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        kids(&jwks),
+        vec![ring.attacker().unwrap().kid().to_string()]
+    );
+    assert_eq!(get_json(&idp.x5u_url()).await.1, jwks);
+    assert_eq!(idp.attacker_fetches(), 2);
+}
+
+#[tokio::test]
 async fn a_mock_mounted_on_the_backend_answers_at_the_idp_address() {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};

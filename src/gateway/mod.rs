@@ -536,7 +536,8 @@ pub struct Gateway {
     target: Arc<dyn Target>,
     cache: ResultCache,
     counters: Mutex<Counters>,
-    client: reqwest::Client,
+    /// The proxy backend's client, built on its first request.
+    client: std::sync::OnceLock<reqwest::Client>,
     /// `arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/`: the part of every method ARN that
     /// does not depend on the request.
     arn_prefix: String,
@@ -657,10 +658,7 @@ impl Gateway {
                     .collect(),
                 ..Counters::default()
             }),
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("HTTP client builds"),
+            client: std::sync::OnceLock::new(),
             config,
         })
     }
@@ -1114,8 +1112,15 @@ impl Gateway {
                 let url = format!("{}{}", base.trim_end_matches('/'), req.path);
                 let method = reqwest::Method::from_bytes(req.method.as_bytes())
                     .unwrap_or(reqwest::Method::GET);
-                let mut builder = self
-                    .client
+                // Built on first use: only a proxy backend needs one, and each client reads
+                // the system's TLS roots.
+                let client = self.client.get_or_init(|| {
+                    reqwest::Client::builder()
+                        .no_proxy()
+                        .build()
+                        .expect("HTTP client builds")
+                });
+                let mut builder = client
                     .request(method, &url)
                     .query(&req.query)
                     .header(
