@@ -979,7 +979,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_made_in_the_background_are_waited_for_and_made_once() {
+    fn keys_made_in_the_background_are_waited_for_and_each_role_keeps_its_first_key() {
         let ring = KeyRing::on_demand();
         let workers = ring.make_in_background(&KeyRole::RUN_ORDER);
         assert!(!workers.is_empty());

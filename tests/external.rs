@@ -477,7 +477,8 @@ async fn stage_that_never_refetches() -> (String, Arc<AtomicU64>) {
 }
 
 #[tokio::test]
-async fn key_rotation_asks_a_deployed_stage_three_times_however_long_the_key_is_refused() {
+async fn key_rotation_asks_a_deployed_stage_twice_after_its_warm_up_however_long_the_key_is_refused()
+ {
     let (url, requests) = stage_that_never_refetches().await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");

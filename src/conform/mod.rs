@@ -342,11 +342,8 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
         .iter()
         .map(|case| {
             // After an allow, the same token on every other route (normally from the cache).
-            let other_routes = if case.expect_allow {
-                routes.saturating_sub(1)
-            } else {
-                0
-            };
+            let others = profile.routes.iter().filter(|r| **r != case.route).count() as u64;
+            let other_routes = if case.expect_allow { others } else { 0 };
             match case.kind {
                 // An allowed string exp is asked again with one in the past.
                 CaseKind::Token(Kind::ExpString) => 2 + other_routes,
@@ -355,7 +352,7 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
                 CaseKind::Stateful(Stateful::KeyRotation) => {
                     1 + u64::from(DEPLOYED_ROTATION_ATTEMPTS)
                 }
-                CaseKind::Stateful(Stateful::ValidAgain) => routes.max(1),
+                CaseKind::Stateful(Stateful::ValidAgain) => 1 + others,
                 CaseKind::Stateful(Stateful::MissingHeader) => 1,
                 // The token, then the same token on every route.
                 CaseKind::Stateful(Stateful::CachedDeny) => 1 + routes,
@@ -760,6 +757,7 @@ impl Runner {
         }
         self.harness.refresh_identity().await;
         let what = self.minter().what(kind);
+        self.minter().key_ready(kind).await;
         let minted = match self.minter().mint(kind) {
             Ok(m) => m,
             Err(e) => return self.skipped(case, what, &e.to_string()),

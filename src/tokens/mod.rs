@@ -424,6 +424,21 @@ impl Minter {
         &self.keys
     }
 
+    /// Waits until the key `kind` is signed with exists, on a blocking thread: the keys the
+    /// IdP does not publish are made in the background while the run goes on, and
+    /// [`Minter::mint`] waiting for one on an async worker would stall the IdP, the
+    /// in-process authorizer and the timers that share it.
+    pub async fn key_ready(&self, kind: Kind) {
+        let role = match kind {
+            Kind::KeyNotInJwks => crate::keys::KeyRole::Outside,
+            Kind::JwkEmbedded | Kind::JkuHeader | Kind::X5uHeader => crate::keys::KeyRole::Attacker,
+            _ => return,
+        };
+        let ring = self.keys.clone();
+        // A key that cannot be made is reported by `mint`, which asks again.
+        let _ = tokio::task::spawn_blocking(move || ring.get(role)).await;
+    }
+
     /// The same minter, minting every token on the good token changed by `edit` (after the
     /// edits it already has).
     pub fn with_edit(&self, edit: ClaimEdit) -> Minter {

@@ -277,11 +277,9 @@ async fn client_credentials(grant: &ClientCredentials) -> Result<String, SourceE
             source: source.without_url(),
         })?;
     if !status.is_success() {
-        let text = String::from_utf8_lossy(&body);
-        let mut quoted: String = text.chars().take(BODY_QUOTE).collect();
-        if !secret.expose().is_empty() {
-            quoted = quoted.replace(secret.expose(), "<redacted>");
-        }
+        // Redacted whole, then cut: a cut first could leave a prefix of the secret behind.
+        let text = redact(&String::from_utf8_lossy(&body), grant);
+        let quoted: String = text.chars().take(BODY_QUOTE).collect();
         return Err(SourceError::Refused {
             url: url.to_string(),
             status: status.as_u16(),
@@ -297,9 +295,61 @@ async fn client_credentials(grant: &ClientCredentials) -> Result<String, SourceE
         })
 }
 
+/// `text` without the client's secret in any form the request carried it in: as is, form
+/// encoded (`client_secret=…`), or inside the Basic credentials (`id:secret` in base64), so an
+/// endpoint that echoes the request in its error cannot put it on screen.
+fn redact(text: &str, grant: &ClientCredentials) -> String {
+    use base64::Engine as _;
+    let secret = grant.secret.expose();
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", grant.client_id));
+    let mut out = text.to_string();
+    for form in [secret.to_string(), form_encoded(secret), basic] {
+        out = out.replace(&form, "<redacted>");
+    }
+    out
+}
+
+/// `s` as application/x-www-form-urlencoded writes it (the WHATWG URL standard's byte
+/// serializer: space as `+`, everything but alphanumerics and `*-._` as `%XX`).
+fn form_encoded(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_that_echoes_the_request_shows_no_form_of_the_secret() {
+        let grant = ClientCredentials {
+            token_url: "https://idp.test/oauth2/token".into(),
+            client_id: "app".into(),
+            secret: Secret::new("s3cr3t/with +&=".into()),
+            scope: None,
+            audience: None,
+            auth: ClientAuth::Post,
+        };
+        let echoed = "got client_secret=s3cr3t%2Fwith+%2B%26%3D and Basic YXBwOnMzY3IzdC93aXRoICsmPQ== and s3cr3t/with +&=";
+        let shown = redact(echoed, &grant);
+        assert_eq!(
+            shown,
+            "got client_secret=<redacted> and Basic <redacted> and <redacted>"
+        );
+    }
 
     #[test]
     fn a_secret_never_prints() {
