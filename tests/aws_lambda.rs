@@ -8,9 +8,6 @@
 
 mod support;
 
-use std::io::BufRead;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -215,34 +212,12 @@ async fn authprobe(args: &[&str], endpoint: &str, secret: &str) -> std::process:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_correct_python_authorizer_passes_every_case_through_signed_lambda_invokes() {
-    // The IdP's address is fixed before the run, as a deployed function's environment is.
-    let idp_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{idp_port}");
-    let mut python = Command::new(support::python::venv_python())
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invoke/standin.py"))
-        .arg("app.handler")
-        .current_dir(support::python::example_dir("correct"))
-        .env("AUTH_PROFILE", "jwks")
-        .env("JWKS_URL", format!("{base}/.well-known/jwks.json"))
-        .env("ISSUER", &base)
-        .env("AUDIENCE", "authprobe-api")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the Python stand-in starts");
-    let mut line = String::new();
-    std::io::BufReader::new(python.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("the stand-in prints its port");
-    let (endpoint, standin) = stand_in(Some(format!("http://127.0.0.1:{port}"))).await;
+    let python = support::python::InvokeStandIn::start();
+    let (endpoint, standin) = stand_in(Some(format!("http://127.0.0.1:{}", python.port))).await;
 
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let idp_addr = format!("127.0.0.1:{idp_port}");
+    let idp_addr = format!("127.0.0.1:{}", python.idp_port);
     let output = authprobe(
         &[
             "conform",
@@ -267,8 +242,7 @@ async fn the_correct_python_authorizer_passes_every_case_through_signed_lambda_i
         &secret_key(),
     )
     .await;
-    let _ = python.kill();
-    let _ = python.wait();
+    drop(python);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),

@@ -376,41 +376,17 @@ async fn the_correct_python_authorizer_passes_the_jwks_profile_through_the_gatew
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_correct_python_authorizer_behind_an_invoke_endpoint_passes_every_case_including_rotation()
  {
-    use std::io::BufRead;
-    // The IdP's address is fixed before the run, as a container's environment would be.
-    let idp_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{idp_port}");
-    let mut standin = Command::new(support::python::venv_python())
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invoke/standin.py"))
-        .arg("app.handler")
-        .current_dir(support::python::example_dir("correct"))
-        .env("AUTH_PROFILE", "jwks")
-        .env("JWKS_URL", format!("{base}/.well-known/jwks.json"))
-        .env("ISSUER", &base)
-        .env("AUDIENCE", "authprobe-api")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the stand-in starts");
-    let mut line = String::new();
-    std::io::BufReader::new(standin.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("the stand-in prints its port");
+    let standin = support::python::InvokeStandIn::start();
 
     let mut opts = options(
         profile::builtin("jwks").unwrap(),
-        TargetSpec::Invoke(format!("http://127.0.0.1:{port}")),
+        TargetSpec::Invoke(format!("http://127.0.0.1:{}", standin.port)),
         &[],
     );
-    opts.idp.addr = format!("127.0.0.1:{idp_port}").parse().unwrap();
+    opts.idp.addr = format!("127.0.0.1:{}", standin.idp_port).parse().unwrap();
     opts.rotation_window = Duration::from_secs(12);
     let report = run(&opts).await;
-    let _ = standin.kill();
-    let _ = standin.wait();
+    drop(standin);
     let s = &report.summary;
     assert_eq!(
         (s.failed, s.warned, s.errored),

@@ -202,30 +202,24 @@ async fn the_keyless_catalogue_catches_the_flawed_example_without_the_issuer_key
     assert_secret_nowhere(&output, dir.path());
 }
 
-fn authprobe(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"));
-    command.args(args).env("NO_COLOR", "1");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("authprobe runs")
+/// The binary as a user runs it, in a folder of its own.
+fn authprobe(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    support::authprobe_in(dir.path(), args, &[])
 }
 
 #[test]
 fn a_failing_token_command_stops_the_run_with_exit_3_and_its_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let output = authprobe(
-        &[
-            "conform",
-            "--profile",
-            "jwks",
-            "--token-cmd",
-            "echo 'session expired, log in again' >&2; exit 7",
-            "--report-dir",
-            dir.path().to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output = authprobe(&[
+        "conform",
+        "--profile",
+        "jwks",
+        "--token-cmd",
+        "echo 'session expired, log in again' >&2; exit 7",
+        "--report-dir",
+        dir.path().to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(
@@ -236,10 +230,7 @@ fn a_failing_token_command_stops_the_run_with_exit_3_and_its_stderr() {
 
 #[test]
 fn a_key_less_option_without_a_good_token_is_bad_usage() {
-    let output = authprobe(
-        &["conform", "--jwks-url", "http://127.0.0.1:1/jwks.json"],
-        &[],
-    );
+    let output = authprobe(&["conform", "--jwks-url", "http://127.0.0.1:1/jwks.json"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--token-cmd"));
 }
@@ -280,7 +271,7 @@ async fn a_refused_client_secret_is_exit_3_and_never_printed() {
 
 #[test]
 fn token_list_keyless_says_which_kinds_a_run_without_the_issuer_key_derives() {
-    let output = authprobe(&["token", "list", "--keyless", "--profile", "cognito"], &[]);
+    let output = authprobe(&["token", "list", "--keyless", "--profile", "cognito"]);
     assert_eq!(output.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let row = |name: &str| {

@@ -127,3 +127,56 @@ fn run(command: &mut Command, what: &str) {
         );
     }
 }
+
+/// The correct example behind `tests/fixtures/invoke/standin.py`, a Lambda invoke endpoint
+/// (`POST /2015-03-31/functions/function/invocations`), trusting an IdP at a loopback port
+/// fixed before the run, as a deployed function's or a container's environment is. Killed
+/// when dropped.
+pub struct InvokeStandIn {
+    child: std::process::Child,
+    /// Where the stand-in listens.
+    pub port: u16,
+    /// Where the run's IdP must listen (`--idp-addr 127.0.0.1:PORT`).
+    pub idp_port: u16,
+}
+
+impl InvokeStandIn {
+    /// Starts it and waits until it prints the port it listens on.
+    pub fn start() -> InvokeStandIn {
+        use std::io::BufRead;
+        let idp_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{idp_port}");
+        let mut child = Command::new(venv_python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invoke/standin.py"))
+            .arg("app.handler")
+            .current_dir(example_dir("correct"))
+            .env("AUTH_PROFILE", "jwks")
+            .env("JWKS_URL", format!("{base}/.well-known/jwks.json"))
+            .env("ISSUER", &base)
+            .env("AUDIENCE", "authprobe-api")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the Python stand-in starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the stand-in prints its port");
+        InvokeStandIn {
+            child,
+            port,
+            idp_port,
+        }
+    }
+}
+
+impl Drop for InvokeStandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
