@@ -143,6 +143,20 @@ pub struct GatewayServeArgs {
     /// invoking.
     #[arg(long, value_name = "REGEX")]
     pub validation_expression: Option<String>,
+    /// How long a client may take to send a request's line and headers before the
+    /// connection is closed (slow clients hold connections open).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_header_read_timeout)]
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; more wait until one closes (lowered to half the
+    /// open-file limit when that is smaller).
+    #[arg(long, value_name = "N", default_value_t = crate::gateway::front::DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Largest request body in bytes, at most API Gateway's 10 MB payload quota; larger is
+    /// answered 413 as it arrives.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::gateway::MAX_PAYLOAD as u32,
+          value_parser = clap::value_parser!(u32).range(1..=crate::gateway::MAX_PAYLOAD as i64))]
+    pub max_body: u32,
 }
 
 /// Arguments of `conform`.
@@ -761,6 +775,17 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     if d.is_zero() || d > Duration::from_secs(900) {
         return Err(format!(
             "`{s}`: the timeout must be between 1ms and 15m (Lambda's limit)"
+        ));
+    }
+    Ok(d)
+}
+
+/// Parses the gateway front's header-read timeout: 100 ms to 5 minutes.
+pub fn parse_header_read_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(300) {
+        return Err(format!(
+            "`{s}`: the header-read timeout must be between 100ms and 5m"
         ));
     }
     Ok(d)

@@ -589,28 +589,7 @@ async fn conform(mut args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<
         path.as_deref()
             .is_some_and(|p| p == std::path::Path::new("-"))
     };
-    // Two spellings of one file (`r.json`, `./r.json`): compare the real folder and the name.
-    let real = |path: &std::path::Path| {
-        let folder = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        std::fs::canonicalize(folder)
-            .ok()
-            .zip(path.file_name())
-            .map(|(folder, name)| folder.join(name))
-    };
-    if let (Some(json), Some(junit)) = (&args.json, &args.junit)
-        && (json == junit || real(json).is_some_and(|j| real(junit) == Some(j)))
-    {
-        return Err(Error::Usage {
-            message: format!(
-                "--json and --junit both name {}: one would overwrite the other",
-                json.display()
-            ),
-            hint: "give each report its own path (at most one of them `-`, stdout)".into(),
-        });
-    }
+    check_report_paths(&args.json, &args.junit)?;
     let report_on_stdout = stdout_report(&args.json) || stdout_report(&args.junit);
     let target = args
         .target
@@ -756,6 +735,26 @@ async fn conform(mut args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<
     }
 }
 
+/// `--json` and `--junit` must not name one file, in any spelling (`r.json`, `./r.json`, a
+/// link to the other): one report would overwrite the other.
+fn check_report_paths(
+    json: &Option<std::path::PathBuf>,
+    junit: &Option<std::path::PathBuf>,
+) -> Result<(), Error> {
+    if let (Some(json), Some(junit)) = (json, junit)
+        && crate::report::same_destination(json, junit)
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--json and --junit both name {}: one would overwrite the other",
+                json.display()
+            ),
+            hint: "give each report its own path (at most one of them `-`, stdout)".into(),
+        });
+    }
+    Ok(())
+}
+
 async fn gateway_serve(
     mut args: GatewayServeArgs,
     out: &mut (dyn Write + Send),
@@ -831,12 +830,17 @@ async fn gateway_serve(
     let gateway = Gateway::new(config, harness.target.clone()).map_err(|e| {
         usage(
             e.to_string(),
-            "check --cache-ttl, --identity-source and --validation-expression",
+            "check --stage, --route, --cache-ttl, --identity-source and --validation-expression",
         )
     })?;
     let gateway = std::sync::Arc::new(gateway);
     let control_token = args.expose.then(crate::net::ControlToken::generate);
-    let front = Front::start(gateway.clone(), args.addr, control_token.clone())
+    let limits = crate::gateway::front::Limits {
+        header_read_timeout: args.header_read_timeout,
+        max_connections: args.max_connections as usize,
+        max_body: args.max_body as usize,
+    };
+    let front = Front::start_with(gateway.clone(), args.addr, control_token.clone(), limits)
         .await
         .map_err(|source| {
             usage(
@@ -942,6 +946,7 @@ async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Result<u8, Er
         message,
         hint: hint.to_string(),
     };
+    check_report_paths(&args.json, &args.junit)?;
     let as_file = args.scenario.ends_with(".toml") || args.scenario.contains('/');
     if args.show {
         let text = if as_file {

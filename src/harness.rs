@@ -13,6 +13,9 @@ use crate::tokens::keyless::{External, IssuerKeys, RealToken, RealTokenError};
 use crate::tokens::source::{SourceError, TokenSource};
 use crate::tokens::{MintSettings, Minter, Profile, TokenUse};
 
+/// The most of an issuer's JWKS a key-less run reads: public key sets are a few kilobytes.
+pub const MAX_JWKS: usize = 1 << 20;
+
 /// Where a run's mock IdP listens and how the authorizer reaches it.
 #[derive(Clone, Debug)]
 pub struct IdpPlacement {
@@ -98,7 +101,7 @@ pub enum IdentityError {
         url: String,
         /// Why.
         #[source]
-        source: reqwest::Error,
+        source: crate::bounded::ReadError,
     },
     /// The JWKS is not a key set with an RSA key.
     #[error("the issuer's JWKS at {url} is not usable")]
@@ -145,29 +148,40 @@ impl ExternalIdentity {
             (None, Some(iss)) => format!("{}{}", iss.trim_end_matches('/'), crate::idp::JWKS_PATH),
             (None, None) => return Err(IdentityError::NoIssuer),
         };
-        let jwks_error = |source: reqwest::Error| IdentityError::Jwks {
-            url: url.clone(),
-            source: source.without_url(),
+        // Errors name the URL without its user information.
+        let shown = crate::net::redact_userinfo(&url);
+        let jwks_error = |source: crate::bounded::ReadError| IdentityError::Jwks {
+            url: shown.clone(),
+            source: match source {
+                crate::bounded::ReadError::Http(e) => {
+                    crate::bounded::ReadError::Http(e.without_url())
+                }
+                other => other,
+            },
         };
-        let doc: serde_json::Value = reqwest::Client::builder()
+        let mut answer = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(jwks_error)?
+            .map_err(|e| jwks_error(e.into()))?
             .get(&url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(jwks_error)?
-            .json()
+            .map_err(|e| jwks_error(e.into()))?;
+        let body = crate::bounded::response(&mut answer, MAX_JWKS)
             .await
             .map_err(jwks_error)?;
+        let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            jwks_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e).into())
+        })?;
         let issuer = IssuerKeys::from_jwks(&doc).map_err(|source| IdentityError::JwksBody {
-            url: url.clone(),
+            url: shown.clone(),
             source,
         })?;
         let expired = match &self.expired_token {
             Some(path) => {
-                let text = tokio::fs::read_to_string(path)
+                let limit = crate::tokens::source::MAX_TOKEN_SOURCE as u64;
+                let text = crate::bounded::text_file_async(path, limit)
                     .await
                     .map_err(|e| IdentityError::Expired(Box::new(e)))?;
                 Some(RealToken::parse(&text).map_err(|e| IdentityError::Expired(Box::new(e)))?)

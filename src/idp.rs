@@ -622,16 +622,12 @@ async fn discard_body(request: Request, next: Next) -> Response {
     response
 }
 
-async fn drain(mut body: Body) {
-    use axum::body::HttpBody;
-    let mut seen = 0;
-    while seen <= DRAIN_LIMIT {
-        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
-            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, Bytes::len),
-            _ => break,
-        }
-    }
+async fn drain(body: Body) {
+    let _ = crate::bounded::drain(body, DRAIN_LIMIT).await;
 }
+
+/// Most of a mock's answer the IdP relays.
+const FORWARD_LIMIT: usize = 16 << 20;
 
 /// Forwards a request to the wiremock server and relays its answer.
 async fn forward(client: &reqwest::Client, backend: &str, req: Request) -> Response {
@@ -658,7 +654,11 @@ async fn forward(client: &reqwest::Client, backend: &str, req: Request) -> Respo
     };
     let status = answer.status();
     let headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut answer = answer;
+    let bytes = match crate::bounded::response(&mut answer, FORWARD_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
+    };
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     for (name, value) in &headers {

@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 pub mod authorizer;
+pub mod bounded;
+pub mod children;
 pub mod cli;
 mod commands;
 pub mod conform;

@@ -1,6 +1,8 @@
 //! Properties over hostile input, run as part of the normal test suite with a bounded number of
 //! cases: the profile parser and the reference authorizers' token-header parsing never panic,
-//! whatever they are given; they answer with an error instead.
+//! whatever they are given; they answer with an error instead. The gateway's request path rule
+//! never lets a proxied backend see another resource than the policy was evaluated on, and its
+//! result cache never lets two identities share an entry.
 
 use authprobe::authorizer::{Authorizer, AuthorizerConfig};
 use authprobe::conform::profile;
@@ -130,5 +132,110 @@ proptest! {
         let result = runtime.block_on(authorizer(profile).verify(&header));
         // Nothing random is a valid token.
         prop_assert!(result.is_err(), "{header} was accepted by {profile}");
+    }
+}
+
+/// Path characters that matter to routing and to URL parsers: dots, slashes, backslashes and
+/// percent escapes (of dots and slashes among others), with plain letters between.
+fn hostile_path() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            Just("/"),
+            Just("."),
+            Just(".."),
+            Just("%2e"),
+            Just("%2E"),
+            Just("%252e"),
+            Just("%2f"),
+            Just("%5c"),
+            Just("\\"),
+            Just("%"),
+            Just("%zz"),
+            Just("a"),
+            Just("public"),
+            Just("%20"),
+        ],
+        0..12,
+    )
+    .prop_map(|parts| format!("/{}", parts.concat()))
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_path_the_gateway_takes_reaches_a_proxied_backend_as_the_same_resource(
+        path in prop_oneof![hostile_path(), "/[ -~]{0,40}"],
+    ) {
+        use authprobe::gateway::path;
+        if path.contains(['?', '#']) {
+            // Not a path: the front splits the query off before the gateway sees it.
+            return Ok(());
+        }
+        if path::check(&path).is_ok() {
+            // What the proxy backend's URL parser makes of it is the path the policy saw.
+            let url = reqwest::Url::parse(&format!("http://backend.test{path}")).unwrap();
+            prop_assert_eq!(path::percent_decode(url.path()), path::percent_decode(&path));
+        }
+    }
+
+    #[test]
+    fn distinct_identities_never_share_a_cache_entry(
+        a in proptest::collection::vec(".{0,6}", 2),
+        b in proptest::collection::vec(".{0,6}", 2),
+    ) {
+        use authprobe::event::{Api, EventKind};
+        use authprobe::gateway::{AuthorizerSettings, Gateway, GatewayConfig, GatewayRequest};
+        use authprobe::target::{Answer, BoxFuture, Call, Reply, Target};
+        use std::sync::atomic::{AtomicU64, Ordering};
+
+        /// Allows everything, counting its invocations.
+        #[derive(Default)]
+        struct Counting(AtomicU64);
+        impl Target for Counting {
+            fn describe(&self) -> String {
+                "counting".into()
+            }
+            fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                let arn = call.event["methodArn"].as_str().unwrap_or_default().to_string();
+                Box::pin(async move {
+                    Answer {
+                        reply: Ok(Reply::Response(serde_json::json!({
+                            "principalId": "p",
+                            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn}]},
+                        }))),
+                        elapsed: std::time::Duration::ZERO,
+                        cold: false,
+                    }
+                })
+            }
+        }
+        // Empty values are a missing identity (401, never cached): only the rest count.
+        prop_assume!(a.iter().chain(&b).all(|v| !v.is_empty()));
+        let target = std::sync::Arc::new(Counting::default());
+        let config = GatewayConfig {
+            authorizer: AuthorizerSettings {
+                identity_sources: vec![
+                    "method.request.querystring.x".parse().unwrap(),
+                    "method.request.querystring.y".parse().unwrap(),
+                ],
+                ..AuthorizerSettings::new(EventKind::Request, false)
+            },
+            ..GatewayConfig::new(Api::default(), vec!["GET /hello".parse().unwrap()])
+        };
+        let gateway = Gateway::new(config, target.clone()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            for values in [&a, &b] {
+                let r = GatewayRequest::new("GET", "/hello")
+                    .query("x", &values[0])
+                    .query("y", &values[1]);
+                gateway.handle(r).await;
+            }
+        });
+        let expected = if a == b { 1 } else { 2 };
+        prop_assert_eq!(target.0.load(Ordering::SeqCst), expected);
     }
 }

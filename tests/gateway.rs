@@ -311,6 +311,37 @@ const ROWS: &[Row] = &[
         invoked: false,
     },
     Row {
+        // Not documented by AWS (src/gateway/path.rs): a dot segment could reach another
+        // resource than the policy was evaluated on; refused before routing, 400.
+        source: "path: dot segment",
+        setup: nothing,
+        request: || get("/items/../hello", Some("allow")),
+        status: 400,
+        body: r#"{"message":"Bad Request"}"#,
+        error_type: None,
+        invoked: false,
+    },
+    Row {
+        // The same, percent-encoded (reqwest's URL rules resolve `%2e%2e` as `..`).
+        source: "path: encoded dot segment",
+        setup: nothing,
+        request: || get("/items/%2E%2e/hello", Some("allow")),
+        status: 400,
+        body: r#"{"message":"Bad Request"}"#,
+        error_type: None,
+        invoked: false,
+    },
+    Row {
+        // And an encoded slash, which a backend may read as a segment boundary.
+        source: "path: encoded slash",
+        setup: nothing,
+        request: || get("/items/a%2Fb", Some("allow")),
+        status: 400,
+        body: r#"{"message":"Bad Request"}"#,
+        error_type: None,
+        invoked: false,
+    },
+    Row {
         // limits.html: a method ARN over 1600 bytes is 414.
         source: "limits: method ARN length",
         setup: nothing,
@@ -619,6 +650,35 @@ async fn the_cache_key_is_every_identity_source_value() {
         assert_eq!(r.status, 200);
     }
     assert_eq!(target.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn identity_values_holding_nul_cannot_share_a_cache_entry_across_identities() {
+    // `?a=p%00q&b=r` and `?a=p&b=q%00r` join to the same bytes with a NUL separator; they are
+    // two identities and must be two cache entries (two invocations).
+    let mut c = config();
+    request_authorizer(
+        &mut c,
+        EventKind::Request,
+        false,
+        &[
+            "method.request.header.Authorization",
+            "method.request.querystring.a",
+            "method.request.querystring.b",
+        ],
+    );
+    let (gw, target) = gateway(c);
+    let first = get("/hello", Some("allow"))
+        .query("a", "p\0q")
+        .query("b", "r");
+    let second = get("/hello", Some("allow"))
+        .query("a", "p")
+        .query("b", "q\0r");
+    for r in [first, second] {
+        assert_eq!(gw.handle(r).await.status, 200);
+    }
+    assert_eq!(target.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(gw.stats().cache_hits, 0);
 }
 
 #[tokio::test]

@@ -5,10 +5,14 @@
 //!
 //! The table is the list of what has been tried: add a row whenever a new kind of input comes up.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::processes_mentioning;
 
 /// One hostile input.
 struct Probe {
@@ -40,6 +44,10 @@ const NO_CASES: &str = "profile = \"static\"\n[run]\ncases = []\n";
 const ALL_SKIPPED: &str = "profile = \"static\"\n[run]\ncases = [\n  { stateful = \"jwks-unreachable\", expect = \"reject\" },\n]\n";
 const HUGE_TTL: &str = "profile = \"jwks\"\n[api]\ncache_ttl = 99999999999999\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n";
 const ONE_CASE: &str = "profile = \"static\"\n[run]\ncases = [\n  { kind = \"allow-token\", expect = \"allow\" },\n]\n";
+const HUGE_LEEWAY: &str = "profile = \"jwks\"\n[authorizer]\nleeway_seconds = 9223372036854775807\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n";
+const BELL_IN_CASE_NAME: &str = "profile = \"static\"\n[run]\ncases = [\n  { kind = \"allow-token\", expect = \"allow\", name = \"a\\u0007b\" },\n]\n";
+/// A JWT-shaped good token (its signature is not checked before the JWKS is fetched).
+const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwic3ViIjoidTEiLCJhdWQiOiJhcGkiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln";
 
 const PROBES: &[Probe] = &[
     Probe {
@@ -311,6 +319,83 @@ const PROBES: &[Probe] = &[
         writes: false,
     },
     Probe {
+        name: "a leeway that would wrap the clock is refused where it is written",
+        files: &[("p.toml", HUGE_LEEWAY)],
+        args: &["conform", "--scenario", "{dir}/p.toml"],
+        exit: 2,
+        words: &["p.toml:3:18", "leeway_seconds", "0 to 86400 seconds"],
+        absent: &["panicked"],
+        writes: false,
+    },
+    Probe {
+        name: "a case name with a control character never becomes a snapshot file name",
+        files: &[("p.toml", BELL_IN_CASE_NAME)],
+        args: &["conform", "--scenario", "{dir}/p.toml"],
+        exit: 2,
+        words: &["p.toml:", "control characters", "a\\u{7}b"],
+        absent: &[],
+        writes: false,
+    },
+    Probe {
+        name: "an empty stage name is refused before the gateway serves anything",
+        files: &[],
+        args: &["gateway", "serve", "--stage", ""],
+        exit: 2,
+        words: &["stage name ``", "letters, digits"],
+        absent: &["http://"],
+        writes: false,
+    },
+    Probe {
+        name: "a token file that is a device is refused, not read forever",
+        files: &[],
+        args: &[
+            "conform",
+            "--no-snapshots",
+            "--report-dir",
+            "{dir}/reports",
+            "--token-file",
+            "/dev/zero",
+        ],
+        exit: 3,
+        words: &["/dev/zero", "not a regular file (a device)"],
+        absent: &["panicked"],
+        writes: true,
+    },
+    Probe {
+        name: "a token command that prints without end is stopped at the limit",
+        files: &[],
+        args: &[
+            "conform",
+            "--no-snapshots",
+            "--report-dir",
+            "{dir}/reports",
+            "--token-cmd",
+            "yes",
+        ],
+        exit: 3,
+        words: &["--token-cmd printed more than 1 MiB (the limit) on stdout"],
+        absent: &["panicked"],
+        writes: true,
+    },
+    Probe {
+        name: "credentials in --jwks-url never reach the output",
+        files: &[("tok", TOKEN)],
+        args: &[
+            "conform",
+            "--no-snapshots",
+            "--report-dir",
+            "{dir}/reports",
+            "--token-file",
+            "{dir}/tok",
+            "--jwks-url",
+            "http://jwks-user:jwks-s3cr3t@127.0.0.1:9/jwks.json",
+        ],
+        exit: 3,
+        words: &["http://***@127.0.0.1:9/jwks.json"],
+        absent: &["jwks-s3cr3t", "jwks-user"],
+        writes: true,
+    },
+    Probe {
         name: "a rotation window of days is refused with the range",
         files: &[],
         args: &["conform", "--rotation-window", "100h"],
@@ -335,27 +420,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// Processes whose working directory or command line mentions `marker`.
-fn processes_mentioning(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == std::process::id().to_string() {
-            continue;
-        }
-        let cmdline = std::fs::read(entry.path().join("cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = std::fs::read_link(entry.path().join("cwd"))
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        if cmdline.contains(marker) || cwd.contains(marker) {
-            found.push(format!("{pid}: {cmdline}"));
-        }
-    }
-    found
 }
 
 fn run_probe(probe: &Probe) -> Result<(), String> {

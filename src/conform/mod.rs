@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::event::{self, Api, ClientRequest};
-use crate::gateway::{AuthStep, AuthorizerSettings, Clock, Gateway, GatewayConfig, GatewayRequest};
+use crate::gateway::{
+    AuthStep, AuthorizerSettings, Clock, Gateway, GatewayConfig, GatewayRequest, Refusal,
+};
 use crate::harness::{Harness, HarnessError, HarnessOptions};
 use crate::idp::Fault;
 use crate::policy::MethodArn;
@@ -475,6 +477,10 @@ struct Sent {
     elapsed_ms: f64,
     cold: bool,
     could_not_ask: bool,
+    /// When API Gateway answered without an authorizer outcome (`outcome` is `None`): whether
+    /// a correct deployment refuses this request so whatever the authorizer does, which is
+    /// all a must-reject case may pass on without one.
+    refusal_proves: bool,
 }
 
 impl Runner {
@@ -502,10 +508,17 @@ impl Runner {
             .profile
             .event
             .api(self.options.profile.simple_responses);
-        let (outcome, detail) = target::classify(&answer.reply, api, &arn);
+        let (outcome, mut detail) = target::classify(&answer.reply, api, &arn);
         let could_not_ask = answer.reply.as_ref().is_err_and(|e| e.is_could_not_ask());
+        // A deployed REST API answers a route or method it does not have with 403 "Missing
+        // Authentication Token" before any authorizer (reference §2.3, D-GWR): no outcome.
+        let no_route = matches!(&answer.reply, Ok(Reply::Http { status: 403, body })
+            if body.contains("Missing Authentication Token"));
+        if no_route {
+            detail = "HTTP 403 Missing Authentication Token: the deployed API has no such route or method, so no authorizer ran".into();
+        }
         Sent {
-            outcome: (!could_not_ask).then_some(outcome),
+            outcome: (!could_not_ask && !no_route).then_some(outcome),
             http_status: match &answer.reply {
                 Ok(Reply::Http { status, .. }) => Some(*status),
                 _ => None,
@@ -519,23 +532,14 @@ impl Runner {
             elapsed_ms: answer.elapsed.as_secs_f64() * 1e3,
             cold: answer.cold,
             could_not_ask,
+            refusal_proves: false,
         }
     }
 
     /// Sends through API Gateway's rules: what a client would see.
     async fn send_via(&self, gateway: &Gateway, request: ClientRequest) -> Sent {
-        let mut r = GatewayRequest::new(&request.method, &request.path);
-        if let Some(a) = &request.authorization {
-            r = r.header("Authorization", a);
-        }
-        for (k, v) in &request.headers {
-            r = r.header(k, v);
-        }
-        for (k, v) in &request.query {
-            r = r.query(k, v);
-        }
         let started = Instant::now();
-        let answer = gateway.handle(r).await;
+        let answer = gateway.handle(gateway_request(&request)).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         let status = answer.status;
         let (cold, could_not_ask, response, cached) = match &answer.auth {
@@ -551,17 +555,34 @@ impl Runner {
             AuthStep::Cached(doc) => (false, false, Some((**doc).clone()), true),
             AuthStep::NotInvoked => (false, false, None, false),
         };
-        let outcome = match status {
-            200..=299 => Some(Outcome::Allow),
-            401 => Some(Outcome::Unauthorized),
-            403 => Some(Outcome::Deny),
-            500..=599 => Some(Outcome::Error),
-            _ => None,
+        // Before the authorizer, only a missing or empty identity and a token that fails the
+        // validation expression are the verdict a correct deployment gives (401); any other
+        // refusal there (no route, quotas, a bad path) is no outcome of the authorizer.
+        let outcome = match (&answer.auth, answer.refusal) {
+            (AuthStep::NotInvoked, Some(Refusal::MissingIdentity | Refusal::ValidationFailed)) => {
+                Some(Outcome::Unauthorized)
+            }
+            (AuthStep::NotInvoked, _) => None,
+            _ => match status {
+                200..=299 => Some(Outcome::Allow),
+                401 => Some(Outcome::Unauthorized),
+                403 => Some(Outcome::Deny),
+                500..=599 => Some(Outcome::Error),
+                _ => None,
+            },
         };
+        // The size quota proves a rejection only when it is the token that breaks it: the
+        // same request with the good token in its place fits.
+        let refusal_proves =
+            answer.refusal == Some(Refusal::TooLarge) && self.fits_with_good_token(&request).await;
         let detail = match &answer.auth {
-            AuthStep::NotInvoked => {
+            AuthStep::NotInvoked if answer.detail.is_empty() => {
                 format!("API Gateway answered {status} without invoking the authorizer")
             }
+            AuthStep::NotInvoked => format!(
+                "API Gateway answered {status} without invoking the authorizer: {}",
+                answer.detail
+            ),
             AuthStep::Cached(_) => format!("{}, from the cached policy", answer.detail),
             AuthStep::Invoked(_) => answer.detail.clone(),
         };
@@ -574,7 +595,24 @@ impl Runner {
             elapsed_ms,
             cold,
             could_not_ask,
+            refusal_proves,
         }
+    }
+
+    /// Whether `request` would fit API Gateway's quota on the request line and headers with
+    /// the good token (as the profile sends it) in place of its own credential.
+    async fn fits_with_good_token(&self, request: &ClientRequest) -> bool {
+        let credential = match &self.options.token_header {
+            Some(name) => request.headers.get(name),
+            None => request.authorization.as_ref(),
+        };
+        let good = self
+            .minter()
+            .mint(self.minter().good_kind())
+            .map_or(0, |m| m.header_value().len());
+        let bytes = gateway_request(request).line_and_header_bytes(&self.api.stage);
+        bytes - credential.map_or(0, String::len) + good
+            <= crate::gateway::MAX_REQUEST_LINE_AND_HEADERS
     }
 
     async fn send(&self, request: ClientRequest) -> Sent {
@@ -678,8 +716,22 @@ impl Runner {
         kind: Option<Kind>,
     ) -> CaseResult {
         let mut findings = Vec::new();
+        let mut detail = sent.detail;
         // API Gateway refused the request before the authorizer with a status that is no
         // outcome of it (431, 414, …): the authorizer is not blamed; a good token refused is.
+        // A token that must be rejected passes on such a refusal only when it proves the
+        // rejection (`refusal_proves`); otherwise nothing was judged, and the case says so
+        // instead of passing.
+        let unjudged = sent.outcome.is_none()
+            && !sent.could_not_ask
+            && !case.expect_allow
+            && sent.http_status.is_some()
+            && !sent.refusal_proves;
+        if unjudged {
+            detail = format!(
+                "not judged: {detail}; a correct deployment answers this request so whatever the authorizer does, so nothing is known of how the authorizer treats the token"
+            );
+        }
         if sent.outcome.is_none()
             && !sent.could_not_ask
             && case.expect_allow
@@ -687,10 +739,7 @@ impl Runner {
         {
             findings.push(Finding {
                 severity: Severity::Availability,
-                message: format!(
-                    "a good token got HTTP {status} from API Gateway: {}",
-                    sent.detail
-                ),
+                message: format!("a good token got HTTP {status} from API Gateway: {detail}"),
                 why: "legitimate callers are refused before the authorizer runs".into(),
                 fix:
                     "keep the request line and headers under 10,240 bytes, and the route in the API"
@@ -707,7 +756,7 @@ impl Runner {
                 kind,
                 catalogue_reason,
                 outcome,
-                &sent.detail,
+                &detail,
                 sent.response.as_ref(),
                 &self.judge_ctx(),
             );
@@ -723,8 +772,12 @@ impl Runner {
             reason,
             observed: sent.outcome,
             http_status: sent.http_status,
-            detail: sent.detail,
-            status: status_of(&findings, sent.could_not_ask, self.options.strict),
+            detail,
+            status: status_of(
+                &findings,
+                sent.could_not_ask || unjudged,
+                self.options.strict,
+            ),
             findings,
             response: sent.response,
             snapshot,
@@ -1305,6 +1358,7 @@ impl Runner {
                     elapsed_ms: 0.0,
                     cold: true,
                     could_not_ask: false,
+                    refusal_proves: false,
                 };
                 self.result(case, what, Some("keys-unavailable".into()), sent, None)
             }
@@ -1333,6 +1387,21 @@ impl Runner {
 }
 
 /// A result naming `case`, skipped until filled in.
+/// A client's request as it reaches the gateway.
+fn gateway_request(request: &ClientRequest) -> GatewayRequest {
+    let mut r = GatewayRequest::new(&request.method, &request.path);
+    if let Some(a) = &request.authorization {
+        r = r.header("Authorization", a);
+    }
+    for (k, v) in &request.headers {
+        r = r.header(k, v);
+    }
+    for (k, v) in &request.query {
+        r = r.query(k, v);
+    }
+    r
+}
+
 fn blank(case: &CaseSpec, what: &str) -> CaseResult {
     CaseResult {
         name: case.name.clone(),

@@ -58,7 +58,7 @@ struct RawAuthorizer {
     #[serde(default)]
     scopes: Vec<String>,
     secret: Option<String>,
-    leeway_seconds: Option<u64>,
+    leeway_seconds: Option<Spanned<u64>>,
     bearer: Option<bool>,
     rotation_window_seconds: Option<Spanned<u64>>,
     jwks_timeout: Option<Spanned<String>>,
@@ -538,11 +538,24 @@ fn parse_route(text: &str, origin: &str, spanned: &Spanned<String>) -> Result<Ro
                 spanned.get_ref()
             ))
         })?;
-    Ok(Route {
+    let route = Route {
         method: method.to_ascii_uppercase(),
         path: path.to_string(),
-    })
+    };
+    // API Gateway answers a request whose method ARN is over its limit with 414, before the
+    // authorizer: a case on such a route would judge nothing (and a must-reject case would
+    // pass whatever the authorizer does).
+    crate::gateway::check_method_arn(&crate::event::Api::default(), &route.method, &route.path)
+        .map_err(|message| invalid(format!("route `{}`: {message}", spanned.get_ref())))?;
+    Ok(route)
 }
+
+/// The largest clock-skew leeway a profile may give: a day.
+pub const MAX_LEEWAY: u64 = 86_400;
+
+/// The longest case name: it names a snapshot file (`NAME.snap.new` within a file system's
+/// 255 bytes).
+pub const MAX_CASE_NAME: usize = 200;
 
 /// Parses profile text; `origin` names it in errors.
 pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
@@ -576,6 +589,17 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
                 "cache_ttl = {}: API Gateway allows 0 (off) to {} seconds",
                 raw.api.cache_ttl.get_ref(),
                 crate::gateway::MAX_TTL
+            ),
+        ));
+    }
+    if let Some(l) = &raw.authorizer.leeway_seconds
+        && *l.get_ref() > MAX_LEEWAY
+    {
+        return Err(at(
+            l.span(),
+            format!(
+                "leeway_seconds = {}: the clock-skew leeway must be 0 to {MAX_LEEWAY} seconds (an authorizer with more accepts tokens long expired)",
+                l.get_ref()
             ),
         ));
     }
@@ -690,11 +714,17 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             CaseKind::Token(k) => k.name().to_string(),
             CaseKind::Stateful(s) => s.name().to_string(),
         });
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        if name.is_empty()
+            || name.contains(['/', '\\'])
+            || name.starts_with('.')
+            || name.chars().any(char::is_control)
+            || name.len() > MAX_CASE_NAME
+        {
             return Err(at(
                 span,
                 format!(
-                    "case name `{name}`: it names a snapshot file, so no `/`, `\\` or leading `.`"
+                    "case name `{}`: it names a snapshot file, so no `/`, `\\`, control characters or leading `.`, and at most {MAX_CASE_NAME} bytes",
+                    name.escape_debug()
                 ),
             ));
         }
@@ -771,7 +801,10 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         token_use: raw.authorizer.token_use,
         scopes: raw.authorizer.scopes,
         secret: raw.authorizer.secret,
-        leeway_seconds: raw.authorizer.leeway_seconds.unwrap_or(60),
+        leeway_seconds: raw
+            .authorizer
+            .leeway_seconds
+            .map_or(60, Spanned::into_inner),
         rotation_window: raw
             .authorizer
             .rotation_window_seconds

@@ -230,11 +230,22 @@ fn redact(value: &mut Value) {
     }
 }
 
-/// The body of a snapshot file; `None` when there is no file.
-fn body(path: &Path) -> std::io::Result<Option<String>> {
-    let text = match std::fs::read_to_string(path) {
+/// The largest snapshot file read: a policy document is a few kilobytes, and a file far
+/// larger than any would make the diff run for minutes.
+pub const MAX_SNAPSHOT: u64 = 1 << 20;
+
+/// How long a diff of two documents may take; past it, the diff is coarser, never slower.
+const DIFF_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The body of a snapshot file; `None` when there is no file. Only a regular file of at
+/// most [`MAX_SNAPSHOT`] bytes is read (a FIFO, a link to a device or a huge file is an
+/// error), and it is read here before insta is given the path.
+fn body(path: &Path) -> Result<Option<String>, crate::bounded::ReadError> {
+    let text = match crate::bounded::text_file(path, MAX_SNAPSHOT) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(crate::bounded::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
         Err(e) => return Err(e),
     };
     // The header is YAML between the first two `---` lines; the body follows.
@@ -246,12 +257,15 @@ fn body(path: &Path) -> std::io::Result<Option<String>> {
         None => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "not an insta snapshot (no `---` header); delete it to write it anew",
-        )),
+        )
+        .into()),
     }
 }
 
 fn unified_diff(old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
+    similar::TextDiff::configure()
+        .timeout(DIFF_BUDGET)
+        .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header("accepted", "now")

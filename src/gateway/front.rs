@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::convert::Infallible;
 
@@ -23,6 +24,52 @@ use crate::net::{ControlToken, check_listen, require_token};
 /// Where the counters are served.
 pub const STATS_PATH: &str = "/_authprobe/stats";
 
+/// What the front allows its clients; each is a `gateway serve` flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take to send a request's line and headers; a connection that
+    /// dawdles longer (slowloris) is closed.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen queue until one closes.
+    /// Lowered to half the process's open-file limit when that is smaller, so the front
+    /// cannot starve the rest of the run (the target, the IdP) of file descriptors.
+    pub max_connections: usize,
+    /// Largest request body, in bytes; a larger one is answered 413 as it arrives. A body is
+    /// read only for a request that matches a route, and kept only for a proxied backend.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body: MAX_PAYLOAD,
+        }
+    }
+}
+
+/// [`Limits::header_read_timeout`] unless told otherwise.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`Limits::max_connections`] unless told otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Half the soft limit on open files, when there is one.
+fn file_budget() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    usize::try_from(limit.rlim_cur / 2).ok()
+}
+
 /// A running HTTP front. Dropping it stops the server.
 #[derive(Debug)]
 pub struct Front {
@@ -38,12 +85,23 @@ impl Drop for Front {
 }
 
 impl Front {
-    /// Serves `gateway` on `addr` (port 0 picks a free one). `addr` must be loopback unless
-    /// a control token is given (`--expose`); the token then guards the counters.
+    /// Serves `gateway` on `addr` (port 0 picks a free one) with the default [`Limits`].
+    /// `addr` must be loopback unless a control token is given (`--expose`); the token then
+    /// guards the counters.
     pub async fn start(
         gateway: Arc<Gateway>,
         addr: SocketAddr,
         control_token: Option<ControlToken>,
+    ) -> std::io::Result<Front> {
+        Front::start_with(gateway, addr, control_token, Limits::default()).await
+    }
+
+    /// [`Front::start`] with the limits given.
+    pub async fn start_with(
+        gateway: Arc<Gateway>,
+        addr: SocketAddr,
+        control_token: Option<ControlToken>,
+        limits: Limits,
     ) -> std::io::Result<Front> {
         check_listen(addr, control_token.is_some())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
@@ -68,13 +126,27 @@ impl Front {
         let front = Arc::new(Stage {
             prefix: format!("/{stage}"),
             http_api: gateway.config().authorizer.event.api(false) != crate::policy::ApiKind::Rest,
+            keep_body: matches!(gateway.config().backend, super::Backend::Proxy(_)),
+            max_body: limits.max_body,
             gateway,
         });
+        let max_connections = limits
+            .max_connections
+            .min(file_budget().unwrap_or(usize::MAX))
+            .max(1);
+        let connections = Arc::new(tokio::sync::Semaphore::new(max_connections));
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
         // Plain HTTP/1 connections straight on hyper: the front has no use for axum::serve's
         // protocol detection and upgrades, and the wrk comparison measures it against a bare
         // hyper server (docs/PERFORMANCE.md).
         let server = tokio::spawn(async move {
             loop {
+                // At the cap, no connection is accepted until one closes.
+                let Ok(permit) = connections.clone().acquire_owned().await else {
+                    return;
+                };
                 let stream = match listener.accept().await {
                     Ok((stream, _)) => stream,
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -94,10 +166,12 @@ impl Front {
                         }
                     }
                 });
+                let http = http.clone();
                 tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let _ = http
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
+                    drop(permit);
                 });
             }
         });
@@ -158,6 +232,10 @@ struct Stage {
     prefix: String,
     /// Whether refusals take the HTTP API form.
     http_api: bool,
+    /// Whether the backend needs the body (a proxy); the echo backend only counts it.
+    keep_body: bool,
+    /// [`Limits::max_body`].
+    max_body: usize,
 }
 
 fn refused(refusal: Refusal, http_api: bool) -> Response {
@@ -189,13 +267,20 @@ async fn handle(stage: &Stage, request: Request<Incoming>) -> Response {
         r if r.starts_with('/') => r.to_string(),
         _ => return refused(Refusal::NoRoute, stage.http_api),
     };
-    let body = if body.is_end_stream() {
+    // A body is read only for a route that exists (no route: the gateway answers without
+    // it), streamed against the limit, and kept only for a backend that is sent it.
+    let body = if body.is_end_stream() || !stage.gateway.has_route(parts.method.as_str(), &path) {
         Vec::new()
-    } else {
-        match axum::body::to_bytes(Body::new(body), MAX_PAYLOAD).await {
+    } else if stage.keep_body {
+        match crate::bounded::body(Body::new(body), stage.max_body).await {
             Ok(b) => b.to_vec(),
             Err(_) => return refused(Refusal::PayloadTooLarge, stage.http_api),
         }
+    } else {
+        if crate::bounded::drain(body, stage.max_body).await.is_err() {
+            return refused(Refusal::PayloadTooLarge, stage.http_api);
+        }
+        Vec::new()
     };
     let query = parts
         .uri

@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod front;
+pub mod path;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -41,6 +42,19 @@ pub const MAX_REQUEST_LINE_AND_HEADERS: usize = 10_240;
 /// (AWS, "Amazon API Gateway quotas and important notes",
 /// https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 pub const MAX_METHOD_ARN: usize = 1600;
+
+/// Whether API Gateway can invoke an authorizer for `method path` on `api` at all: Err says
+/// why not, when the method ARN is over [`MAX_METHOD_ARN`] (API Gateway then answers 414
+/// before any authorizer runs).
+pub fn check_method_arn(api: &Api, method: &str, path: &str) -> Result<(), String> {
+    let length = event::method_arn(api, method, path).to_string().len();
+    if length > MAX_METHOD_ARN {
+        return Err(format!(
+            "its method ARN is {length} characters, over API Gateway's limit of {MAX_METHOD_ARN}: API Gateway answers 414 without invoking the authorizer, so nothing could be judged there"
+        ));
+    }
+    Ok(())
+}
 
 /// Longest authorizer result TTL (§3.1: "The maximum value is 3600").
 pub const MAX_TTL: u64 = 3600;
@@ -272,6 +286,17 @@ impl GatewayConfig {
 /// A configuration the gateway refuses, with what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A stage name API Gateway refuses.
+    #[error("stage name `{0}`: API Gateway takes 1 to 128 letters, digits, `-` and `_`")]
+    Stage(String),
+    /// A route no authorizer could ever be invoked for.
+    #[error("route `{route}`: {reason}")]
+    Route {
+        /// The route.
+        route: String,
+        /// Why.
+        reason: String,
+    },
     /// TTL beyond API Gateway's range.
     #[error("cache TTL {0} is out of range: API Gateway allows 0 (off) to 3600 seconds")]
     Ttl(u64),
@@ -364,6 +389,8 @@ pub enum Refusal {
     TooLarge,
     /// The body exceeds [`MAX_PAYLOAD`].
     PayloadTooLarge,
+    /// The path could reach another resource than the one it names ([`path::check`]).
+    BadPath,
     /// No route matches.
     NoRoute,
     /// The method ARN exceeds [`MAX_METHOD_ARN`].
@@ -399,6 +426,8 @@ impl Refusal {
                 None,
                 r#"{"message":"Request Header Fields Too Large"}"#,
             ),
+            // Not documented by AWS (see `path`): the conservative answer, a client error.
+            Refusal::BadPath => (400, None, r#"{"message":"Bad Request"}"#),
             // Payload quota, 10 MB (same pages); 413 Request Entity Too Large.
             Refusal::PayloadTooLarge => (413, None, r#"{"message":"Request Too Long"}"#),
             // REST: an unknown resource or method is 403 "Missing Authentication Token"
@@ -587,12 +616,22 @@ struct Identity<'a> {
 }
 
 impl Identity<'_> {
-    /// The cache key: the one value itself, or the values joined by NUL. Header values
-    /// cannot hold NUL, so it separates them unambiguously.
+    /// The cache key: the one value itself, or each value prefixed with its length. No
+    /// separator would do: a query value may hold any character, NUL included (`?a=p%00q&b=r`
+    /// and `?a=p&b=q%00r` must not share a key), and a length prefix leaves no two lists of
+    /// values with the same key.
     fn key(&self) -> Cow<'_, str> {
         match self.values.as_slice() {
             [one] => Cow::Borrowed(one),
-            many => Cow::Owned(many.join("\0")),
+            many => {
+                let mut key = String::with_capacity(many.iter().map(|v| v.len() + 8).sum());
+                for value in many {
+                    key.push_str(&value.len().to_string());
+                    key.push(':');
+                    key.push_str(value);
+                }
+                Cow::Owned(key)
+            }
         }
     }
 }
@@ -606,6 +645,25 @@ impl Gateway {
         }
         if config.routes.is_empty() {
             return Err(ConfigError::NoRoutes);
+        }
+        // CreateStage: "Stage names can only contain alphanumeric characters, hyphens, and
+        // underscores. Maximum length is 128 characters."
+        let stage = &config.api.stage;
+        if stage.is_empty()
+            || stage.len() > 128
+            || !stage
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::Stage(stage.clone()));
+        }
+        for route in &config.routes {
+            check_method_arn(&config.api, &route.method, &route.path).map_err(|reason| {
+                ConfigError::Route {
+                    route: route.to_string(),
+                    reason,
+                }
+            })?;
         }
         if a.simple_responses && a.event != EventKind::V2 {
             return Err(ConfigError::SimpleNotV2);
@@ -724,6 +782,12 @@ impl Gateway {
     fn api_kind(&self) -> ApiKind {
         let a = &self.config.authorizer;
         a.event.api(a.simple_responses)
+    }
+
+    /// Whether a request `method path` matches a route of the API (the HTTP front reads no
+    /// body for one that does not).
+    pub fn has_route(&self, method: &str, path: &str) -> bool {
+        self.config.routes.iter().any(|r| r.matches(method, path))
     }
 
     fn route_for(&self, req: &GatewayRequest) -> Option<(usize, &Route)> {
@@ -851,8 +915,10 @@ impl Gateway {
 
     /// Handles one request the way API Gateway would.
     pub async fn handle(&self, req: GatewayRequest) -> GatewayResponse {
-        let route = self.route_for(&req);
-        let response = self.decide(&req, route).await;
+        // A path that could reach another resource matches no route (`decide` refuses it).
+        let bad_path = path::check(&req.path).err();
+        let route = bad_path.is_none().then(|| self.route_for(&req)).flatten();
+        let response = self.decide(&req, route, bad_path).await;
         let mut c = self.counters.lock().expect("counters lock");
         let c = &mut *c;
         let index = route.map_or(self.config.routes.len(), |(i, _)| i);
@@ -882,6 +948,7 @@ impl Gateway {
         &self,
         req: &GatewayRequest,
         matched: Option<(usize, &Route)>,
+        bad_path: Option<&'static str>,
     ) -> GatewayResponse {
         let route = matched.map(|(_, r)| r);
         let route_key = matched.map(|(i, _)| self.route_keys[i].clone());
@@ -912,6 +979,11 @@ impl Gateway {
         }
         if req.body.len() > MAX_PAYLOAD {
             return refuse(Refusal::PayloadTooLarge, None, AuthStep::NotInvoked);
+        }
+        if let Some(why) = bad_path {
+            let mut r = refuse(Refusal::BadPath, None, AuthStep::NotInvoked);
+            r.detail = format!("the path holds {why}");
+            return r;
         }
         let Some(route) = route else {
             return refuse(Refusal::NoRoute, None, AuthStep::NotInvoked);
@@ -1057,14 +1129,18 @@ impl Gateway {
             event: self.config.authorizer.event,
         };
         let json_type = || vec![("content-type".to_string(), "application/json".to_string())];
+        // What the client sent under the gateway's own names is dropped: only the gateway
+        // speaks for the authorizer (`x-authprobe-authorizer`).
+        let client_headers = || {
+            req.headers
+                .iter()
+                .filter(|(k, _)| !is_own_header(k))
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+        };
         match &self.config.backend {
             Backend::Echo => {
                 let stage = self.config.api.stage.as_str();
-                let headers: BTreeMap<&str, &str> = req
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let headers: BTreeMap<&str, &str> = client_headers().collect();
                 let query: BTreeMap<&str, &str> = req
                     .query
                     .iter()
@@ -1110,6 +1186,23 @@ impl Gateway {
             }
             Backend::Proxy(base) => {
                 let url = format!("{}{}", base.trim_end_matches('/'), req.path);
+                // The backend gets exactly the path the policy was evaluated on: a URL that
+                // parses into another path (dot segments, backslashes) is never sent.
+                let base_path = reqwest::Url::parse(base)
+                    .map(|b| b.path().trim_end_matches('/').to_string())
+                    .unwrap_or_default();
+                let Some(url) = reqwest::Url::parse(&url)
+                    .ok()
+                    // Escaping may differ (the URL rules encode `{` or `"`); the resource may not.
+                    .filter(|u| {
+                        path::percent_decode(u.path())
+                            == path::percent_decode(&format!("{base_path}{}", req.path))
+                    })
+                else {
+                    let (status, _, body) =
+                        Refusal::BadPath.answer(self.config.authorizer.is_http_api());
+                    return (status, json_type(), body.as_bytes().to_vec());
+                };
                 let method = reqwest::Method::from_bytes(req.method.as_bytes())
                     .unwrap_or(reqwest::Method::GET);
                 // Built on first use: only a proxy backend needs one, and each client reads
@@ -1121,14 +1214,14 @@ impl Gateway {
                         .expect("HTTP client builds")
                 });
                 let mut builder = client
-                    .request(method, &url)
+                    .request(method, url)
                     .query(&req.query)
                     .header(
                         "x-authprobe-authorizer",
                         serde_json::to_string(&authorizer).expect("JSON"),
                     )
                     .body(req.body.clone());
-                for (k, v) in &req.headers {
+                for (k, v) in client_headers() {
                     if !HOP_BY_HOP.iter().any(|h| k.eq_ignore_ascii_case(h)) {
                         builder = builder.header(k, v);
                     }
@@ -1278,6 +1371,16 @@ mod echo {
         pub method: &'a str,
         pub path: &'a str,
     }
+}
+
+/// The prefix of the headers the gateway itself sets for the integration.
+pub const OWN_HEADER_PREFIX: &str = "x-authprobe-";
+
+/// Whether a header name is in the gateway's own namespace ([`OWN_HEADER_PREFIX`]).
+fn is_own_header(name: &str) -> bool {
+    name.len() >= OWN_HEADER_PREFIX.len()
+        && name.as_bytes()[..OWN_HEADER_PREFIX.len()]
+            .eq_ignore_ascii_case(OWN_HEADER_PREFIX.as_bytes())
 }
 
 /// Headers that belong to one connection and are not forwarded.

@@ -823,6 +823,7 @@ pub fn write_all(report: &RunReport, dir: &Path) -> std::io::Result<Vec<PathBuf>
 
 /// Writes `body` to `path` through a temporary file and a rename, or in place when `path` is
 /// not a regular file (a device, a FIFO, a symbolic link), which a rename would replace.
+/// A FIFO nobody reads is an error at once, never a wait that no signal ends.
 pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
     // A path that is not a regular file (a device such as /dev/stdout, a FIFO, a symbolic
     // link) is written in place: renaming over it would replace the node or the link.
@@ -830,10 +831,27 @@ pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
         && !meta.is_file()
         && !meta.is_dir()
     {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        use std::os::unix::io::AsRawFd as _;
+        // Opened without blocking: a FIFO with no reader fails (ENXIO) instead of waiting.
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
-            .open(path)?;
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ENXIO) => std::io::Error::other("a FIFO that nobody reads"),
+                _ => e,
+            })?;
+        // Then written blocking, as any file: a reader that is slow is waited for.
+        // SAFETY: fcntl on a descriptor this function owns.
+        unsafe {
+            let fd = file.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
         return file.write_all(body.as_bytes());
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -844,9 +862,57 @@ pub fn write_file(path: &Path, body: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Whether two report paths end in one file: the same file when both exist (links
+/// followed), else the same real folder and name (`r.json`, `./r.json`).
+pub fn same_destination(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    if a == b {
+        return true;
+    }
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return x.dev() == y.dev() && x.ino() == y.ino();
+    }
+    let real = |path: &Path| {
+        if let Ok(p) = std::fs::canonicalize(path) {
+            return Some(p);
+        }
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::canonicalize(folder)
+            .ok()
+            .zip(path.file_name())
+            .map(|(folder, name)| folder.join(name))
+    };
+    real(a).is_some_and(|x| real(b) == Some(x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_spellings_or_a_link_of_one_report_path_are_one_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        let b = dir.path().join("b.xml");
+        assert!(!same_destination(&a, &b));
+        assert!(same_destination(&a, &dir.path().join(".").join("a.json")));
+        std::fs::write(&a, "x").unwrap();
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        assert!(same_destination(&a, &b));
+    }
+
+    #[test]
+    fn a_fifo_nobody_reads_is_an_error_not_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = write_file(&fifo, "{}").unwrap_err();
+        assert!(err.to_string().contains("nobody reads"), "{err}");
+    }
 
     #[test]
     fn a_report_path_that_is_a_link_is_written_through_not_replaced() {

@@ -65,10 +65,16 @@ impl AwsLambdaTarget {
                 DisplayErrorContext(&e)
             ))
         })?;
+        // The SDK reads a whole answer before looking at it; this client stops at Lambda's
+        // 6 MB, so a hostile endpoint's endless payload costs no more than that.
+        let mut lambda = aws_sdk_lambda::config::Builder::from(&config);
+        if let Some(inner) = config.http_client() {
+            lambda = lambda.http_client(capped::client(inner, super::http::MAX_RESPONSE));
+        }
         Ok(AwsLambdaTarget {
             function: function.clone(),
             region,
-            client: aws_sdk_lambda::Client::new(&config),
+            client: aws_sdk_lambda::Client::from_conf(lambda.build()),
             timeout,
             stats: Default::default(),
         })
@@ -154,5 +160,67 @@ impl Target for AwsLambdaTarget {
 
     fn stats(&self) -> TargetStats {
         self.stats.lock().expect("lock").clone()
+    }
+}
+
+/// An HTTP client for the SDK that reads at most a limit of every answer's body.
+mod capped {
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
+        http_client_fn,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_types::body::SdkBody;
+    use http_body_util::BodyExt as _;
+
+    /// `inner`, whose answers' bodies are read here up to `limit` bytes (a declared
+    /// Content-Length over it is refused unread).
+    pub(super) fn client(inner: SharedHttpClient, limit: usize) -> SharedHttpClient {
+        http_client_fn(move |settings, components| {
+            SharedHttpConnector::new(Capped {
+                inner: inner.http_connector(settings, components),
+                limit,
+            })
+        })
+    }
+
+    #[derive(Debug)]
+    struct Capped {
+        inner: SharedHttpConnector,
+        limit: usize,
+    }
+
+    impl HttpConnector for Capped {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let (inner, limit) = (self.inner.clone(), self.limit);
+            HttpConnectorFuture::new(async move {
+                let mut response = inner.call(request).await?;
+                let too_large = || {
+                    ConnectorError::other(
+                        format!(
+                            "the answer is larger than Lambda's {} limit",
+                            crate::bounded::size(limit as u64)
+                        )
+                        .into(),
+                        None,
+                    )
+                };
+                let declared = response
+                    .headers()
+                    .get("content-length")
+                    .and_then(|v| v.parse::<u64>().ok());
+                if declared.is_some_and(|n| n > limit as u64) {
+                    return Err(too_large());
+                }
+                let body = response.take_body();
+                let collected = http_body_util::Limited::new(body, limit)
+                    .collect()
+                    .await
+                    .map_err(|_| too_large())?;
+                *response.body_mut() = SdkBody::from(collected.to_bytes());
+                Ok(response)
+            })
+        }
     }
 }

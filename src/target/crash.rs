@@ -79,10 +79,16 @@ pub fn user_frame(stack: &[String]) -> Option<String> {
 
 /// How a function error reads in a case's detail: `raised NameError: name 'x' is not defined
 /// at app.py:38`. The same words for every case that crashed the same way, so cases group.
+/// The type and the message are cut (to 100 and 500 characters): they come from the handler,
+/// which may raise an error of any size.
 pub fn describe(error_type: &str, message: &str, stack: &[String]) -> String {
     let at = user_frame(stack)
         .map(|f| format!(" at {f}"))
         .unwrap_or_default();
+    let (error_type, message) = (
+        crate::bounded::clip(error_type, 100),
+        crate::bounded::clip(message, 500),
+    );
     format!("raised {error_type}: {message}{at}")
 }
 

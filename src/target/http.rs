@@ -58,25 +58,11 @@ async fn read_body(
     url: &str,
     timeout: std::time::Duration,
 ) -> Result<Vec<u8>, TargetError> {
-    if let Some(declared) = answer.content_length()
-        && declared > MAX_RESPONSE as u64
-    {
-        return Err(TargetError::Oversized(
-            usize::try_from(declared).unwrap_or(usize::MAX),
-        ));
+    match crate::bounded::response(answer, MAX_RESPONSE).await {
+        Ok(body) => Ok(body),
+        Err(crate::bounded::ReadError::Http(e)) => Err(request_error(url, timeout, &e)),
+        Err(_) => Err(TargetError::Oversized(MAX_RESPONSE + 1)),
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = answer
-        .chunk()
-        .await
-        .map_err(|e| request_error(url, timeout, &e))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE {
-            return Err(TargetError::Oversized(body.len() + chunk.len()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn cut(s: &str) -> String {

@@ -21,13 +21,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::http::{MAX_RESPONSE, read_invoke_answer};
 use super::{Answer, BoxFuture, Call, Reply, Target, TargetError, TargetOptions, TargetStats};
+use crate::children::{Marker, kill_group};
 
 const TAIL_LINES: usize = 40;
+/// Most of one line of handler output that is kept; the rest of a longer line is dropped.
+const MAX_LINE: usize = 8 * 1024;
+/// Most of an error report (`/error`, `/init/error`) the Runtime API reads: Lambda's own limit
+/// on what an invocation returns.
+const MAX_ERROR_REPORT: usize = MAX_RESPONSE;
 const API: &str = "/2018-06-01/runtime";
 
 type ReplyTx = oneshot::Sender<(Result<Reply, TargetError>, bool)>;
@@ -57,6 +63,8 @@ struct EnvState {
     failed: Option<TargetError>,
     kill: Option<oneshot::Sender<()>>,
     pid: Option<u32>,
+    /// Marks the child and its descendants ([`crate::children`]).
+    marker: Option<Marker>,
 }
 
 struct Env {
@@ -215,19 +223,29 @@ async fn wait_ready(env: Arc<Env>, shared: &Shared) -> Result<(), TargetError> {
 }
 
 fn kill(env: &Env) {
-    let mut state = env.state.lock().expect("lock");
-    if let Some(k) = state.kill.take() {
-        let _ = k.send(());
-    }
-    if let Some(pid) = state.pid.take() {
-        // The child leads its own process group: take any grandchildren down with it.
-        unsafe {
-            libc::kill(-(pid as i32), libc::SIGKILL);
+    let marker = {
+        let mut state = env.state.lock().expect("lock");
+        if let Some(k) = state.kill.take() {
+            let _ = k.send(());
         }
+        if let Some(pid) = state.pid.take() {
+            // The child leads its own process group: take any grandchildren down with it.
+            kill_group(pid);
+        }
+        state.marker.take()
+    };
+    // And those that left the group (`setsid`), found by their marker.
+    if let Some(marker) = marker {
+        marker.kill_all();
     }
 }
 
-fn child_env(shared: &Shared, env: &Env, workdir: &std::path::Path) -> Vec<(String, String)> {
+fn child_env(
+    shared: &Shared,
+    env: &Env,
+    workdir: &std::path::Path,
+    marker: &Marker,
+) -> Vec<(String, String)> {
     let o = &shared.options;
     let handler = shared.command.last().cloned().unwrap_or_default();
     let mut stream = [0u8; 8];
@@ -262,6 +280,7 @@ fn child_env(shared: &Shared, env: &Env, workdir: &std::path::Path) -> Vec<(Stri
         ("AWS_SESSION_TOKEN".into(), "authprobe-fake-session".into()),
         ("TZ".into(), ":UTC".into()),
         ("LANG".into(), "en_US.UTF-8".into()),
+        marker.env(),
     ];
     for inherited in ["PATH", "HOME", "LD_LIBRARY_PATH", "SYSTEMROOT"] {
         if let Ok(v) = std::env::var(inherited) {
@@ -312,11 +331,12 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
     let program = &shared.command[0];
     let cwd = std::env::current_dir().map_err(|e| TargetError::Start(e.to_string()))?;
     let resolved = resolve_program(program, &workdir, &cwd).map_err(TargetError::Start)?;
+    let marker = Marker::new();
     let mut command = tokio::process::Command::new(&resolved);
     command
         .args(&shared.command[1..])
         .env_clear()
-        .envs(child_env(&shared, &env, &workdir))
+        .envs(child_env(&shared, &env, &workdir, &marker))
         .current_dir(&workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -355,14 +375,21 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
     .flatten()
     {
         let tail = env.tail.clone();
+        // Read as bytes until the end of the stream, whatever the handler prints: a byte that
+        // is not UTF-8 or a line without an end must never stop the reader, or the pipe
+        // fills (or closes) and the handler's next write fails.
         readers.push(tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            let mut reader = BufReader::new(stream);
+            while let Some(line) = crate::bounded::line(&mut reader, MAX_LINE).await {
+                let mut text = line.text;
+                if line.cut {
+                    text.push_str(" […line cut]");
+                }
                 let mut t = tail.lock().expect("lock");
                 if t.len() == TAIL_LINES {
                     t.pop_front();
                 }
-                t.push_back(line);
+                t.push_back(text);
             }
         }));
     }
@@ -377,6 +404,7 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         s.spawned_at = Some(Instant::now());
         s.kill = Some(kill_tx);
         s.pid = child.id();
+        s.marker = Some(marker);
         s.generation
     };
     env.changed.send_replace(generation);
@@ -422,7 +450,7 @@ async fn monitor(
     let tail = env.tail();
     // The child is reaped: it leaves the count once any replacement is counted in.
     let _counted_out = CountedOut(&shared.unreaped);
-    let respawn = {
+    let (respawn, marker) = {
         let mut s = env.state.lock().expect("lock");
         if s.generation != generation {
             return;
@@ -430,10 +458,9 @@ async fn monitor(
         s.alive = false;
         if let Some(pid) = s.pid.take() {
             // Anything the child left behind in its process group goes with it.
-            unsafe {
-                libc::kill(-(pid as i32), libc::SIGKILL);
-            }
+            kill_group(pid);
         }
+        let marker = s.marker.take();
         if let Some(flight) = s.in_flight.take() {
             flight.watchdog.abort();
             let cold = std::mem::replace(&mut s.cold, false);
@@ -446,7 +473,7 @@ async fn monitor(
             ));
             shared.stats.lock().expect("lock").replaced += 1;
         }
-        if !s.ready {
+        let respawn = if !s.ready {
             s.failed = Some(TargetError::Init {
                 message: s.init_error.clone().unwrap_or_else(|| {
                     format!("the handler exited ({status}) before asking for an invocation")
@@ -456,8 +483,13 @@ async fn monitor(
             false
         } else {
             true
-        }
+        };
+        (respawn, marker)
     };
+    // And what it started outside its group.
+    if let Some(marker) = marker {
+        marker.kill_all();
+    }
     env.changed.send_modify(|g| *g += 1);
     if respawn
         && !shared.shutting_down.load(Ordering::SeqCst)
@@ -636,7 +668,7 @@ fn unknown_request(id: &str) -> Response {
 }
 
 async fn response(State((env, shared)): Ctx, Path(id): Path<String>, req: Request) -> Response {
-    let body = axum::body::to_bytes(req.into_body(), MAX_RESPONSE + 1).await;
+    let body = crate::bounded::body(req.into_body(), MAX_RESPONSE).await;
     let Some((flight, cold)) = take_flight(&env, &id) else {
         return unknown_request(&id);
     };
@@ -665,12 +697,25 @@ async fn response(State((env, shared)): Ctx, Path(id): Path<String>, req: Reques
     accepted()
 }
 
+/// An error report of at most [`MAX_ERROR_REPORT`] bytes; a larger one is replaced by a
+/// report that says so.
+async fn error_report(req: Request) -> Bytes {
+    match crate::bounded::body(req.into_body(), MAX_ERROR_REPORT).await {
+        Ok(body) => body,
+        Err(e) => Bytes::from(
+            json!({"errorType": "ErrorReportTooLarge", "errorMessage": format!("the error report is {e}")})
+                .to_string(),
+        ),
+    }
+}
+
 async fn invocation_error(
     State((env, shared)): Ctx,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
+    let headers = req.headers().clone();
+    let body = error_report(req).await;
     let Some((flight, cold)) = take_flight(&env, &id) else {
         return unknown_request(&id);
     };
@@ -704,7 +749,8 @@ async fn invocation_error(
     accepted()
 }
 
-async fn init_error(State((env, _)): Ctx, body: Bytes) -> Response {
+async fn init_error(State((env, _)): Ctx, req: Request) -> Response {
+    let body = error_report(req).await;
     let message = serde_json::from_slice::<Value>(&body)
         .ok()
         .map(|v| {
@@ -713,9 +759,13 @@ async fn init_error(State((env, _)): Ctx, body: Bytes) -> Response {
                 .and_then(Value::as_str)
                 .unwrap_or("InitError");
             let m = v.get("errorMessage").and_then(Value::as_str).unwrap_or("");
-            format!("{t}: {m}")
+            format!(
+                "{}: {}",
+                crate::bounded::clip(t, 100),
+                crate::bounded::clip(m, 500)
+            )
         })
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        .unwrap_or_else(|| crate::bounded::clip(&String::from_utf8_lossy(&body), 500).into_owned());
     env.state.lock().expect("lock").init_error = Some(message);
     accepted()
 }

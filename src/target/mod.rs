@@ -331,32 +331,7 @@ impl std::fmt::Display for TargetSpec {
     }
 }
 
-/// Replaces the user-info part of every URL in `text` (`https://user:secret@host/`) with `***`,
-/// so credentials given in a target URL never reach output, reports or error messages.
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        // The authority ends at the first `/`, `?`, `#` or whitespace; user info ends at its
-        // last `@`.
-        let end = tail
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '"' || c == ')'
-            })
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(userinfo_end) => {
-                out.push_str("***");
-                rest = &tail[userinfo_end..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::net::redact_userinfo;
 
 /// Splits a command line on spaces, honouring single and double quotes.
 fn split_words(s: &str) -> Result<Vec<String>, String> {

@@ -14,6 +14,10 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Most of a token endpoint's error body an error message quotes.
 const BODY_QUOTE: usize = 300;
 
+/// The most a good token's source may give: a command's stdout, a token file, a token
+/// endpoint's answer. A JWT of API Gateway's whole 10 KiB header quota fits many times over.
+pub const MAX_TOKEN_SOURCE: usize = 1 << 20;
+
 /// A credential that never prints: its `Debug` is `<redacted>` and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -101,6 +105,13 @@ pub enum SourceError {
     /// The command took too long.
     #[error("--token-cmd did not finish within {} s", COMMAND_TIMEOUT.as_secs())]
     Timeout,
+    /// The command printed more than a token could be.
+    #[error("--token-cmd printed {source} on stdout: that is no token")]
+    TooMuch {
+        /// The limit it went past.
+        #[source]
+        source: crate::bounded::ReadError,
+    },
     /// The file could not be read.
     #[error("cannot read the token file {path}")]
     Read {
@@ -108,7 +119,7 @@ pub enum SourceError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::bounded::ReadError,
     },
     /// The file is empty.
     #[error("the token file {path} is empty")]
@@ -124,6 +135,25 @@ pub enum SourceError {
         /// Why.
         #[source]
         source: reqwest::Error,
+    },
+    /// The token endpoint answered with a redirect, which is not followed.
+    #[error("the token endpoint {url} answered HTTP {status}, a redirect to {location}")]
+    Redirected {
+        /// The endpoint.
+        url: String,
+        /// The status.
+        status: u16,
+        /// Where it pointed (its user information taken out).
+        location: String,
+    },
+    /// The token endpoint's answer was larger than a token answer can be.
+    #[error("the token endpoint {url} answered with a body of {source}")]
+    Oversized {
+        /// The endpoint.
+        url: String,
+        /// The limit.
+        #[source]
+        source: crate::bounded::ReadError,
     },
     /// The token endpoint refused the request.
     #[error("the token endpoint {url} answered HTTP {status}: {body}")]
@@ -158,13 +188,19 @@ impl SourceError {
             SourceError::Spawn(_)
             | SourceError::Failed { .. }
             | SourceError::Empty { .. }
-            | SourceError::Timeout => {
+            | SourceError::Timeout
+            | SourceError::TooMuch { .. } => {
                 "run the command by hand: it must print the token alone on stdout and exit 0"
             }
             SourceError::Read { .. } | SourceError::EmptyFile { .. } => {
-                "write the token alone into the file"
+                "write the token alone into a regular file"
             }
-            SourceError::Unreachable { .. } => "check --oauth-token-url",
+            SourceError::Unreachable { .. } | SourceError::Oversized { .. } => {
+                "check --oauth-token-url"
+            }
+            SourceError::Redirected { .. } => {
+                "pass the final token endpoint URL with --oauth-token-url: a request that carries the client secret is never sent on to another address"
+            }
             SourceError::Refused { .. } | SourceError::NoAccessToken { .. } => {
                 "check --client-id, the secret in --client-secret-env and --scope against the app client"
             }
@@ -178,13 +214,12 @@ impl TokenSource {
         match self {
             TokenSource::Command(command) => run_command(command).await,
             TokenSource::File(path) => {
-                let text =
-                    tokio::fs::read_to_string(path)
-                        .await
-                        .map_err(|source| SourceError::Read {
-                            path: path.clone(),
-                            source,
-                        })?;
+                let text = crate::bounded::text_file_async(path, MAX_TOKEN_SOURCE as u64)
+                    .await
+                    .map_err(|source| SourceError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let token = text.trim();
                 if token.is_empty() {
                     return Err(SourceError::EmptyFile { path: path.clone() });
@@ -196,39 +231,62 @@ impl TokenSource {
     }
 }
 
-/// Keeps the end of a command's stderr: the part that says what went wrong.
-fn tail(bytes: &[u8]) -> String {
-    const KEEP: usize = 2000;
-    let text = String::from_utf8_lossy(bytes);
-    let start = text.len().saturating_sub(KEEP);
-    let start = (start..text.len())
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(text.len());
-    text[start..].to_string()
-}
+/// Most of a command's stderr kept: its end, the part that says what went wrong.
+const STDERR_TAIL: usize = 2000;
 
+/// Runs the command in a process group of its own, marked ([`crate::children`]): on a
+/// timeout, a signal that cancels the run, or any other way out, it ends with everything it
+/// started. Its stdout is read up to [`MAX_TOKEN_SOURCE`], its stderr's end is kept.
 async fn run_command(command: &str) -> Result<String, SourceError> {
-    let mut child = tokio::process::Command::new("sh");
-    child
+    use std::process::Stdio;
+    let marker = crate::children::Marker::new();
+    let (var, value) = marker.env();
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.output())
-        .await
-        .map_err(|_| SourceError::Timeout)?
+        .env(var, value)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
         .map_err(SourceError::Spawn)?;
-    let stderr = tail(&output.stderr);
-    if !output.status.success() {
+    let _reaper = crate::children::Reaper::new(child.id(), marker);
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let run = async {
+        let stdout = async {
+            match stdout {
+                Some(s) => crate::bounded::stream(s, MAX_TOKEN_SOURCE).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let stderr = async {
+            match stderr {
+                Some(s) => crate::bounded::tail(s, STDERR_TAIL).await,
+                None => Vec::new(),
+            }
+        };
+        let (stdout, stderr) = tokio::join!(stdout, stderr);
+        // Past the limit, the command is not waited for: the reaper ends it.
+        let stdout = stdout.map_err(|source| SourceError::TooMuch { source })?;
+        let status = child.wait().await.map_err(SourceError::Spawn)?;
+        Ok::<_, SourceError>((status, stdout, stderr))
+    };
+    let (status, stdout, stderr) = tokio::time::timeout(COMMAND_TIMEOUT, run)
+        .await
+        .map_err(|_| SourceError::Timeout)??;
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    if !status.success() {
         return Err(SourceError::Failed {
-            status: match output.status.code() {
+            status: match status.code() {
                 Some(code) => format!("exited with status {code}"),
                 None => "was killed by a signal".into(),
             },
             stderr,
         });
     }
-    let token = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let token = String::from_utf8_lossy(&stdout).trim().to_string();
     if token.is_empty() {
         return Err(SourceError::Empty { stderr });
     }
@@ -236,9 +294,16 @@ async fn run_command(command: &str) -> Result<String, SourceError> {
 }
 
 async fn client_credentials(grant: &ClientCredentials) -> Result<String, SourceError> {
-    let (url, secret) = (grant.token_url.as_str(), &grant.secret);
+    let secret = &grant.secret;
+    // Errors name the endpoint without its user information.
+    let shown = crate::net::redact_userinfo(&grant.token_url);
+    let url = shown.as_str();
+    // No redirect is followed: on 307/308 reqwest would send the form, client_secret and
+    // all, to wherever the endpoint points, another host included. A token endpoint answers
+    // where it is configured.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|source| SourceError::Unreachable {
             url: url.to_string(),
@@ -251,7 +316,7 @@ async fn client_credentials(grant: &ClientCredentials) -> Result<String, SourceE
     if let Some(audience) = &grant.audience {
         form.push(("audience", audience));
     }
-    let request = client.post(url);
+    let request = client.post(&grant.token_url);
     let request = match grant.auth {
         ClientAuth::Basic => request.basic_auth(&grant.client_id, Some(secret.expose())),
         ClientAuth::Post => {
@@ -269,12 +334,31 @@ async fn client_credentials(grant: &ClientCredentials) -> Result<String, SourceE
             source: source.without_url(),
         })?;
     let status = answer.status();
-    let body = answer
-        .bytes()
-        .await
-        .map_err(|source| SourceError::Unreachable {
+    if status.is_redirection() {
+        let location = answer
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+            .unwrap_or_else(|| "nowhere".into());
+        return Err(SourceError::Redirected {
             url: url.to_string(),
-            source: source.without_url(),
+            status: status.as_u16(),
+            location: crate::bounded::clip(&crate::net::redact_userinfo(&location), 200)
+                .into_owned(),
+        });
+    }
+    let mut answer = answer;
+    let body = crate::bounded::response(&mut answer, MAX_TOKEN_SOURCE)
+        .await
+        .map_err(|source| match source {
+            crate::bounded::ReadError::Http(e) => SourceError::Unreachable {
+                url: url.to_string(),
+                source: e.without_url(),
+            },
+            source => SourceError::Oversized {
+                url: url.to_string(),
+                source,
+            },
         })?;
     if !status.is_success() {
         // Redacted whole, then cut: a cut first could leave a prefix of the secret behind.

@@ -118,3 +118,32 @@ pub fn run_dir(dir: &std::path::Path) -> std::path::PathBuf {
     assert_eq!(runs.len(), 1, "{runs:?}");
     runs.remove(0)
 }
+
+/// Processes (other than this one) whose command line or working directory mentions `marker`.
+pub fn processes_mentioning(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) || pid == std::process::id().to_string() {
+            continue;
+        }
+        // A zombie has exited: it holds nothing and runs nothing.
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        });
+        if zombie {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        let cwd = std::fs::read_link(entry.path().join("cwd"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if cmdline.contains(marker) || cwd.contains(marker) {
+            found.push(format!("{pid}: {cmdline}"));
+        }
+    }
+    found
+}
