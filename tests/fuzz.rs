@@ -165,11 +165,12 @@ proptest! {
 
     #[test]
     fn a_path_the_gateway_takes_reaches_a_proxied_backend_as_the_same_resource(
-        path in prop_oneof![hostile_path(), "/[ -~]{0,40}"],
+        path in prop_oneof![hostile_path(), "/[!-~]{0,40}"],
     ) {
         use authprobe::gateway::path;
+        // Not a path: the front splits the query off before the gateway sees it (and hyper
+        // takes no spaces or control characters in a request target).
         if path.contains(['?', '#']) {
-            // Not a path: the front splits the query off before the gateway sees it.
             return Ok(());
         }
         if path::check(&path).is_ok() {
