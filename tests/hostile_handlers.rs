@@ -28,6 +28,9 @@ fn conform(dir: &Path, profile: &str, env: &[&str]) -> Output {
         "p.toml",
         "--no-snapshots",
         "--no-calibrate",
+        // Every case reaches the handler: nothing is answered from the gateway's cache.
+        "--cache-ttl",
+        "0",
         "--target",
         &target,
         "--report-dir",
