@@ -574,7 +574,7 @@ impl Runner {
         // The size quota proves a rejection only when it is the token that breaks it: the
         // same request with the good token in its place fits.
         let refusal_proves =
-            answer.refusal == Some(Refusal::TooLarge) && self.fits_with_good_token(&request).await;
+            answer.refusal == Some(Refusal::TooLarge) && self.fits_with_good_token(&request);
         let detail = match &answer.auth {
             AuthStep::NotInvoked if answer.detail.is_empty() => {
                 format!("API Gateway answered {status} without invoking the authorizer")
@@ -600,16 +600,17 @@ impl Runner {
     }
 
     /// Whether `request` would fit API Gateway's quota on the request line and headers with
-    /// the good token (as the profile sends it) in place of its own credential.
-    async fn fits_with_good_token(&self, request: &ClientRequest) -> bool {
+    /// the good token (in its longest form, with `Bearer `) in place of its own credential.
+    /// Without a good token to compare, it does not.
+    fn fits_with_good_token(&self, request: &ClientRequest) -> bool {
         let credential = match &self.options.token_header {
             Some(name) => request.headers.get(name),
             None => request.authorization.as_ref(),
         };
-        let good = self
-            .minter()
-            .mint(self.minter().good_kind())
-            .map_or(0, |m| m.header_value().len());
+        let Ok(good) = self.minter().mint(self.minter().good_kind()) else {
+            return false;
+        };
+        let good = good.header_value().len();
         let bytes = gateway_request(request).line_and_header_bytes(&self.api.stage);
         bytes - credential.map_or(0, String::len) + good
             <= crate::gateway::MAX_REQUEST_LINE_AND_HEADERS
@@ -729,7 +730,7 @@ impl Runner {
             && !sent.refusal_proves;
         if unjudged {
             detail = format!(
-                "not judged: {detail}; a correct deployment answers this request so whatever the authorizer does, so nothing is known of how the authorizer treats the token"
+                "not judged: {detail}; API Gateway gives that answer whatever the authorizer does, so nothing is known of how the authorizer treats this token"
             );
         }
         if sent.outcome.is_none()
@@ -1386,7 +1387,6 @@ impl Runner {
     }
 }
 
-/// A result naming `case`, skipped until filled in.
 /// A client's request as it reaches the gateway.
 fn gateway_request(request: &ClientRequest) -> GatewayRequest {
     let mut r = GatewayRequest::new(&request.method, &request.path);
@@ -1402,6 +1402,7 @@ fn gateway_request(request: &ClientRequest) -> GatewayRequest {
     r
 }
 
+/// A result naming `case`, skipped until filled in.
 fn blank(case: &CaseSpec, what: &str) -> CaseResult {
     CaseResult {
         name: case.name.clone(),
