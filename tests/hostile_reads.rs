@@ -239,6 +239,29 @@ fn mkfifo(path: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
+#[test]
+fn a_token_file_that_is_a_fifo_is_refused_not_waited_on() {
+    // Opened for reading, a FIFO with no writer blocks forever, past any signal. (The
+    // expired-token file goes through the same reader, `bounded::text_file_async`.)
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("tok"));
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--no-snapshots",
+            "--report-dir",
+            "reports",
+            "--token-file",
+            "tok",
+        ],
+        &[],
+    );
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+    assert!(shown.contains("not a regular file (a FIFO)"), "{shown}");
+}
+
 const ONE_CASE: &str =
     "profile = \"static\"\n[run]\ncases = [{ kind = \"allow-token\", expect = \"allow\" }]\n";
 

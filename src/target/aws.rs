@@ -67,10 +67,11 @@ impl AwsLambdaTarget {
         })?;
         // The SDK reads a whole answer before looking at it; this client stops at Lambda's
         // 6 MB, so a hostile endpoint's endless payload costs no more than that.
-        let mut lambda = aws_sdk_lambda::config::Builder::from(&config);
-        if let Some(inner) = config.http_client() {
-            lambda = lambda.http_client(capped::client(inner, super::http::MAX_RESPONSE));
-        }
+        let inner = config
+            .http_client()
+            .unwrap_or_else(capped::default_https_client);
+        let lambda = aws_sdk_lambda::config::Builder::from(&config)
+            .http_client(capped::client(inner, super::http::MAX_RESPONSE));
         Ok(AwsLambdaTarget {
             function: function.clone(),
             region,
@@ -135,6 +136,10 @@ impl AwsLambdaTarget {
                     _ => Err(unreachable(format!("HTTP {status}: {code}: {message}"))),
                 }
             }
+            // The answer was over Lambda's limit (`capped`): an `error`, as for invoke:.
+            other if capped::too_large(&other) => {
+                Err(TargetError::Oversized(super::http::MAX_RESPONSE + 1))
+            }
             other => Err(unreachable(DisplayErrorContext(&other).to_string())),
         }
     }
@@ -174,6 +179,23 @@ mod capped {
     use aws_smithy_types::body::SdkBody;
     use http_body_util::BodyExt as _;
 
+    /// The client the SDK would build for itself (hyper 1, rustls on aws-lc, the proxy from
+    /// the environment), made here so that it can be wrapped.
+    pub(super) fn default_https_client() -> SharedHttpClient {
+        use aws_smithy_http_client::proxy::ProxyConfig;
+        use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+            let mut connector = aws_smithy_http_client::ConnectorBuilder::default()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        })
+    }
+
     /// `inner`, whose answers' bodies are read here up to `limit` bytes (a declared
     /// Content-Length over it is refused unread).
     pub(super) fn client(inner: SharedHttpClient, limit: usize) -> SharedHttpClient {
@@ -183,6 +205,23 @@ mod capped {
                 limit,
             })
         })
+    }
+
+    /// An answer over the limit.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the answer is larger than Lambda's 6 MB limit")]
+    struct TooLarge;
+
+    /// Whether `error` is (or was caused by) an answer over the limit.
+    pub(super) fn too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+        let mut source = Some(error);
+        while let Some(e) = source {
+            if e.downcast_ref::<TooLarge>().is_some() {
+                return true;
+            }
+            source = e.source();
+        }
+        false
     }
 
     #[derive(Debug)]
@@ -196,16 +235,7 @@ mod capped {
             let (inner, limit) = (self.inner.clone(), self.limit);
             HttpConnectorFuture::new(async move {
                 let mut response = inner.call(request).await?;
-                let too_large = || {
-                    ConnectorError::other(
-                        format!(
-                            "the answer is larger than Lambda's {} limit",
-                            crate::bounded::size(limit as u64)
-                        )
-                        .into(),
-                        None,
-                    )
-                };
+                let too_large = || ConnectorError::other(Box::new(TooLarge), None);
                 let declared = response
                     .headers()
                     .get("content-length")
