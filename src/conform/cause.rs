@@ -21,6 +21,9 @@ pub enum CauseKind {
     Availability,
     /// A policy document changed since its accepted snapshot.
     Regression,
+    /// A bad token only the trusted issuer could make was allowed (a warning unless
+    /// `--strict`).
+    Hardening,
     /// API Gateway's contract (a warning unless `--strict`).
     Contract,
     /// The target could not be asked: no verdict.
@@ -35,6 +38,7 @@ impl CauseKind {
             CauseKind::Security => "security",
             CauseKind::Availability => "availability",
             CauseKind::Regression => "regression",
+            CauseKind::Hardening => "hardening",
             CauseKind::Contract => "contract",
             CauseKind::CouldNotAsk => "could-not-run",
         }
@@ -45,6 +49,7 @@ impl CauseKind {
             Severity::Security => CauseKind::Security,
             Severity::Availability => CauseKind::Availability,
             Severity::Regression => CauseKind::Regression,
+            Severity::Hardening => CauseKind::Hardening,
             Severity::Contract => CauseKind::Contract,
         }
     }
@@ -57,7 +62,7 @@ pub struct Cause {
     pub id: String,
     /// What it is about.
     pub kind: CauseKind,
-    /// Whether it fails the run (contract causes only warn, unless `--strict`).
+    /// Whether it fails the run (contract and hardening causes only warn, unless `--strict`).
     pub fails: bool,
     /// What is wrong, as every case it covers reports it.
     pub message: String,
@@ -78,7 +83,7 @@ pub struct Cause {
 /// Two findings share a cause when they say the same thing, for the same reason, with the
 /// same fix. The order: the root cause calibration found, a cause behind every case that went
 /// wrong, then security,
-/// availability, regression, contract, could-not-run; within a kind, the cause covering more
+/// availability, regression, hardening, contract, could-not-run; within a kind, the cause covering more
 /// cases first.
 pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
     let mut causes: Vec<Cause> = Vec::new();
@@ -90,7 +95,7 @@ pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
                 causes.push(Cause {
                     id: String::new(),
                     kind,
-                    fails: kind != CauseKind::Contract || strict,
+                    fails: strict || !matches!(kind, CauseKind::Contract | CauseKind::Hardening),
                     message: message.to_string(),
                     why: why.to_string(),
                     fix: fix.to_string(),
@@ -189,6 +194,7 @@ mod tests {
             findings: findings
                 .iter()
                 .map(|(severity, message, fix)| Finding {
+                    threat: None,
                     severity: *severity,
                     message: message.to_string(),
                     why: "why".into(),

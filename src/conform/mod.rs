@@ -189,6 +189,9 @@ pub enum Status {
     Failed,
     /// Could not be asked: no verdict.
     Errored,
+    /// A must-reject case whose rejection proves nothing: no form of the good token was
+    /// allowed either, so the authorizer may reject everything. Fails the run.
+    Inconclusive,
     /// Not meaningful for this target.
     Skipped,
 }
@@ -249,6 +252,8 @@ pub struct Summary {
     pub failed: usize,
     /// Could not be asked.
     pub errored: usize,
+    /// Rejections that prove nothing: no form of the good token was allowed.
+    pub inconclusive: usize,
     /// Skipped.
     pub skipped: usize,
     /// Cases with a security finding.
@@ -257,6 +262,8 @@ pub struct Summary {
     pub availability: usize,
     /// Cases with a contract finding.
     pub contract: usize,
+    /// Cases with a hardening finding.
+    pub hardening: usize,
     /// Cases whose policy changed.
     pub regression: usize,
     /// Snapshots written for the first time.
@@ -382,7 +389,7 @@ impl RunReport {
         let s = &self.summary;
         if let Some(signal) = self.interrupted {
             signal.exit_code()
-        } else if s.failed > 0 || self.nothing_judged() {
+        } else if s.failed > 0 || s.inconclusive > 0 || self.nothing_judged() {
             crate::EXIT_FAILED
         } else if s.errored > 0 || s.snapshots_failed > 0 {
             crate::EXIT_COULD_NOT_RUN
@@ -458,6 +465,10 @@ struct Runner {
     gateway_config: GatewayConfig,
     /// The variant calibration settled on, when the profile's form was refused.
     baseline: std::sync::OnceLock<Baseline>,
+    /// Set when calibration found no form of the good token that is allowed: rejections then
+    /// prove nothing, and no policy snapshot is written (a refusal would be accepted as the
+    /// policy, and the next, correctly configured run would call it a regression).
+    good_refused: std::sync::atomic::AtomicBool,
 }
 
 /// A calibrated baseline: the variant, and the minter that mints every token on it.
@@ -663,6 +674,7 @@ impl Runner {
                 f.message = message;
             }
             None => result.findings.push(Finding {
+                threat: None,
                 severity: Severity::Contract,
                 message,
                 why: "API Gateway reuses the cached policy for every route of the API".into(),
@@ -703,6 +715,7 @@ impl Runner {
             simple: self.options.profile.simple_responses,
             cache_ttl: self.cache_ttl,
             routes: &self.route_arns,
+            shared_keys: self.options.profile.shared_keys,
             subject: (self.options.profile.profile != Profile::Static)
                 .then_some(self.minter().settings().subject.as_str()),
         }
@@ -739,6 +752,7 @@ impl Runner {
             && let Some(status) = sent.http_status
         {
             findings.push(Finding {
+                threat: None,
                 severity: Severity::Availability,
                 message: format!("a good token got HTTP {status} from API Gateway: {detail}"),
                 why: "legitimate callers are refused before the authorizer runs".into(),
@@ -763,7 +777,11 @@ impl Runner {
             );
         }
         let snapshot = match (&self.options.snapshots, &sent.response) {
-            (Some(snaps), Some(doc)) => Some(snaps.check(&case.name, doc)),
+            (Some(snaps), Some(doc))
+                if !self.good_refused.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                Some(snaps.check(&case.name, doc))
+            }
             _ => None,
         };
         if let (Some(snaps), Some(status)) = (&self.options.snapshots, &snapshot) {
@@ -809,6 +827,14 @@ impl Runner {
                 ),
             );
         }
+        // `bearer <token>` is a good token only where clients send the Bearer scheme.
+        if kind == Kind::BearerLowercase && !self.options.profile.bearer {
+            return self.skipped(
+                case,
+                kind.what(),
+                "not judged: the profile says clients send the bare token (bearer = false), so `bearer <token>` is no form a client uses",
+            );
+        }
         self.harness.refresh_identity().await;
         let what = self.minter().what(kind);
         self.minter().key_ready(kind).await;
@@ -835,6 +861,7 @@ impl Runner {
         let followed = self.harness.idp.attacker_fetches() - followed_before;
         if followed > 0 {
             result.findings.push(Finding {
+                threat: None,
                 severity: Severity::Security,
                 message: format!("the authorizer fetched the URL named in the token header ({followed} time(s))"),
                 why: "server-side request forgery: a token can make the authorizer call any URL, and trust the keys it finds there".into(),
@@ -862,6 +889,7 @@ impl Runner {
                 ));
                 result.findings.retain(|f| f.severity != Severity::Security);
                 result.findings.push(Finding {
+                    threat: None,
                     severity: Severity::Contract,
                     message: "exp as a string of digits was accepted and read as a number".into(),
                     why: "no hole: a string exp in the past was refused, so expiry is enforced; but exp is a NumericDate (RFC 7519 §2, §4.1.4), and libraries that accept a string here have skipped the check entirely (CVE-2026-25537 class)".into(),
@@ -966,6 +994,7 @@ impl Runner {
             root.kind = "calibration".into();
             root.stateful = true;
             root.findings.push(Finding {
+                threat: None,
                 severity: (variant.severity)(&self.options.profile),
                 message: format!(
                     "the good token as clients send it (`{shown}`) is refused; {} is allowed",
@@ -977,6 +1006,7 @@ impl Runner {
             root.status = status_of(&root.findings, false, self.options.strict);
             return Some((found, Some(root)));
         }
+        self.good_refused.store(true, std::sync::atomic::Ordering::SeqCst);
         // A good token that crashes the authorizer in every form is a crash, reported as one
         // on the cases; "no form was allowed" would only repeat it.
         if first.outcome == Some(Outcome::Error) {
@@ -1230,6 +1260,7 @@ impl Runner {
         }
         if first_outcome == Some(Outcome::Deny) && !allowed.is_empty() {
             r.findings.push(Finding {
+                threat: None,
                 severity: Severity::Security,
                 message: format!(
                     "a token denied on {} was allowed on {} (from the same cached policy)",
@@ -1280,6 +1311,7 @@ impl Runner {
         });
         if shared {
             r.findings.push(Finding {
+                threat: None,
                 severity: Severity::Security,
                 message: format!("`{kind}` was answered from another token's cached policy"),
                 why: "anyone gets in with any token while a good one is cached".into(),
@@ -1325,6 +1357,7 @@ impl Runner {
         ));
         if fetches > FLOOD_FETCH_BOUND {
             r.findings.push(Finding {
+                threat: None,
                 severity: Severity::Availability,
                 message: format!("{FLOOD} unknown kids caused {fetches} JWKS fetches (bound: {FLOOD_FETCH_BOUND})"),
                 why: "anyone can make the authorizer hammer the IdP, get it throttled, and lock everyone out".into(),
@@ -1387,6 +1420,29 @@ impl Runner {
     }
 }
 
+/// When no form of the good token was allowed (calibration found none, or every good case was
+/// refused), a rejection proves nothing: an authorizer that refuses everything would pass every
+/// must-reject case. Those cases become [`Status::Inconclusive`] instead of passing.
+fn mark_inconclusive(cases: &mut [CaseResult], good_refused: bool) {
+    let judged_good = cases
+        .iter()
+        .filter(|c| c.expected == "allow" && c.kind != "calibration" && c.observed.is_some());
+    let good_allowed = judged_good.clone().any(|c| c.observed == Some(Outcome::Allow));
+    let no_good = good_refused || (judged_good.count() > 0 && !good_allowed);
+    if !no_good {
+        return;
+    }
+    for case in cases.iter_mut() {
+        if case.expected == "reject" && matches!(case.status, Status::Passed | Status::Warned) {
+            case.status = Status::Inconclusive;
+            case.detail = format!(
+                "inconclusive: no form of the good token was allowed, so this rejection proves nothing ({})",
+                case.detail
+            );
+        }
+    }
+}
+
 /// A client's request as it reaches the gateway.
 fn gateway_request(request: &ClientRequest) -> GatewayRequest {
     let mut r = GatewayRequest::new(&request.method, &request.path);
@@ -1434,7 +1490,7 @@ fn status_of(findings: &[Finding], could_not_ask: bool, strict: bool) -> Status 
         Status::Errored
     } else if findings
         .iter()
-        .any(|f| f.severity != Severity::Contract || strict)
+        .any(|f| f.severity.fails(strict))
     {
         Status::Failed
     } else if findings.is_empty() {
@@ -1455,12 +1511,14 @@ fn summarize(cases: &[CaseResult]) -> Summary {
             Status::Warned => s.warned += 1,
             Status::Failed => s.failed += 1,
             Status::Errored => s.errored += 1,
+            Status::Inconclusive => s.inconclusive += 1,
             Status::Skipped => s.skipped += 1,
         }
         let has = |sev| c.findings.iter().any(|f| f.severity == sev);
         s.security += usize::from(has(Severity::Security));
         s.availability += usize::from(has(Severity::Availability));
         s.contract += usize::from(has(Severity::Contract));
+        s.hardening += usize::from(has(Severity::Hardening));
         s.regression += usize::from(has(Severity::Regression));
         match c.snapshot {
             Some(SnapshotStatus::New) => s.snapshots_new += 1,
@@ -1599,6 +1657,7 @@ pub async fn run(
         gateway,
         gateway_config,
         baseline: std::sync::OnceLock::new(),
+        good_refused: std::sync::atomic::AtomicBool::new(false),
     });
     let target_name = harness.target.describe();
     let total = p.cases.len();
@@ -1709,6 +1768,10 @@ pub async fn run(
         cases.push(result);
     }
     drop(in_flight);
+    mark_inconclusive(
+        &mut cases,
+        runner.good_refused.load(std::sync::atomic::Ordering::SeqCst),
+    );
     let target_stats = harness.target.stats();
     harness.target.shutdown().await;
     // The IdP may still hold a fault set by an abandoned stateful case: it goes down with the

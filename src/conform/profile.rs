@@ -62,6 +62,7 @@ struct RawAuthorizer {
     bearer: Option<bool>,
     rotation_window_seconds: Option<Spanned<u64>>,
     jwks_timeout: Option<Spanned<String>>,
+    shared_keys: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,6 +370,11 @@ pub struct ProfileSpec {
     pub jwks_timeout: std::time::Duration,
     /// Clients send `Bearer `.
     pub bearer: bool,
+    /// Whether the issuer's signing keys are shared with other issuers or tenants (Google's
+    /// and Firebase's are): then an `iss` check is what keeps the others out, and a wrong
+    /// `iss` allowed is a security finding; otherwise only the issuer could sign one
+    /// (hardening). Off by default: Cognito pools, Auth0 and Okta tenants sign with their own.
+    pub shared_keys: bool,
     /// Authorizer result cache TTL of the API.
     pub cache_ttl: u64,
     /// The API's routes (the first is where cases go unless they name one).
@@ -811,6 +817,7 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             .map(|w| std::time::Duration::from_secs(w.into_inner())),
         jwks_timeout,
         bearer,
+        shared_keys: raw.authorizer.shared_keys.unwrap_or(false),
         cache_ttl: raw.api.cache_ttl.into_inner(),
         routes,
         cases,

@@ -413,6 +413,7 @@ impl Snapshots {
         }
         match status {
             SnapshotStatus::Changed { .. } => Some(Finding {
+                threat: None,
                 severity: Severity::Regression,
                 message: "the policy document differs from the accepted snapshot".into(),
                 why: "what callers may do changed; if that was not intended, it is a regression"
@@ -421,6 +422,7 @@ impl Snapshots {
                     .into(),
             }),
             SnapshotStatus::Missing => Some(Finding {
+                threat: None,
                 severity: Severity::Regression,
                 message: "no accepted snapshot of the policy document".into(),
                 why: "in CI a policy is compared with the one accepted before, never written anew: a snapshot only written here would be lost and catch nothing".into(),

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::event::EventKind;
 use crate::policy::{self, ApiKind, Decision, MethodArn};
 use crate::target::Outcome;
-use crate::tokens::{Kind, Reason};
+use crate::tokens::{Kind, Reason, Threat};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -19,6 +19,10 @@ pub enum Severity {
     Availability,
     /// The policy document changed since the last accepted snapshot.
     Regression,
+    /// A bad token was allowed that only the trusted issuer could have made (another
+    /// algorithm by its key, no `exp`, a genuine signature under a wrong `kid`): no one else
+    /// gets in, but the authorizer trusts more than it should (a warning unless `--strict`).
+    Hardening,
     /// A contract broken without a hole or a lockout: API Gateway's (Deny instead of
     /// Unauthorized, a policy unsafe to cache, …), the JWT RFCs', the profile's leeway (a
     /// warning unless `--strict`).
@@ -32,6 +36,7 @@ impl Severity {
             Severity::Security => "security",
             Severity::Availability => "availability",
             Severity::Regression => "regression",
+            Severity::Hardening => "hardening",
             Severity::Contract => "contract",
         }
     }
@@ -40,6 +45,10 @@ impl Severity {
 /// One thing wrong with an answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// For a bad token allowed: who can make such a token ([`Threat`]), which decides
+    /// between `security` and `hardening`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threat: Option<Threat>,
     /// How bad.
     pub severity: Severity,
     /// What is wrong, in one line.
@@ -52,6 +61,7 @@ pub struct Finding {
 
 fn finding(severity: Severity, message: impl Into<String>, why: &str, fix: &str) -> Finding {
     Finding {
+        threat: None,
         severity,
         message: message.into(),
         why: why.into(),
@@ -146,6 +156,17 @@ pub struct Context<'a> {
     pub routes: &'a [MethodArn],
     /// The `sub` good tokens carry (`None` for the static profile).
     pub subject: Option<&'a str>,
+    /// Whether the issuer's key set is shared with other issuers (the profile's
+    /// `shared_keys`): then an `iss` check is what keeps them out.
+    pub shared_keys: bool,
+}
+
+impl Severity {
+    /// Whether a finding of this severity fails the run (the warnings, contract and
+    /// hardening, only with `--strict`).
+    pub fn fails(self, strict: bool) -> bool {
+        strict || !matches!(self, Severity::Contract | Severity::Hardening)
+    }
 }
 
 /// Judges one answer. `kind` is the token kind, `reason` why a correct authorizer rejects it.
@@ -186,12 +207,24 @@ pub fn judge(
             "legitimate callers are locked out",
             availability_fix(kind),
         )),
-        (false, Outcome::Allow) => out.push(finding(
-            Severity::Security,
-            format!("a token that must be rejected was allowed ({detail})"),
-            "whoever holds or forges such a token gets in",
-            reason.map_or("reject it", security_fix),
-        )),
+        // Who gets in decides how bad it is: anyone, or a holder of another token, is a hole;
+        // only the issuer itself is a weakness. A stateful case with no kind (no header at
+        // all) is anyone's.
+        (false, Outcome::Allow) => {
+            let threat = kind.and_then(Kind::threat).unwrap_or(Threat::Anyone);
+            let severity = if threat.exploitable(cx.shared_keys) {
+                Severity::Security
+            } else {
+                Severity::Hardening
+            };
+            out.push(Finding {
+                threat: Some(threat),
+                severity,
+                message: format!("a token that must be rejected was allowed ({detail})"),
+                why: threat.who(cx.shared_keys).to_string(),
+                fix: reason.map_or("reject it", security_fix).to_string(),
+            });
+        }
         // HTTP APIs reject with `isAuthorized: false` (simple responses) or a Deny policy, both
         // answered 403: that is their documented contract (reference §2.2 and D-HTTP), and
         // the `Unauthorized` convention belongs to REST APIs. Only REST is judged on it.
@@ -285,6 +318,7 @@ mod tests {
             cache_ttl: 0,
             routes: &[],
             subject: None,
+            shared_keys: false,
         }
     }
 
@@ -307,6 +341,28 @@ mod tests {
         assert!(judge_deny(EventKind::V2, true).is_empty());
         assert!(judge_deny(EventKind::V2, false).is_empty());
         assert!(judge_deny(EventKind::V1, false).is_empty());
+    }
+
+    #[test]
+    fn a_bad_token_allowed_is_security_when_others_can_make_it_and_hardening_when_only_the_issuer_can()
+     {
+        let allowed = |kind: Kind, shared_keys: bool| {
+            let cx = Context {
+                shared_keys,
+                ..cx(EventKind::Token, false)
+            };
+            let f = judge(false, Some(kind), None, Outcome::Allow, "policy allows", None, &cx);
+            (f[0].severity, f[0].why.clone())
+        };
+        assert_eq!(allowed(Kind::AlgNone, false).0, Severity::Security);
+        assert_eq!(allowed(Kind::AudWrong, false).0, Severity::Security);
+        assert_eq!(allowed(Kind::Rs512, false).0, Severity::Hardening);
+        assert_eq!(allowed(Kind::KidUnknown, false).0, Severity::Hardening);
+        assert!(allowed(Kind::KidUnknown, false).1.contains("genuine"));
+        // iss: the issuer's own key set makes it the issuer's; a shared one, anyone's.
+        assert_eq!(allowed(Kind::IssWrong, false).0, Severity::Hardening);
+        assert_eq!(allowed(Kind::IssWrong, true).0, Severity::Security);
+        assert!(allowed(Kind::IssWrong, false).1.contains("shared_keys"));
     }
 
     #[test]

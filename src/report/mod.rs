@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use crate::conform::cause::{Cause, CauseKind};
 use crate::conform::snapshot::SnapshotStatus;
-use crate::conform::verdict::Severity;
 use crate::conform::{CaseResult, Event, RunReport, Status};
 use crate::stop::Signal;
 
@@ -185,6 +184,7 @@ impl<'a> Terminal<'a> {
             Status::Warned => p.yellow("warn"),
             Status::Failed => p.red("FAIL"),
             Status::Errored => p.red("ERR "),
+            Status::Inconclusive => p.yellow("??? "),
             Status::Skipped => p.dim("skip"),
         };
         // The outcome, and the HTTP status a client saw when the case went through a gateway.
@@ -201,7 +201,7 @@ impl<'a> Terminal<'a> {
                 .map(|f| f.severity.name())
                 .collect::<Vec<_>>()
                 .join(", "),
-            Status::Skipped | Status::Errored => r.detail.clone(),
+            Status::Skipped | Status::Errored | Status::Inconclusive => r.detail.clone(),
             Status::Passed => format!("{:.1} ms", r.elapsed_ms),
         };
         format!(
@@ -447,6 +447,10 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         (_, 1) if report.nothing_judged() => {
             p.red("FAILED (nothing was judged: every case was skipped)")
         }
+        (_, 1) if s.inconclusive > 0 && s.failed == 0 => p.red(&format!(
+            "FAILED (inconclusive: no form of the good token was allowed, so {} rejection(s) prove nothing)",
+            s.inconclusive
+        )),
         (_, 1) => p.red("FAILED"),
         _ => p.red("COULD NOT RUN"),
     };
@@ -459,17 +463,18 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         (
             "result",
             format!(
-                "{verdict}: {} passed, {} failed, {} warning(s), {} could not be asked, {} skipped, of {}",
-                s.passed, s.failed, s.warned, s.errored, s.skipped, s.total
+                "{verdict}: {} passed, {} failed, {} warning(s), {} inconclusive, {} could not be asked, {} skipped, of {}",
+                s.passed, s.failed, s.warned, s.inconclusive, s.errored, s.skipped, s.total
             ),
         ),
         (
             "findings",
             format!(
-                "{} cause(s); cases with security {}, availability {}, contract {}, regression {} findings",
+                "{} cause(s); cases with security {}, availability {}, hardening {}, contract {}, regression {} findings",
                 report.causes.len(),
                 s.security,
                 s.availability,
+                s.hardening,
                 s.contract,
                 s.regression
             ),
@@ -586,7 +591,8 @@ pub fn junit(report: &RunReport) -> String {
                 s.set_message(case.detail.clone());
                 s
             }
-            Status::Errored => {
+            // Nothing was judged: no verdict either way, as for a case that could not be asked.
+            Status::Errored | Status::Inconclusive => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
                 s.set_message(case.detail.clone());
                 s
@@ -596,7 +602,7 @@ pub fn junit(report: &RunReport) -> String {
                 let first = case
                     .findings
                     .iter()
-                    .find(|f| f.severity != Severity::Contract || report.strict)
+                    .find(|f| f.severity.fails(report.strict))
                     .or(case.findings.first());
                 if let Some(f) = first {
                     s.set_message(format!("[{}] {}", f.severity.name(), f.message));
@@ -686,7 +692,7 @@ pub fn markdown(report: &RunReport) -> String {
         report.profile, report.target
     );
     md.push_str(&format!(
-        "| | |\n|---|---|\n| result | **{}** |\n| cases | {} passed, {} failed, {} warnings, {} could not be asked, {} skipped, of {} |\n| findings | security {}, availability {}, contract {}, regression {} |\n| scenario | {} |\n| started | {} |\n| duration | {:.2} s |\n\n",
+        "| | |\n|---|---|\n| result | **{}** |\n| cases | {} passed, {} failed, {} warnings, {} inconclusive, {} could not be asked, {} skipped, of {} |\n| findings | security {}, availability {}, hardening {}, contract {}, regression {} |\n| scenario | {} |\n| started | {} |\n| duration | {:.2} s |\n\n",
         match (report.interrupted, report.exit_code()) {
             (Some(Signal::Sigint), _) => "interrupted by SIGINT: partial",
             (Some(Signal::Sigterm), _) => "interrupted by SIGTERM: partial",
@@ -694,11 +700,14 @@ pub fn markdown(report: &RunReport) -> String {
             (_, 1) if report.nothing_judged() => {
                 "failed (nothing was judged: every case was skipped)"
             }
+            (_, 1) if s.inconclusive > 0 && s.failed == 0 => {
+                "failed (inconclusive: no form of the good token was allowed)"
+            }
             (_, 1) => "failed",
             _ => "could not run",
         },
-        s.passed, s.failed, s.warned, s.errored, s.skipped, s.total,
-        s.security, s.availability, s.contract, s.regression,
+        s.passed, s.failed, s.warned, s.inconclusive, s.errored, s.skipped, s.total,
+        s.security, s.availability, s.hardening, s.contract, s.regression,
         report.scenario, report.started, report.duration_ms / 1e3
     ));
     if let Some(c) = &report.calibration {

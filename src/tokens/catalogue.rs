@@ -117,6 +117,69 @@ impl Reason {
     }
 }
 
+/// Who can make a token of a bad kind, and so who can exploit an authorizer that lets such a
+/// token in. The severity of a bad token allowed follows from it: `security` when someone not
+/// entitled gets in with what they can get, `hardening` when only the trusted issuer could
+/// have made the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Threat {
+    /// No key and no token of the issuer is needed: `alg: none`, an attacker's own key, a
+    /// signature removed or broken, a key URL in the header.
+    Anyone,
+    /// A token the issuer really signed, for something else: an expired one, one for another
+    /// audience, app client or token use.
+    Holder,
+    /// Only the issuer could sign it: another algorithm by its key, no `exp`, a future `iat`.
+    Issuer,
+    /// Only the issuer could sign it, unless its key set is shared with other issuers
+    /// (Google's and Firebase's are): then any of them can (`iss` checks).
+    IssuerUnlessShared,
+    /// A genuine signature by a published key under a wrong or missing `kid`: only the
+    /// issuer's own tokens get in, but the `kid` is ignored.
+    KidIgnored,
+    /// A genuine, valid token written differently (padding, alphabet, an extra part, spacing):
+    /// only its holder gets in, as they would anyway.
+    Reshaped,
+}
+
+impl Threat {
+    /// Whether a token of this kind lets in someone not entitled, given whether the issuer's
+    /// keys are shared with other issuers.
+    pub fn exploitable(self, shared_keys: bool) -> bool {
+        match self {
+            Threat::Anyone | Threat::Holder => true,
+            Threat::IssuerUnlessShared => shared_keys,
+            Threat::Issuer | Threat::KidIgnored | Threat::Reshaped => false,
+        }
+    }
+
+    /// Who can exploit an authorizer that allows such a token, in one line.
+    pub fn who(self, shared_keys: bool) -> &'static str {
+        match self {
+            Threat::Anyone => "anyone can make such a token: no key and no token of the issuer is needed",
+            Threat::Holder => {
+                "anyone holding a token the issuer signed for something else (an expired one, or one for another audience, app client or token use) gets in with it"
+            }
+            Threat::IssuerUnlessShared if shared_keys => {
+                "the key set is shared with other issuers (shared_keys = true): a token any of them signs gets in"
+            }
+            Threat::IssuerUnlessShared => {
+                "only a token signed by this issuer's own keys gets in, so only the issuer could exploit it (assuming its key set is its own; set shared_keys = true in the profile if other issuers share it, as Google's and Firebase's do)"
+            }
+            Threat::Issuer => {
+                "only the trusted issuer could make such a token: no one else can exploit it, but the authorizer trusts more than it should"
+            }
+            Threat::KidIgnored => {
+                "the signature is genuine, by a published key: only the issuer's tokens get in, but the kid is ignored, so a rotated-in or retired key is not handled as the issuer means (see key-rotation)"
+            }
+            Threat::Reshaped => {
+                "the token inside is genuine and valid, only written differently: its holder gets nothing more than with the token itself, but the parser is laxer than the standard"
+            }
+        }
+    }
+}
+
 /// What a correct authorizer does with a kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "expect", content = "reason")]
@@ -275,6 +338,43 @@ impl Kind {
         scored.into_iter().take(3).map(|(_, n)| n).collect()
     }
 
+    /// Who can make a token of this kind ([`Threat`]); `None` for the good kinds.
+    pub fn threat(self) -> Option<Threat> {
+        use Kind::*;
+        use Threat as T;
+        Some(match self {
+            Valid | ValidAudArray | ValidWithinLeeway | CognitoAccess | CognitoId | Hs256Valid
+            | AllowToken | BearerLowercase => return None,
+            // A token once valid: anyone who held one (or found one in a log).
+            Expired | ExpiredBeyondLeeway => T::Holder,
+            NotYetValid | IatFuture | ExpMissing | ExpString => T::Issuer,
+            // Signed by the published key; only the kid is wrong.
+            KidMissing | KidUnknown | KidWrong | KidPathTraversal | KidSqlInjection => {
+                T::KidIgnored
+            }
+            // Signed by a key that was never published: anyone's.
+            KeyNotInJwks => T::Anyone,
+            WeakKey => T::Issuer,
+            JwkEmbedded | JkuHeader | X5uHeader => T::Anyone,
+            AlgNone | AlgNoneCapitalized | AlgNoneUpper | AlgNoneMixed => T::Anyone,
+            // The public key is public; the empty secret is no secret.
+            KeyConfusion | Hs256EmptySecret => T::Anyone,
+            Rs384 | Rs512 | Ps256 => T::Issuer,
+            SigStripped | SigTruncated | SigBitFlipped | PayloadTampered => T::Anyone,
+            AudWrong | AudMissing | TokenUseSwapped | ClientIdWrong => T::Holder,
+            AudEmptyArray | IssMissing | SubMissing | CritUnknown => T::Issuer,
+            IssWrong | IssTrailingSlash | IssPrefix => T::IssuerUnlessShared,
+            WrongStaticToken | EmptyHeader => T::Anyone,
+            // No signature at all, or no token at all.
+            TwoParts | ManyDots => T::Anyone,
+            FourParts | Base64Padding | Base64Standard | WhitespaceInside | BearerDoubleSpace => {
+                T::Reshaped
+            }
+            // Validly signed, only too large.
+            Oversized => T::Issuer,
+        })
+    }
+
     /// Allow or reject: the same for every profile the kind applies to.
     pub fn direction(self) -> Expect {
         match self.family() {
@@ -391,6 +491,19 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    #[test]
+    fn every_bad_kind_says_who_can_make_it_and_no_good_kind_does() {
+        for kind in Kind::ALL {
+            let good = kind.direction() == Expect::Allow;
+            assert_eq!(kind.threat().is_none(), good, "{kind}");
+        }
+        // Anyone's forgeries are security whatever the deployment; the issuer's own are not.
+        assert!(Kind::AlgNone.threat().unwrap().exploitable(false));
+        assert!(!Kind::Rs512.threat().unwrap().exploitable(true));
+        let iss = Kind::IssWrong.threat().unwrap();
+        assert!(!iss.exploitable(false) && iss.exploitable(true));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-pub use catalogue::{Expect, Family, Kind, Profile, Reason, TokenUse};
+pub use catalogue::{Expect, Family, Kind, Profile, Reason, Threat, TokenUse};
 
 use crate::keys::{KeyRing, RsaAlg, SigningKey};
 
