@@ -887,7 +887,7 @@ impl Runner {
                     "the same token with exp a string an hour in the past was refused ({}): the string is read as a number and expiry is enforced",
                     again.detail
                 ));
-                result.findings.retain(|f| f.severity != Severity::Security);
+                result.findings.retain(|f| f.threat.is_none());
                 result.findings.push(Finding {
                     threat: None,
                     severity: Severity::Contract,
@@ -1006,7 +1006,8 @@ impl Runner {
             root.status = status_of(&root.findings, false, self.options.strict);
             return Some((found, Some(root)));
         }
-        self.good_refused.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.good_refused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         // A good token that crashes the authorizer in every form is a crash, reported as one
         // on the cases; "no form was allowed" would only repeat it.
         if first.outcome == Some(Outcome::Error) {
@@ -1427,7 +1428,9 @@ fn mark_inconclusive(cases: &mut [CaseResult], good_refused: bool) {
     let judged_good = cases
         .iter()
         .filter(|c| c.expected == "allow" && c.kind != "calibration" && c.observed.is_some());
-    let good_allowed = judged_good.clone().any(|c| c.observed == Some(Outcome::Allow));
+    let good_allowed = judged_good
+        .clone()
+        .any(|c| c.observed == Some(Outcome::Allow));
     let no_good = good_refused || (judged_good.count() > 0 && !good_allowed);
     if !no_good {
         return;
@@ -1488,10 +1491,7 @@ fn blank(case: &CaseSpec, what: &str) -> CaseResult {
 fn status_of(findings: &[Finding], could_not_ask: bool, strict: bool) -> Status {
     if could_not_ask {
         Status::Errored
-    } else if findings
-        .iter()
-        .any(|f| f.severity.fails(strict))
-    {
+    } else if findings.iter().any(|f| f.severity.fails(strict)) {
         Status::Failed
     } else if findings.is_empty() {
         Status::Passed
@@ -1770,7 +1770,9 @@ pub async fn run(
     drop(in_flight);
     mark_inconclusive(
         &mut cases,
-        runner.good_refused.load(std::sync::atomic::Ordering::SeqCst),
+        runner
+            .good_refused
+            .load(std::sync::atomic::Ordering::SeqCst),
     );
     let target_stats = harness.target.stats();
     harness.target.shutdown().await;

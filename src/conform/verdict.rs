@@ -351,7 +351,15 @@ mod tests {
                 shared_keys,
                 ..cx(EventKind::Token, false)
             };
-            let f = judge(false, Some(kind), None, Outcome::Allow, "policy allows", None, &cx);
+            let f = judge(
+                false,
+                Some(kind),
+                None,
+                Outcome::Allow,
+                "policy allows",
+                None,
+                &cx,
+            );
             (f[0].severity, f[0].why.clone())
         };
         assert_eq!(allowed(Kind::AlgNone, false).0, Severity::Security);

@@ -157,7 +157,9 @@ impl Threat {
     /// Who can exploit an authorizer that allows such a token, in one line.
     pub fn who(self, shared_keys: bool) -> &'static str {
         match self {
-            Threat::Anyone => "anyone can make such a token: no key and no token of the issuer is needed",
+            Threat::Anyone => {
+                "anyone can make such a token: no key and no token of the issuer is needed"
+            }
             Threat::Holder => {
                 "anyone holding a token the issuer signed for something else (an expired one, or one for another audience, app client or token use) gets in with it"
             }

@@ -1,0 +1,260 @@
+//! What a verdict claims, checked against authorizers written to test it: who can exploit a bad
+//! token that gets in (security when anyone or a holder of another token can, hardening when
+//! only the issuer could), nothing passed when no good token gets in either, and cases that
+//! follow the profile's own form. Each runs the real binary on the plain Python runtime of
+//! tests/fixtures/runtime.
+
+mod support;
+
+use std::path::Path;
+
+use authprobe::tokens::{Kind, Profile, TokenUse};
+use support::authprobe_in;
+
+fn bootstrap() -> String {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runtime/bootstrap.py")
+        .display()
+        .to_string()
+}
+
+/// `conform` with `args` against the plain runtime in `mode`; the run's report.json.
+fn conform(dir: &Path, mode: &str, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let target = format!("lambda:python3 {}", bootstrap());
+    let env = format!("MODE={mode}");
+    let mut all = vec![
+        "conform",
+        "--target",
+        &target,
+        "--env",
+        &env,
+        "--report-dir",
+        "reports",
+    ];
+    all.extend(args);
+    let out = authprobe_in(dir, &all, &[]);
+    let text = std::fs::read_to_string(support::run_dir(dir).join("report.json"))
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), serde_json::from_str(&text).unwrap())
+}
+
+fn severities(report: &serde_json::Value, name: &str) -> Vec<String> {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["severity"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_bad_token_let_in_is_security_when_others_can_make_it_and_hardening_when_only_the_issuer_can() {
+    // An authorizer that allows everything: every bad kind gets in, and each is judged by who
+    // could make it.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "allow",
+        &["--profile", "jwks", "--no-snapshots"],
+    );
+    assert_eq!(code, Some(1));
+    let mut judged = 0;
+    for kind in Kind::ALL {
+        let Some(authprobe::tokens::Expect::Reject(_)) =
+            kind.expect(Profile::Jwks, TokenUse::Access)
+        else {
+            continue;
+        };
+        // Kinds API Gateway refuses before the authorizer (no header, over the quota) never
+        // reach it.
+        let case = report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == kind.name())
+            .unwrap();
+        if case["observed"] != "allow" {
+            continue;
+        }
+        let threat = kind.threat().expect("a bad kind has a threat");
+        let found = severities(&report, kind.name());
+        let want = if threat.exploitable(false) {
+            "security"
+        } else {
+            "hardening"
+        };
+        assert!(found.iter().any(|s| s == want), "{kind}: {found:?}");
+        assert!(
+            !found
+                .iter()
+                .any(|s| s != want && (s == "security" || s == "hardening")),
+            "{kind}: {found:?}"
+        );
+        judged += 1;
+    }
+    assert!(judged > 40, "{judged}");
+    // The plain readings a reviewer would give.
+    for (name, want) in [
+        ("alg-none", "security"),
+        ("key-confusion", "security"),
+        ("aud-wrong", "security"),
+        ("expired", "security"),
+        ("rs512", "hardening"),
+        ("kid-unknown", "hardening"),
+        ("iss-wrong", "hardening"),
+        ("exp-missing", "hardening"),
+        ("base64-standard", "hardening"),
+    ] {
+        assert!(
+            severities(&report, name).iter().any(|s| s == want),
+            "{name}"
+        );
+    }
+    let why = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "kid-unknown")
+        .unwrap()["findings"][0]["why"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("genuine"), "{why}");
+    assert!(report["summary"]["hardening"].as_u64().unwrap() > 5);
+}
+
+#[test]
+fn a_shared_key_set_makes_a_wrong_issuer_security_and_strict_fails_hardening() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "profile = \"jwks\"\n[authorizer]\nshared_keys = true\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"iss-wrong\", expect = \"reject\" },\n]\n",
+    )
+    .unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "allow",
+        &["--scenario", "p.toml", "--no-snapshots"],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(severities(&report, "iss-wrong"), ["security"]);
+
+    // Without shared keys only the issuer could sign another iss: a warning, which --strict
+    // turns into a failure.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "profile = \"jwks\"\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"rs512\", expect = \"reject\" },\n]\n",
+    )
+    .unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "allow",
+        &["--scenario", "p.toml", "--no-snapshots", "--cache-ttl", "0"],
+    );
+    assert_eq!(severities(&report, "rs512"), ["hardening"]);
+    assert_eq!(code, Some(0), "a hardening finding alone warns");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "profile = \"jwks\"\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"rs512\", expect = \"reject\" },\n]\n",
+    )
+    .unwrap();
+    let (code, _) = conform(
+        dir.path(),
+        "allow",
+        &[
+            "--scenario",
+            "p.toml",
+            "--no-snapshots",
+            "--cache-ttl",
+            "0",
+            "--strict",
+        ],
+    );
+    assert_eq!(code, Some(1), "--strict fails it");
+}
+
+#[test]
+fn an_authorizer_that_refuses_everything_proves_nothing_and_leaves_no_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "unauthorized",
+        &["--profile", "jwks", "--snapshots", "snaps"],
+    );
+    assert_eq!(code, Some(1));
+    let cases = report["cases"].as_array().unwrap();
+    let passed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c["expected"] == "reject" && c["status"] == "passed")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        passed.is_empty(),
+        "passed while nothing was allowed: {passed:?}"
+    );
+    assert!(report["summary"]["inconclusive"].as_u64().unwrap() > 30);
+    let expired = cases.iter().find(|c| c["name"] == "expired").unwrap();
+    assert_eq!(expired["status"], "inconclusive");
+    assert!(
+        expired["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("inconclusive: no form of the good token was allowed"),
+        "{expired}"
+    );
+    // A refusal is not a policy to accept: nothing was written for the next run to compare.
+    let snaps: Vec<_> = walk(&dir.path().join("snaps"));
+    assert!(snaps.is_empty(), "{snaps:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn bearer_lowercase_is_not_a_good_token_where_clients_send_the_bare_token() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "profile = \"jwks\"\n[authorizer]\nbearer = false\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"bearer-lowercase\", expect = \"allow\" },\n]\n",
+    )
+    .unwrap();
+    // An authorizer that takes only the bare token: `bearer <token>` refused is right here.
+    let (code, report) = conform(
+        dir.path(),
+        "bare",
+        &["--scenario", "p.toml", "--no-snapshots"],
+    );
+    assert_eq!(code, Some(0));
+    let case = report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "bearer-lowercase")
+        .unwrap()
+        .clone();
+    assert_eq!(case["status"], "skipped");
+    assert!(
+        case["detail"].as_str().unwrap().contains("bearer = false"),
+        "{case}"
+    );
+}
