@@ -17,8 +17,12 @@
 
 use serde::Serialize;
 
-use super::profile::ProfileSpec;
-use super::verdict::Severity;
+use super::CaseResult;
+use super::profile::{CaseKind, CaseSpec, HeaderForm, ProfileSpec};
+use super::runner::{Baseline, Runner, Sent, blank, status_of};
+use super::verdict::{Finding, Severity};
+use crate::event::ClientRequest;
+use crate::target::Outcome;
 use crate::tokens::{ClaimEdit, Kind, Minted, Profile, Scheme, TokenUse};
 
 /// How a variant writes the Authorization header around a credential.
@@ -283,6 +287,128 @@ pub fn header_on(shape: HeaderShape, minted: &Minted) -> String {
         // The header-form kinds are skipped on a baseline; sent as minted if ever asked.
         Scheme::LowercaseBearer | Scheme::DoubleSpace | Scheme::Empty => minted.header_value(),
     }
+}
+
+impl Runner {
+    /// Sends the good token as the profile says clients send it; when it is refused, tries
+    /// each calibration variant in order. Returns what was found and, when a variant was
+    /// allowed, the root-cause case that reports it (the baseline is then set for the run).
+    /// `None` when the profile's form is allowed, or the target could not be asked.
+    pub(super) async fn calibrate(&self) -> Option<(Calibration, Option<CaseResult>)> {
+        let route = self.options.profile.routes.first()?.clone();
+        let good = self.harness.minter.good_kind();
+        let case = CaseSpec {
+            name: "calibration".into(),
+            kind: CaseKind::Token(good),
+            expect_allow: true,
+            header: HeaderForm::AsMinted,
+            route,
+        };
+        // Probes go through a gateway of their own: the run's result cache starts empty, as
+        // if calibration had not happened.
+        let probes = self.fresh_gateway();
+        let probe = |request: ClientRequest| async {
+            match &probes {
+                Some(gateway) => self.send_via(gateway, request).await,
+                None => self.send(request).await,
+            }
+        };
+        let minted = self.harness.minter.mint(good).ok()?;
+        let profile_form = self.header(&case, &minted).unwrap_or_default();
+        let first = probe(self.request(&case, Some(profile_form.clone()))).await;
+        if first.could_not_ask || first.outcome == Some(Outcome::Allow) {
+            return None;
+        }
+        let got = |sent: &Sent| match sent.outcome {
+            Some(o) => format!("{o} ({})", sent.detail),
+            None => sent.detail.clone(),
+        };
+        let mut found = Calibration {
+            baseline: None,
+            profile_form: got(&first),
+            tried: Vec::new(),
+        };
+        for variant in VARIANTS
+            .iter()
+            .filter(|v| (v.applies)(&self.options.profile))
+        {
+            let (minter, header) = match variant.change {
+                Change::Header(shape) => {
+                    let minted = self.harness.minter.mint(good).ok()?;
+                    (self.harness.minter.clone(), shape.write(&minted.credential))
+                }
+                Change::Claims(edit) => {
+                    if !self.harness.minter.edit_changes_good_token(edit) {
+                        continue;
+                    }
+                    let minter = self.harness.minter.with_edit(edit);
+                    let minted = minter.mint(good).ok()?;
+                    let header = self.header(&case, &minted).unwrap_or_default();
+                    (minter, header)
+                }
+            };
+            let sent = probe(self.request(&case, Some(header))).await;
+            let allowed = sent.outcome == Some(Outcome::Allow);
+            found.tried.push(Tried {
+                variant: variant.name,
+                sends: variant.sends,
+                got: got(&sent),
+                allowed,
+            });
+            if !allowed {
+                continue;
+            }
+            found.baseline = Some(variant.name);
+            let _ = self.baseline.set(Baseline { variant, minter });
+            let shown = shorten(&profile_form);
+            let mut root = CaseResult {
+                what: "the good token, in the form the profile says clients send it".into(),
+                observed: first.outcome,
+                http_status: first.http_status,
+                detail: first.detail.clone(),
+                elapsed_ms: first.elapsed_ms,
+                cold: first.cold,
+                notes: vec![format!(
+                    "the rest of the run {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
+                    variant.run_does()
+                )],
+                ..blank(&case, "")
+            };
+            root.kind = "calibration".into();
+            root.stateful = true;
+            root.findings.push(Finding {
+                threat: None,
+                severity: (variant.severity)(&self.options.profile),
+                message: format!(
+                    "the good token as clients send it (`{shown}`) is refused; {} is allowed",
+                    variant.sends
+                ),
+                why: variant.why.into(),
+                fix: variant.fix.into(),
+            });
+            root.status = status_of(&root.findings, false, self.options.strict);
+            return Some((found, Some(root)));
+        }
+        self.good_refused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // A good token that crashes the authorizer in every form is a crash, reported as one
+        // on the cases; "no form was allowed" would only repeat it.
+        if first.outcome == Some(Outcome::Error) {
+            return None;
+        }
+        Some((found, None))
+    }
+}
+
+/// A header value short enough to quote: the first and last characters of a long token.
+fn shorten(header: &str) -> String {
+    let chars: Vec<char> = header.chars().collect();
+    if chars.len() <= 40 {
+        return header.to_string();
+    }
+    let head: String = chars[..24].iter().collect();
+    let tail: String = chars[chars.len() - 8..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 #[cfg(test)]

@@ -1,0 +1,156 @@
+//! Single-token cases: mint the kind, send it, judge the answer, and for the kinds that need it
+//! a second look (the other routes through the live cache after an Allow, an hour-old string
+//! `exp`, fetches of a URL the token named).
+
+use super::runner::{Runner, status_of};
+use super::*;
+
+impl Runner {
+    /// After an Allow, the same request to every other route of the API through the live
+    /// cache; the routes that answered 403.
+    pub(super) async fn other_routes_denied(
+        &self,
+        case: &CaseSpec,
+        request: &ClientRequest,
+    ) -> Vec<String> {
+        let mut denied = Vec::new();
+        if self.gateway.is_none() || self.cache_ttl == 0 {
+            return denied;
+        }
+        for route in &self.options.profile.routes {
+            if *route == case.route {
+                continue;
+            }
+            let mut other = request.clone();
+            other.method = route.method.clone();
+            other.path = route.path.clone();
+            if self.send(other).await.http_status == Some(403) {
+                denied.push(route.to_string());
+            }
+        }
+        denied
+    }
+
+    /// Records what [`Self::other_routes_denied`] saw: the static contract check explains it.
+    pub(super) fn observed_cross_route(&self, result: &mut CaseResult, denied: Vec<String>) {
+        if denied.is_empty() {
+            return;
+        }
+        let message = format!(
+            "the same token then got 403 on {} from the cached policy (observed through the gateway)",
+            denied.join(", ")
+        );
+        match result
+            .findings
+            .iter_mut()
+            .find(|f| f.message.starts_with(verdict::UNCOVERED))
+        {
+            Some(f) => {
+                f.why = format!("{}; {}", f.message, f.why);
+                f.message = message;
+            }
+            None => result.findings.push(Finding {
+                threat: None,
+                severity: Severity::Contract,
+                message,
+                why: "API Gateway reuses the cached policy for every route of the API".into(),
+                fix: "return Resource arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/*/* (or every route), or set the TTL to 0".into(),
+            }),
+        }
+        result.status = status_of(&result.findings, false, self.options.strict);
+    }
+
+    pub(super) async fn token_case(&self, case: &CaseSpec, kind: Kind) -> CaseResult {
+        if let Some(b) = self.baseline.get()
+            && b.variant.skips.contains(&kind)
+        {
+            return self.skipped(
+                case,
+                kind.what(),
+                &format!(
+                    "not judged: the run sends {} (calibrated), and `{kind}` changes the same thing, so it is not {} in exactly one way relative to what the authorizer accepts",
+                    b.variant.sends,
+                    if case.expect_allow { "good" } else { "bad" }
+                ),
+            );
+        }
+        // `bearer <token>` is a good token only where clients send the Bearer scheme.
+        if kind == Kind::BearerLowercase && !self.options.profile.bearer {
+            return self.skipped(
+                case,
+                kind.what(),
+                "not judged: the profile says clients send the bare token (bearer = false), so `bearer <token>` is no form a client uses",
+            );
+        }
+        self.harness.refresh_identity().await;
+        let what = self.minter().what(kind);
+        self.minter().key_ready(kind).await;
+        let minted = match self.minter().mint(kind) {
+            Ok(m) => m,
+            Err(e) => return self.skipped(case, what, &e.to_string()),
+        };
+        let reason = match self.minter().expect(kind) {
+            Some(Expect::Reject(r)) => Some(r.name()),
+            _ => None,
+        };
+        let followed_before = self.harness.idp.attacker_fetches();
+        let request = self.request(case, self.header(case, &minted));
+        let sent = self.send(request.clone()).await;
+        let allowed = case.expect_allow && sent.outcome == Some(Outcome::Allow);
+        let mut result = self.result(case, what, reason, sent, Some(kind));
+        if allowed {
+            let denied = self.other_routes_denied(case, &request).await;
+            self.observed_cross_route(&mut result, denied);
+        }
+        if kind == Kind::ExpString && result.observed == Some(Outcome::Allow) {
+            self.string_exp_enforced(case, &mut result).await;
+        }
+        let followed = self.harness.idp.attacker_fetches() - followed_before;
+        if followed > 0 {
+            result.findings.push(Finding {
+                threat: None,
+                severity: Severity::Security,
+                message: format!("the authorizer fetched the URL named in the token header ({followed} time(s))"),
+                why: "server-side request forgery: a token can make the authorizer call any URL, and trust the keys it finds there".into(),
+                fix: verdict::security_fix(crate::tokens::Reason::UntrustedKeyHeader).into(),
+            });
+            result.status = status_of(&result.findings, false, self.options.strict);
+        }
+        result
+    }
+
+    /// `exp-string` was allowed: whether the string is read as a number (an hour-old string
+    /// exp is refused: expiry enforced, a warning) or never checked (allowed too: a hole).
+    pub(super) async fn string_exp_enforced(&self, case: &CaseSpec, result: &mut CaseResult) {
+        let Ok(expired) = self.minter().mint_exp_string_expired() else {
+            return;
+        };
+        let again = self
+            .send(self.request(case, self.header(case, &expired)))
+            .await;
+        match again.outcome {
+            Some(Outcome::Unauthorized | Outcome::Deny) => {
+                result.notes.push(format!(
+                    "the same token with exp a string an hour in the past was refused ({}): the string is read as a number and expiry is enforced",
+                    again.detail
+                ));
+                result.findings.retain(|f| f.threat.is_none());
+                result.findings.push(Finding {
+                    threat: None,
+                    severity: Severity::Contract,
+                    message: "exp as a string of digits was accepted and read as a number".into(),
+                    why: "no hole: a string exp in the past was refused, so expiry is enforced; but exp is a NumericDate (RFC 7519 §2, §4.1.4), and libraries that accept a string here have skipped the check entirely (CVE-2026-25537 class)".into(),
+                    fix: "refuse exp, nbf and iat that are not JSON numbers".into(),
+                });
+                result.status = status_of(&result.findings, false, self.options.strict);
+            }
+            Some(Outcome::Allow) => result.notes.push(
+                "the same token with exp a string an hour in the past was allowed too: a string exp is never checked".into(),
+            ),
+            _ => result.notes.push(format!(
+                "the same token with exp a string an hour in the past got {}",
+                again.detail
+            )),
+        }
+    }
+}

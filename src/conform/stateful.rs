@@ -1,0 +1,404 @@
+//! Stateful cases: key rotation, the result cache (a cached Deny, a second token after a
+//! cached Allow), a flood of unknown kids, and cold starts with the JWKS down, slow or
+//! malformed. Each sends more than one request, or changes the IdP or the target first.
+
+use super::runner::{Runner, Sent, status_of};
+use super::*;
+
+impl Runner {
+    pub(super) async fn stateful_case(&self, case: &CaseSpec, which: Stateful) -> CaseResult {
+        let what = which.what();
+        let jwt_rsa = matches!(
+            self.options.profile.profile,
+            Profile::Jwks | Profile::Cognito
+        );
+        if self.harness.minter.is_keyless()
+            && let Some(why) = crate::tokens::keyless::stateful_needs_issuer(which.name())
+        {
+            return self.skipped(
+                case,
+                what,
+                &format!("not testable without the issuer's keys or JWKS endpoint: {why}"),
+            );
+        }
+        self.harness.refresh_identity().await;
+        match which {
+            Stateful::ValidAgain => {
+                let request = self.good_request(case).await;
+                let sent = self.send(request.clone()).await;
+                let allowed = sent.outcome == Some(Outcome::Allow);
+                let good = Some(self.minter().good_kind());
+                let mut result = self.result(case, what, None, sent, good);
+                if allowed {
+                    let denied = self.other_routes_denied(case, &request).await;
+                    self.observed_cross_route(&mut result, denied);
+                }
+                result
+            }
+            Stateful::MissingHeader => {
+                let sent = self.send(self.request(case, None)).await;
+                self.result(case, what, Some("missing-token".into()), sent, None)
+            }
+            Stateful::CachedDeny => self.cached_deny(case).await,
+            Stateful::CacheKey => self.cache_key(case).await,
+            _ if !jwt_rsa => {
+                self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
+            }
+            Stateful::KeyRotation => self.key_rotation(case).await,
+            // A deployed stage or function is sent one request a case: the flood's 50 would
+            // be a load test of someone's staging, billed and rate-limited.
+            Stateful::UnknownKidFlood if self.options.target.is_deployed() => self.skipped(
+                case,
+                what,
+                &format!("sends {FLOOD} requests: a deployed target gets one request a case"),
+            ),
+            Stateful::UnknownKidFlood => self.flood(case).await,
+            Stateful::JwksUnreachable => self.cold_start(case, Fault::Status { status: 500 }).await,
+            Stateful::JwksMalformed => self.cold_start(case, Fault::MalformedJson).await,
+            Stateful::JwksSlow => {
+                // Slower than both the fetch timeout and the invocation timeout: a correct
+                // authorizer gives up on the fetch and rejects.
+                let slower = self.harness.timeout().max(self.harness.jwks_timeout());
+                let millis = (slower + Duration::from_secs(1)).as_millis() as u64;
+                self.cold_start(case, Fault::Delay { millis }).await
+            }
+        }
+    }
+
+    pub(super) async fn key_rotation(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::KeyRotation.what();
+        // Warm up: the authorizer loads and caches the key set as it is.
+        let warm = self.send(self.good_request(case).await).await;
+        if warm.outcome != Some(Outcome::Allow) {
+            let mut r = self.result(case, what, None, warm, None);
+            r.notes
+                .push("the good token was not allowed before the rotation".into());
+            return r;
+        }
+        // Made at the start with the run's other keys, in parallel.
+        let ring = self.harness.minter.keys().clone();
+        let Ok(new_key) = tokio::task::spawn_blocking(move || ring.rotation())
+            .await
+            .expect("task")
+        else {
+            return self.skipped(case, what, "could not make the rotated-in key");
+        };
+        let minted = match self.minter().mint_good_with(new_key.clone()) {
+            Ok(minted) => minted,
+            Err(e) => return self.skipped(case, what, &e.to_string()),
+        };
+        self.harness.idp.add_key(new_key);
+        let started = Instant::now();
+        let window = self.options.rotation_window;
+        let deployed = self.options.target.is_deployed();
+        let mut attempts = 0;
+        let sent = loop {
+            attempts += 1;
+            let sent = self
+                .send(self.request(case, self.header(case, &minted)))
+                .await;
+            if sent.outcome == Some(Outcome::Allow)
+                || sent.could_not_ask
+                || started.elapsed() >= window
+                || (deployed && attempts == DEPLOYED_ROTATION_ATTEMPTS)
+            {
+                break sent;
+            }
+            if deployed {
+                // Asked right after the key is published (an authorizer that refetches on an
+                // unknown kid accepts it then) and once more at the end of the window (one
+                // whose refetch waits out a cooldown accepts it by then).
+                tokio::time::sleep(window.saturating_sub(started.elapsed())).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        };
+        let waited = started.elapsed().as_secs_f64();
+        let window = window.as_secs_f64();
+        let refusal_cached = sent.cached;
+        let mut r = self.result(case, what, None, sent, None);
+        if r.observed == Some(Outcome::Allow) {
+            r.notes.push(format!(
+                "the new key was accepted {waited:.1} s after it was published ({attempts} attempt(s); window {window:.0} s)"
+            ));
+        } else {
+            r.notes.push(format!(
+                "the new key was still refused {waited:.1} s after it was published ({attempts} attempt(s)); nothing is known of later"
+            ));
+            // Say what was measured: refused for the whole window. An authorizer that never
+            // refetches and one whose refetch cooldown or cache lifetime is longer than the
+            // window look the same from here.
+            for f in r
+                .findings
+                .iter_mut()
+                .filter(|f| f.severity == Severity::Availability)
+            {
+                f.message = format!(
+                    "a token under a newly published key was refused for the whole {window:.0} s window ({})",
+                    r.detail
+                );
+                f.why = "after a key rotation, callers with tokens under the new key are locked out until the authorizer refetches the JWKS: either it never refetches on an unknown kid, or it waits longer than the window (a refetch cooldown or a cache lifetime)".into();
+                if refusal_cached {
+                    f.why.push_str("; here the refusal was a policy (a Deny or isAuthorized: false), which API Gateway caches, so the retries within the result TTL never reached the authorizer: a refusal during a refetch cooldown locks the token out for the whole TTL");
+                }
+                f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting; if your library waits out a longer cooldown on purpose, set rotation_window_seconds in the profile to what you accept".into();
+            }
+        }
+        r
+    }
+
+    /// A gateway of its own, cache empty and clock at zero, in front of the run's target
+    /// (`None` for `url:` targets): stateful cache cases see only their own requests.
+    pub(super) fn fresh_gateway(&self) -> Option<Gateway> {
+        self.gateway.as_ref()?;
+        let config = GatewayConfig {
+            clock: Clock::manual(),
+            ..self.gateway_config.clone()
+        };
+        Gateway::new(config, self.harness.target.clone()).ok()
+    }
+
+    /// A token every authorizer of the profile must reject.
+    pub(super) fn reject_kind(&self) -> Kind {
+        match self.options.profile.profile {
+            Profile::Static => Kind::WrongStaticToken,
+            // A key-less run cannot sign an expired token; a damaged signature it can make.
+            _ if self.harness.minter.is_keyless() => Kind::SigBitFlipped,
+            _ => Kind::Expired,
+        }
+    }
+
+    pub(super) async fn cached_deny(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::CachedDeny.what();
+        let Some(gateway) = self.fresh_gateway() else {
+            return self.skipped(
+                case,
+                what,
+                "needs the gateway emulator (every target but url:)",
+            );
+        };
+        if self.cache_ttl == 0 {
+            return self.skipped(case, what, "result caching is off (--cache-ttl 0)");
+        }
+        let kind = self.reject_kind();
+        let Ok(minted) = self.minter().mint(kind) else {
+            return self.skipped(case, what, "the rejected token cannot be minted");
+        };
+        let request = self.request(case, self.header(case, &minted));
+        let invocations = || gateway.stats().authorizer_invocations;
+        let before = invocations();
+        let first = self.send_via(&gateway, request.clone()).await;
+        let first_outcome = first.outcome;
+        let mut seen = Vec::new();
+        let mut allowed = Vec::new();
+        for route in &self.options.profile.routes {
+            let mut r = request.clone();
+            r.method = route.method.clone();
+            r.path = route.path.clone();
+            let sent = self.send_via(&gateway, r).await;
+            seen.push(format!(
+                "{route} {}",
+                sent.http_status.map_or("-".into(), |s| s.to_string())
+            ));
+            if sent.outcome == Some(Outcome::Allow) && *route != case.route {
+                allowed.push(route.to_string());
+            }
+        }
+        let during = invocations() - before;
+        // Past the TTL the entry is gone: the same token invokes the authorizer again. This
+        // shows the emulator's expiry, nothing of the authorizer's: a deployed one is not
+        // asked for it.
+        let again = if self.options.target.is_deployed() {
+            None
+        } else {
+            gateway
+                .config()
+                .clock
+                .advance(Duration::from_secs(self.cache_ttl + 1));
+            let before_again = invocations();
+            self.send_via(&gateway, request.clone()).await;
+            Some(invocations() - before_again)
+        };
+        let reason = match self.minter().expect(kind) {
+            Some(Expect::Reject(r)) => Some(r.name()),
+            _ => None,
+        };
+        let mut r = self.result(case, what, reason, first, Some(kind));
+        r.notes.push(format!(
+            "`{kind}` on every route: {}; {during} authorizer invocation(s) for {} request(s)",
+            seen.join(", "),
+            seen.len() + 1
+        ));
+        match first_outcome {
+            Some(Outcome::Deny) if during == 1 => r.notes.push(match again {
+                Some(again) => format!(
+                    "the Deny was cached: every route answered 403 without invoking the authorizer; after the TTL it was invoked {again} time(s)"
+                ),
+                None => "the Deny was cached: every route answered 403 without invoking the authorizer".into(),
+            }),
+            Some(Outcome::Unauthorized) => r
+                .notes
+                .push("401 is not cached: every request invoked the authorizer".into()),
+            _ => {}
+        }
+        if first_outcome == Some(Outcome::Deny) && !allowed.is_empty() {
+            r.findings.push(Finding {
+                threat: None,
+                severity: Severity::Security,
+                message: format!(
+                    "a token denied on {} was allowed on {} (from the same cached policy)",
+                    case.route,
+                    allowed.join(", ")
+                ),
+                why: "the cached policy denies only the invoked method and allows the rest".into(),
+                fix: "reject with the error `Unauthorized`, or Deny the whole API (…/STAGE/*/*)"
+                    .into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
+        }
+        r
+    }
+
+    pub(super) async fn cache_key(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::CacheKey.what();
+        let Some(gateway) = self.fresh_gateway() else {
+            return self.skipped(
+                case,
+                what,
+                "needs the gateway emulator (every target but url:)",
+            );
+        };
+        // The fresh cache holds only the good token's entry: a hit for the second token can
+        // only be the good token's policy.
+        let good = self.send_via(&gateway, self.good_request(case).await).await;
+        let good_cached = good.outcome == Some(Outcome::Allow) && self.cache_ttl > 0;
+        let kind = self.reject_kind();
+        let Ok(minted) = self.minter().mint(kind) else {
+            return self.skipped(case, what, "the rejected token cannot be minted");
+        };
+        let before = gateway.stats().authorizer_invocations;
+        let sent = self
+            .send_via(&gateway, self.request(case, self.header(case, &minted)))
+            .await;
+        let shared = sent.cached;
+        let invoked = gateway.stats().authorizer_invocations - before;
+        let reason = match self.minter().expect(kind) {
+            Some(Expect::Reject(r)) => Some(r.name()),
+            _ => None,
+        };
+        let mut r = self.result(case, what, reason, sent, Some(kind));
+        r.notes.push(if good_cached {
+            format!("with the good token's policy cached, `{kind}` invoked the authorizer {invoked} time(s)")
+        } else {
+            "the good token was not allowed, so nothing was cached before the second token".into()
+        });
+        if shared {
+            r.findings.push(Finding {
+                threat: None,
+                severity: Severity::Security,
+                message: format!("`{kind}` was answered from another token's cached policy"),
+                why: "anyone gets in with any token while a good one is cached".into(),
+                fix: "make the credential itself an identity source (method.request.header.Authorization)".into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
+        }
+        r
+    }
+
+    pub(super) async fn flood(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::UnknownKidFlood.what();
+        let before = self.harness.idp.jwks_fetches();
+        let mut worst: Option<Sent> = None;
+        for _ in 0..FLOOD {
+            let minted = self
+                .minter()
+                .mint(Kind::KidUnknown)
+                .expect("kid-unknown applies");
+            let sent = self
+                .send(self.request(case, self.header(case, &minted)))
+                .await;
+            let bad = sent.outcome != Some(Outcome::Unauthorized);
+            if worst.is_none()
+                || (bad
+                    && worst
+                        .as_ref()
+                        .is_some_and(|w| w.outcome == Some(Outcome::Unauthorized)))
+            {
+                worst = Some(sent);
+            }
+        }
+        let fetches = self.harness.idp.jwks_fetches() - before;
+        let mut r = self.result(
+            case,
+            what,
+            Some("kid-unknown".into()),
+            worst.expect("the flood sent"),
+            Some(Kind::KidUnknown),
+        );
+        r.notes.push(format!(
+            "{FLOOD} unknown kids caused {fetches} JWKS fetch(es)"
+        ));
+        if fetches > FLOOD_FETCH_BOUND {
+            r.findings.push(Finding {
+                threat: None,
+                severity: Severity::Availability,
+                message: format!("{FLOOD} unknown kids caused {fetches} JWKS fetches (bound: {FLOOD_FETCH_BOUND})"),
+                why: "anyone can make the authorizer hammer the IdP, get it throttled, and lock everyone out".into(),
+                fix: "refetch the JWKS on an unknown kid at most once per interval (e.g. 10 s); reject meanwhile".into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
+        }
+        r
+    }
+
+    pub(super) async fn cold_start(&self, case: &CaseSpec, fault: Fault) -> CaseResult {
+        let what = match fault {
+            Fault::Status { .. } => Stateful::JwksUnreachable.what(),
+            Fault::MalformedJson => Stateful::JwksMalformed.what(),
+            _ => Stateful::JwksSlow.what(),
+        };
+        self.harness.idp.set_fault(Some(fault));
+        let fresh = self.harness.fresh_target().await;
+        let result = match fresh {
+            None => self.skipped(
+                case,
+                what,
+                "needs a cold start the harness controls (builtin: or lambda: targets)",
+            ),
+            Some(Err(e)) => {
+                let sent = Sent {
+                    outcome: Some(Outcome::Error),
+                    http_status: self.gateway.as_ref().map(|_| 500),
+                    cached: false,
+                    detail: format!("the authorizer could not start while the JWKS was down: {e}"),
+                    response: None,
+                    elapsed_ms: 0.0,
+                    cold: true,
+                    could_not_ask: false,
+                    refusal_proves: false,
+                };
+                self.result(case, what, Some("keys-unavailable".into()), sent, None)
+            }
+            Some(Ok(target)) => {
+                let request = self.good_request(case).await;
+                // A fresh target behind a fresh gateway: nothing cached anywhere.
+                let sent = match Gateway::new(self.gateway_config.clone(), target.clone()) {
+                    Ok(gateway) => self.send_via(&gateway, request).await,
+                    Err(_) => self.send_to(target.as_ref(), request).await,
+                };
+                target.shutdown().await;
+                self.result(case, what, Some("keys-unavailable".into()), sent, None)
+            }
+        };
+        self.harness.idp.set_fault(None);
+        let mut result = result;
+        if let Some(f) = result
+            .findings
+            .iter_mut()
+            .find(|f| f.severity == Severity::Security)
+        {
+            f.fix = verdict::security_fix(crate::tokens::Reason::KeysUnavailable).into();
+        }
+        result
+    }
+}
