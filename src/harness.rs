@@ -319,6 +319,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "{pool_id}",
     "{token_use}",
     "{jwks_timeout}",
+    "{public_key_pem}",
 ];
 
 /// A run, set up.
@@ -462,6 +463,16 @@ impl Harness {
             (
                 "jwks_timeout",
                 options.jwks_timeout.as_secs_f64().to_string(),
+            ),
+            // For an authorizer that pins the issuer's key instead of fetching a JWKS: the
+            // public key the good tokens are signed with (RSA profiles; empty otherwise).
+            (
+                "public_key_pem",
+                if options.profile.signs_with_rsa() && external.is_none() {
+                    keys.primary()?.public_key_pem()
+                } else {
+                    String::new()
+                },
             ),
         ];
         let env = options

@@ -258,3 +258,77 @@ fn bearer_lowercase_is_not_a_good_token_where_clients_send_the_bare_token() {
         "{case}"
     );
 }
+
+#[test]
+fn a_pinned_key_authorizer_gets_no_security_finding_and_the_rotation_finding_it_earns() {
+    // examples/python/pinned verifies every token with one key it is given and never fetches
+    // a JWKS: the kid cases carry genuine signatures by that key, and a JWKS fault cannot
+    // reach it. What it really gets wrong is that a rotated-in key is never accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let python = support::python::venv_python();
+    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
+    let workdir = support::python::example_dir("pinned");
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "jwks",
+            "--no-snapshots",
+            "--rotation-window",
+            "2s",
+            "--target",
+            &target,
+            "--workdir",
+            workdir.to_str().unwrap(),
+            "--env",
+            "PUBLIC_KEY_PEM={public_key_pem}",
+            "--env",
+            "ISSUER={issuer}",
+            "--env",
+            "AUDIENCE={audience}",
+            "--report-dir",
+            "reports",
+        ],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["summary"]["security"], 0, "{shown}");
+    assert_eq!(report["jwks_fetches"], 0, "{shown}");
+    for name in [
+        "kid-missing",
+        "kid-unknown",
+        "kid-wrong",
+        "kid-sql-injection",
+    ] {
+        assert_eq!(severities(&report, name), ["hardening"], "{name}: {shown}");
+    }
+    assert_eq!(
+        severities(&report, "key-rotation"),
+        ["availability"],
+        "{shown}"
+    );
+    for name in ["jwks-unreachable", "jwks-slow", "jwks-malformed"] {
+        let case = report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        assert_eq!(case["status"], "passed", "{name}: {case}");
+        assert!(
+            case["notes"][0]
+                .as_str()
+                .unwrap()
+                .contains("verifies with a key it holds"),
+            "{name}: {case}"
+        );
+    }
+    // Forgeries are still refused.
+    assert!(severities(&report, "key-not-in-jwks").is_empty(), "{shown}");
+}

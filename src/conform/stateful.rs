@@ -382,16 +382,34 @@ impl Runner {
             Some(Ok(target)) => {
                 let request = self.good_request(case).await;
                 // A fresh target behind a fresh gateway: nothing cached anywhere.
-                let sent = match Gateway::new(self.gateway_config.clone(), target.clone()) {
-                    Ok(gateway) => self.send_via(&gateway, request).await,
-                    Err(_) => self.send_to(target.as_ref(), request).await,
+                let gateway = Gateway::new(self.gateway_config.clone(), target.clone()).ok();
+                let send = async |request| match &gateway {
+                    Some(gateway) => self.send_via(gateway, request).await,
+                    None => self.send_to(target.as_ref(), request).await,
+                };
+                let sent = send(request).await;
+                let result = if sent.outcome == Some(Outcome::Allow) {
+                    // The good token got in with no JWKS to be had. Right, if the authorizer
+                    // verified it with a key it holds (pinned, built in); a hole, if it did not
+                    // verify at all. A token signed by a key never published tells which.
+                    self.minter().key_ready(Kind::KeyNotInJwks).await;
+                    match self.minter().mint(Kind::KeyNotInJwks) {
+                        Ok(forged) => {
+                            let forged = send(self.request(case, self.header(case, &forged))).await;
+                            self.judge_without_keys(case, what, sent, forged)
+                        }
+                        Err(e) => self.skipped(case, what, &e.to_string()),
+                    }
+                } else {
+                    self.result(case, what, Some("keys-unavailable".into()), sent, None)
                 };
                 target.shutdown().await;
-                self.result(case, what, Some("keys-unavailable".into()), sent, None)
+                result
             }
         };
         self.harness.idp.set_fault(None);
         let mut result = result;
+        // A fix about failing closed, whichever token got in.
         if let Some(f) = result
             .findings
             .iter_mut()
@@ -400,5 +418,36 @@ impl Runner {
             f.fix = verdict::security_fix(crate::tokens::Reason::KeysUnavailable).into();
         }
         result
+    }
+
+    /// A cold start with the JWKS unavailable let the good token in: judged by what a forged
+    /// token (the published kid, a key never published) got. Refused: the authorizer verifies
+    /// with a key it holds, which is right (a pinned key needs no JWKS), and the case passes
+    /// with a note. Allowed: it verifies nothing while the keys are away, a hole anyone can use.
+    fn judge_without_keys(
+        &self,
+        case: &CaseSpec,
+        what: &str,
+        good: Sent,
+        forged: Sent,
+    ) -> CaseResult {
+        let reason = Some("keys-unavailable".to_string());
+        if forged.outcome == Some(Outcome::Allow) {
+            let mut r = self.result(case, what, reason, forged, Some(Kind::KeyNotInJwks));
+            r.notes.push(
+                "with the JWKS unavailable, the good token and a token signed by a key never published both got in: nothing is verified".into(),
+            );
+            return r;
+        }
+        let forged_detail = forged.detail.clone();
+        let mut r = self.result(case, what, reason, good, None);
+        // The good token's entry is no finding: it was verified, with a key the authorizer
+        // holds.
+        r.findings.retain(|f| f.threat.is_none());
+        r.notes.push(format!(
+            "the good token got in without the JWKS, and a token signed by a key never published was refused ({forged_detail}): the authorizer verifies with a key it holds (pinned, built in, or fetched before), so the JWKS being down does not reach it"
+        ));
+        r.status = status_of(&r.findings, forged.could_not_ask, self.options.strict);
+        r
     }
 }
