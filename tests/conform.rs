@@ -322,7 +322,8 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     );
     assert_eq!(case(&id, "key-rotation").status, Status::Failed);
     // (c) Resource = the exact methodArn while results are cached: other routes get 403,
-    // observed through the gateway's live cache.
+    // observed through the gateway's live cache (a note on the case; the finding keeps the
+    // policy's words, so every case that shows this policy shape is one cause).
     assert!(
         has(&id, "cognito-id", Severity::Contract),
         "{}",
@@ -330,11 +331,22 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     );
     assert!(
         case(&id, "cognito-id")
-            .findings
+            .notes
             .iter()
-            .any(|f| f.message.contains("got 403 on POST /items")),
+            .any(|n| n.contains("got 403 on POST /items")),
         "{}",
         explain(&id)
+    );
+    let shape = id
+        .causes
+        .iter()
+        .filter(|c| c.message.starts_with("the Allow does not cover"))
+        .collect::<Vec<_>>();
+    assert_eq!(shape.len(), 1, "one policy shape, one cause: {shape:#?}");
+    assert!(
+        shape[0].cases.iter().any(|c| c == "key-rotation")
+            || !has(&id, "key-rotation", Severity::Contract),
+        "{shape:#?}"
     );
 }
 

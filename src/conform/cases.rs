@@ -31,7 +31,10 @@ impl Runner {
         denied
     }
 
-    /// Records what [`Self::other_routes_denied`] saw: the static contract check explains it.
+    /// Records what [`Self::other_routes_denied`] saw. When the static check of the policy
+    /// already explains it, the observation is a note on the case and the finding keeps its
+    /// words: one policy shape is one cause, whichever case showed it (key-rotation's good
+    /// token and the catalogue's alike).
     pub(super) fn observed_cross_route(&self, result: &mut CaseResult, denied: Vec<String>) {
         if denied.is_empty() {
             return;
@@ -40,22 +43,20 @@ impl Runner {
             "the same token then got 403 on {} from the cached policy (observed through the gateway)",
             denied.join(", ")
         );
-        match result
+        if result
             .findings
-            .iter_mut()
-            .find(|f| f.message.starts_with(verdict::UNCOVERED))
+            .iter()
+            .any(|f| f.message.starts_with(verdict::UNCOVERED))
         {
-            Some(f) => {
-                f.why = format!("{}; {}", f.message, f.why);
-                f.message = message;
-            }
-            None => result.findings.push(Finding {
+            result.notes.push(message);
+        } else {
+            result.findings.push(Finding {
                 threat: None,
                 severity: Severity::Contract,
                 message,
                 why: "API Gateway reuses the cached policy for every route of the API".into(),
                 fix: "return Resource arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/*/* (or every route), or set the TTL to 0".into(),
-            }),
+            });
         }
         result.status = status_of(&result.findings, false, self.options.strict);
     }

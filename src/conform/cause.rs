@@ -87,10 +87,16 @@ pub struct Cause {
 /// cases first.
 pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
     let mut causes: Vec<Cause> = Vec::new();
+    // One defect, one cause: a crash is its site (error type and user frame), whatever the
+    // message said; anything else, its words.
+    let defect = |message: &str| crate::target::crash::site(message).unwrap_or(message.to_string());
     let mut find_or_add = |kind: CauseKind, message: &str, why: &str, fix: &str, case: &str| {
+        let key = defect(message);
         let at = causes
             .iter()
-            .position(|c| c.kind == kind && c.message == message && c.why == why && c.fix == fix)
+            .position(|c| {
+                c.kind == kind && defect(&c.message) == key && c.why == why && c.fix == fix
+            })
             .unwrap_or_else(|| {
                 causes.push(Cause {
                     id: String::new(),

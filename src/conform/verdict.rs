@@ -201,6 +201,23 @@ pub fn judge(
                 "allow a small leeway on exp (PyJWT: jwt.decode(..., leeway=60)), or set leeway_seconds in the profile to the leeway the authorizer allows (0: the case is skipped)",
             ));
         }
+        // A policy that allows other routes says the token itself was accepted: the mapping
+        // from the token to routes (scopes, groups, the Resource list) is what refused it.
+        (true, Outcome::Deny)
+            if let Some(others) = response
+                .map(|doc| allowed_routes(doc, cx))
+                .filter(|r| !r.is_empty()) =>
+        {
+            out.push(finding(
+                Severity::Availability,
+                format!(
+                    "a good token was not allowed ({outcome}: {detail}), though its policy allows {}",
+                    others.join(", ")
+                ),
+                "legitimate callers are locked out of this route",
+                "the token was accepted: it is the route or scope logic that builds the policy's Resource list that leaves this route out; add it (or return the whole stage, …/STAGE/*/*)",
+            ));
+        }
         (true, _) => out.push(finding(
             Severity::Availability,
             format!("a good token was not allowed ({outcome}: {detail})"),
@@ -236,6 +253,32 @@ pub fn judge(
             "raise an error whose message is exactly `Unauthorized` (Python: raise Exception(\"Unauthorized\"); Node: throw new Error(\"Unauthorized\"))",
         )),
     }
+    // A bad token denied on this route whose policy allows another route of the API gets in
+    // there: a bad token let in is judged the same whichever route the case used.
+    if !expect_allow
+        && outcome == Outcome::Deny
+        && let Some(doc) = response
+    {
+        let elsewhere = allowed_routes(doc, cx);
+        if !elsewhere.is_empty() {
+            let threat = kind.and_then(Kind::threat).unwrap_or(Threat::Anyone);
+            out.retain(|f| f.severity != Severity::Contract);
+            out.push(Finding {
+                threat: Some(threat),
+                severity: if threat.exploitable(cx.shared_keys) {
+                    Severity::Security
+                } else {
+                    Severity::Hardening
+                },
+                message: format!(
+                    "a token that must be rejected was denied here but its policy allows {}",
+                    elsewhere.join(", ")
+                ),
+                why: threat.who(cx.shared_keys).to_string(),
+                fix: reason.map_or("reject it", security_fix).to_string(),
+            });
+        }
+    }
     // The policy of a token that should have been refused is beside the point: that case has
     // already failed.
     if expect_allow
@@ -245,6 +288,16 @@ pub fn judge(
         policy_findings(doc, cx, &mut out);
     }
     out
+}
+
+/// The routes of the API (`GET /hello`) a policy document allows.
+fn allowed_routes(doc: &Value, cx: &Context<'_>) -> Vec<String> {
+    let api = cx.event.api(cx.simple);
+    cx.routes
+        .iter()
+        .filter(|arn| policy::evaluate(doc, api, &arn.to_string()) == Ok(Decision::Allow))
+        .map(|arn| format!("{} /{}", arn.verb, arn.path))
+        .collect()
 }
 
 fn policy_findings(doc: &Value, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -371,6 +424,56 @@ mod tests {
         assert_eq!(allowed(Kind::IssWrong, false).0, Severity::Hardening);
         assert_eq!(allowed(Kind::IssWrong, true).0, Severity::Security);
         assert!(allowed(Kind::IssWrong, false).1.contains("shared_keys"));
+    }
+
+    #[test]
+    fn a_bad_token_denied_on_its_route_but_allowed_on_another_is_judged_as_let_in() {
+        let api = crate::event::Api::default();
+        let get = crate::event::method_arn(&api, "GET", "/hello");
+        let options = crate::event::method_arn(&api, "OPTIONS", "/hello");
+        let routes = [get.clone(), options.clone()];
+        let cx = Context {
+            routes: &routes,
+            ..cx(EventKind::Token, false)
+        };
+        // Denied on GET, allowed on OPTIONS: the token gets in there.
+        let doc = serde_json::json!({
+            "principalId": "x",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": options.to_string()}]},
+        });
+        let found = judge(
+            false,
+            Some(Kind::AlgNone),
+            Some(Reason::AlgNotAllowed),
+            Outcome::Deny,
+            "no statement allows the method",
+            Some(&doc),
+            &cx,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Security);
+        assert!(
+            found[0].message.contains("OPTIONS /hello"),
+            "{}",
+            found[0].message
+        );
+        // A Deny that allows nothing is the contract warning it always was.
+        let deny_all = serde_json::json!({
+            "principalId": "x",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": "*"}]},
+        });
+        let found = judge(
+            false,
+            Some(Kind::AlgNone),
+            Some(Reason::AlgNotAllowed),
+            Outcome::Deny,
+            "policy denies the method explicitly",
+            Some(&deny_all),
+            &cx,
+        );
+        assert_eq!(found[0].severity, Severity::Contract);
     }
 
     #[test]

@@ -92,6 +92,18 @@ pub fn describe(error_type: &str, message: &str, stack: &[String]) -> String {
     format!("raised {error_type}: {message}{at}")
 }
 
+/// The crash site of a [`describe`]d error anywhere in `text`: `TypeError at app.js:12`, the
+/// error type and the user frame, without the message (which may name the token, the key or
+/// the claim that tripped it). `None` without a user frame.
+pub fn site(text: &str) -> Option<String> {
+    let raised = text.find("raised ")? + "raised ".len();
+    let rest = &text[raised..];
+    let error_type = rest.split(':').next()?.trim();
+    let (_, frame) = rest.rsplit_once(" at ")?;
+    let frame = frame.trim_end_matches(')');
+    (!error_type.is_empty() && frame.contains(':')).then(|| format!("{error_type} at {frame}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +133,18 @@ mod tests {
             "    at node:internal/process/task_queues:95:5",
         ]);
         assert_eq!(user_frame(&stack).as_deref(), Some("index.js:21"));
+    }
+
+    #[test]
+    fn a_crash_site_is_the_type_and_the_frame_whatever_the_message() {
+        let a = "the authorizer failed: raised KeyError: 'kid' at app.py:9";
+        let b = "the authorizer failed: raised KeyError: 'sub' at app.py:9";
+        assert_eq!(site(a), site(b));
+        assert_eq!(site(a).as_deref(), Some("KeyError at app.py:9"));
+        assert_eq!(
+            site("the authorizer failed: timeout: no answer within 3s"),
+            None
+        );
     }
 
     #[test]
