@@ -332,3 +332,51 @@ fn a_pinned_key_authorizer_gets_no_security_finding_and_the_rotation_finding_it_
     // Forgeries are still refused.
     assert!(severities(&report, "key-not-in-jwks").is_empty(), "{shown}");
 }
+
+#[test]
+fn a_bad_token_denied_on_its_route_but_let_in_on_another_is_security_and_a_good_one_gets_the_route_fix()
+ {
+    // The authorizer answers every token with an Allow for OPTIONS on every path: a forged
+    // token is denied on GET /hello, the case's route, and gets in on OPTIONS /hello.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "profile = \"jwks\"\n[api]\nroutes = [\"GET /hello\", \"OPTIONS /hello\"]\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"alg-none\", expect = \"reject\" },\n]\n",
+    )
+    .unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "options-open",
+        &["--scenario", "p.toml", "--no-snapshots", "--no-calibrate"],
+    );
+    assert_eq!(code, Some(1));
+    let case = |name: &str| {
+        report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let forged = case("alg-none");
+    assert_eq!(forged["observed"], "deny", "{forged}");
+    assert_eq!(severities(&report, "alg-none"), ["security"], "{forged}");
+    assert!(
+        forged["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("its policy allows OPTIONS /hello"),
+        "{forged}"
+    );
+    // The good token was accepted (its policy allows a route): the fix is about the routes.
+    let good = case("valid");
+    assert_eq!(severities(&report, "valid"), ["availability"], "{good}");
+    assert!(
+        good["findings"][0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("route or scope logic"),
+        "{good}"
+    );
+}
