@@ -495,10 +495,18 @@ async fn key_rotation_asks_a_deployed_stage_twice_after_its_warm_up_however_long
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // The jwks profile's IdP publishes keys a week ahead, and a deployed stage has no cold
+    // start to tell a slow pickup from none: what was measured is a warning, not a failure.
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let rotation = case(&report, "key-rotation");
-    assert_eq!(rotation["status"], "failed", "{rotation}");
+    assert_eq!(rotation["status"], "warned", "{rotation}");
+    assert!(
+        rotation["findings"][0]["why"]
+            .to_string()
+            .contains("could not tell"),
+        "{rotation}"
+    );
     assert!(
         rotation["notes"].to_string().contains("(2 attempt(s))"),
         "{rotation}"

@@ -61,6 +61,7 @@ struct RawAuthorizer {
     leeway_seconds: Option<Spanned<u64>>,
     bearer: Option<bool>,
     rotation_window_seconds: Option<Spanned<u64>>,
+    key_publish_ahead_seconds: Option<u64>,
     jwks_timeout: Option<Spanned<String>>,
     shared_keys: Option<bool>,
 }
@@ -364,6 +365,11 @@ pub struct ProfileSpec {
     /// How long the authorizer may take to accept a newly published key (the key-rotation
     /// case's window), if the profile says.
     pub rotation_window: Option<std::time::Duration>,
+    /// How long before an IdP signs with a new key it publishes it in the JWKS
+    /// (`key_publish_ahead_seconds`). An authorizer that picks a new key up later than the
+    /// rotation window, but within this margin, has no defect: the key is in place before
+    /// any token uses it. 0 (the default) is an IdP whose rotations are not announced.
+    pub key_publish_ahead: std::time::Duration,
     /// How long the reference authorizer waits for a JWKS fetch (`jwks_timeout`); the
     /// `jwks-slow` case serves the JWKS slower than this. `{jwks_timeout}` in `--env` gives it
     /// to a `lambda:` authorizer, in seconds.
@@ -811,6 +817,9 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             .authorizer
             .leeway_seconds
             .map_or(60, Spanned::into_inner),
+        key_publish_ahead: std::time::Duration::from_secs(
+            raw.authorizer.key_publish_ahead_seconds.unwrap_or(0),
+        ),
         rotation_window: raw
             .authorizer
             .rotation_window_seconds

@@ -114,6 +114,15 @@ impl Runner {
             }
         };
         let waited = started.elapsed().as_secs_f64();
+        let margin = self.options.profile.key_publish_ahead;
+        // Refused for the window, where the IdP publishes keys long before signing with them:
+        // a defect only if the key is never picked up, which a fresh environment tells.
+        let fresh =
+            if sent.outcome != Some(Outcome::Allow) && !sent.could_not_ask && margin > window {
+                Some(self.fresh_look(case, &minted).await)
+            } else {
+                None
+            };
         let window = window.as_secs_f64();
         let refusal_cached = sent.cached;
         let mut r = self.result(case, what, None, sent, None);
@@ -143,8 +152,73 @@ impl Runner {
                 }
                 f.fix = "on an unknown kid, refetch the JWKS (rate-limited, e.g. at most once per 10 s) before rejecting; if your library waits out a longer cooldown on purpose, set rotation_window_seconds in the profile to what you accept".into();
             }
+            let margin = crate::duration::format(margin);
+            match fresh {
+                // Picked up on a cold start (or a cache expiry): in place long before the IdP
+                // signs with it.
+                Some(FreshLook::Accepted) => {
+                    r.findings.retain(|f| f.severity != Severity::Availability);
+                    r.notes.push(format!(
+                        "a fresh environment accepted the new key: the key set is loaded per environment (or per cache lifetime), and the IdP publishes keys {margin} before signing with them (key_publish_ahead_seconds), so no caller is locked out"
+                    ));
+                }
+                Some(FreshLook::Refused(detail)) => {
+                    for f in r
+                        .findings
+                        .iter_mut()
+                        .filter(|f| f.severity == Severity::Availability)
+                    {
+                        f.message = format!(
+                            "a token under a newly published key was refused for the whole {window:.0} s window, and by a fresh environment too ({detail})"
+                        );
+                        f.why = "the authorizer never takes a key from the key set it is given (a pinned or built-in key): when the issuer rotates, every caller is locked out until the authorizer is redeployed".into();
+                        f.fix = "take the signing keys from the issuer's JWKS by kid (cached, refetched on an unknown kid), or redeploy with the new key before the issuer signs with it".into();
+                    }
+                }
+                // Not known beyond the window: what was measured, as a warning.
+                Some(FreshLook::Unknown(why)) => {
+                    for f in r
+                        .findings
+                        .iter_mut()
+                        .filter(|f| f.severity == Severity::Availability)
+                    {
+                        f.severity = Severity::Contract;
+                        f.why = format!(
+                            "the IdP publishes keys {margin} before signing with them, so this locks callers out only if the key is never picked up, which this run could not tell ({why})"
+                        );
+                    }
+                }
+                None => {}
+            }
+            r.status = status_of(&r.findings, false, self.options.strict);
         }
         r
+    }
+
+    /// The newly published key's token sent to a fresh environment, behind a fresh gateway.
+    async fn fresh_look(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> FreshLook {
+        let target = match self.harness.fresh_target().await {
+            Some(Ok(target)) => target,
+            Some(Err(e)) => {
+                return FreshLook::Unknown(format!("a fresh environment did not start: {e}"));
+            }
+            None => {
+                return FreshLook::Unknown(
+                    "a deployed target has no cold start the run controls; a longer --rotation-window tells".into(),
+                );
+            }
+        };
+        let request = self.request(case, self.header(case, minted));
+        let sent = match Gateway::new(self.gateway_config.clone(), target.clone()) {
+            Ok(gateway) => self.send_via(&gateway, request).await,
+            Err(_) => self.send_to(target.as_ref(), request).await,
+        };
+        target.shutdown().await;
+        match sent.outcome {
+            Some(Outcome::Allow) => FreshLook::Accepted,
+            _ if sent.could_not_ask => FreshLook::Unknown(sent.detail),
+            _ => FreshLook::Refused(sent.detail),
+        }
     }
 
     /// A gateway of its own, cache empty and clock at zero, in front of the run's target
@@ -450,4 +524,14 @@ impl Runner {
         r.status = status_of(&r.findings, forged.could_not_ask, self.options.strict);
         r
     }
+}
+
+/// What a fresh environment made of a token under the newly published key.
+enum FreshLook {
+    /// Allowed: the key is picked up on a cold start.
+    Accepted,
+    /// Refused: the key is never picked up.
+    Refused(String),
+    /// No fresh environment could be asked.
+    Unknown(String),
 }
