@@ -380,3 +380,73 @@ fn a_bad_token_denied_on_its_route_but_let_in_on_another_is_security_and_a_good_
         "{good}"
     );
 }
+
+#[test]
+fn an_init_fetch_authorizer_gets_availability_for_a_jwks_down_at_start_and_never_security() {
+    // examples/python/initfetch loads the JWKS once, at import. A JWKS down or malformed at a
+    // cold start stops the environment (availability); a slow one delays it, and the good token
+    // then gets in rightly (a forgery sent next is refused). A rotated-in key is taken by the
+    // next environment: inside the jwks profile's margin, no finding.
+    let dir = tempfile::tempdir().unwrap();
+    let python = support::python::venv_python();
+    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
+    let workdir = support::python::example_dir("initfetch");
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "jwks",
+            "--no-snapshots",
+            "--rotation-window",
+            "2s",
+            "--target",
+            &target,
+            "--workdir",
+            workdir.to_str().unwrap(),
+            "--env",
+            "JWKS_URL={jwks_url}",
+            "--env",
+            "ISSUER={issuer}",
+            "--env",
+            "AUDIENCE={audience}",
+            "--report-dir",
+            "reports",
+        ],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["summary"]["security"], 0, "{shown}");
+    let case = |name: &str| {
+        report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    for name in ["jwks-unreachable", "jwks-malformed"] {
+        assert_eq!(
+            severities(&report, name),
+            ["availability"],
+            "{name}: {shown}"
+        );
+        assert!(
+            case(name)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("could not start"),
+            "{name}: {}",
+            case(name)
+        );
+    }
+    assert_eq!(case("jwks-slow")["status"], "passed", "{shown}");
+    assert!(severities(&report, "kid-unknown").is_empty(), "{shown}");
+    assert_eq!(case("key-rotation")["status"], "passed", "{shown}");
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+}
