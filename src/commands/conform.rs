@@ -1,0 +1,180 @@
+//! `conform`: a conformance run, its terminal output and its reports.
+
+use super::*;
+
+pub(super) async fn conform(mut args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    use crate::conform::{self, ConformOptions, profile, snapshot};
+    check_target_args(&mut args.target)?;
+    let mut spec = match &args.scenario {
+        Some(path) => profile::load(path)?,
+        None => {
+            profile::builtin(resolve_profile(args.profile, args.target.target.as_ref())?.name())?
+        }
+    };
+    resolve_profile(Some(spec.profile), args.target.target.as_ref())?;
+    spec.select(&args.cases).map_err(|message| Error::Usage {
+        message,
+        hint: "`--list` shows the case names".into(),
+    })?;
+    if args.list {
+        for case in &spec.cases {
+            let expect = if case.expect_allow { "allow" } else { "reject" };
+            writeln!(
+                out,
+                "{}\t{expect}\t{}\t{}",
+                case.name,
+                case.route,
+                case.what()
+            )?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let stdout_report = |path: &Option<std::path::PathBuf>| {
+        path.as_deref()
+            .is_some_and(|p| p == std::path::Path::new("-"))
+    };
+    check_report_paths(&args.json, &args.junit)?;
+    let report_on_stdout = stdout_report(&args.json) || stdout_report(&args.junit);
+    let target = args
+        .target
+        .target
+        .clone()
+        .unwrap_or(TargetSpec::Builtin(spec.profile));
+    if args.update_snapshots
+        && let Some(mode) = snapshot::user_update_setting()
+        && !matches!(mode.as_str(), "always" | "force")
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "--update-snapshots asks to accept changed snapshots, but INSTA_UPDATE={mode} in the environment says not to"
+            ),
+            hint: "unset INSTA_UPDATE, or drop --update-snapshots".into(),
+        });
+    }
+    let snapshots = (!args.no_snapshots).then(|| {
+        let dir = args.snapshots.clone().unwrap_or_else(|| {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            snapshot::default_dir(
+                args.name.as_deref().or(spec.name.as_deref()),
+                spec.profile,
+                &target,
+                args.target.workdir.as_deref(),
+                &cwd,
+            )
+        });
+        snapshot::Snapshots::new(dir)
+    });
+    if let Some(snapshots) = &snapshots {
+        snapshots.prepare()?;
+    }
+    let identity = args
+        .identity
+        .external(spec.identity == profile::Identity::External)?;
+    if identity.is_some() && !matches!(spec.profile, Profile::Jwks | Profile::Cognito) {
+        return Err(Error::Usage {
+            message: format!(
+                "a key-less run (real good tokens) is for JWT authorizers, not the {} profile",
+                spec.profile
+            ),
+            hint: "use --profile jwks or --profile cognito, or a profile file of either".into(),
+        });
+    }
+    let mut extra_headers: Vec<(String, crate::tokens::source::Secret)> = args
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::tokens::source::Secret::new(v.clone())))
+        .collect();
+    for (name, var) in &args.header_env {
+        let value = crate::cli::secret_from_env("--header-env", var)?;
+        extra_headers.push((
+            name.to_ascii_lowercase(),
+            crate::tokens::source::Secret::new(value),
+        ));
+    }
+    if args.token_header.is_some() && !matches!(target, TargetSpec::Url(_)) {
+        return Err(Error::Usage {
+            message: "--token-header is for url: targets".into(),
+            hint: "with other targets the gateway emulator reads the Authorization header; set identity sources with `gateway serve --identity-source`".into(),
+        });
+    }
+    let spec_rotation_window = spec.rotation_window;
+    let options = ConformOptions {
+        profile: spec,
+        target,
+        env: args.target.env.clone(),
+        workdir: args.target.workdir.clone(),
+        concurrency: usize::from(args.target.concurrency),
+        timeout: args.target.timeout,
+        idp: args.target.idp()?,
+        keys_dir: args.target.dir.clone(),
+        cache_ttl: args.cache_ttl,
+        strict: args.strict,
+        snapshots,
+        rotation_window: args
+            .rotation_window
+            .or(spec_rotation_window)
+            .unwrap_or(crate::conform::DEFAULT_ROTATION_WINDOW),
+        stop: crate::stop::StopRequest::from_signals().map_err(Error::Output)?,
+        calibrate: !args.no_calibrate,
+        identity,
+        jobs: args.jobs.map(usize::from),
+        extra_headers,
+        token_header: args.token_header.clone(),
+    };
+    let color = crate::report::use_color(args.color);
+    let verbosity = match (args.quiet, args.verbose) {
+        (true, _) => crate::report::Verbosity::Quiet,
+        (_, true) => crate::report::Verbosity::Verbose,
+        _ => crate::report::Verbosity::Normal,
+    };
+    // With a report on stdout, stdout is exactly that report: the run's own output goes to
+    // stderr.
+    let mut stderr = std::io::stderr();
+    let human: &mut (dyn Write + Send) = if report_on_stdout {
+        &mut stderr
+    } else {
+        &mut *out
+    };
+    let mut terminal = crate::report::Terminal::new(human, color).with_verbosity(verbosity);
+    let report = conform::run(&options, &mut |event| terminal.event(event)).await?;
+    let run_dir = run_dir(&args.report_dir, &report.run_id);
+    let junit = args.junit.as_ref().map(|_| crate::report::junit(&report));
+    let json = args.json.as_ref().map(|_| crate::report::json(&report));
+    let files = [
+        ("--junit", &args.junit, &junit),
+        ("--json", &args.json, &json),
+    ];
+    // The verdict is printed first: a report that cannot be written must not hide it.
+    let written = crate::report::write_all(&report, &run_dir)
+        .map_err(report_error(&run_dir, "--report-dir"))
+        .and_then(|_| {
+            for (flag, path, body) in files {
+                if let (Some(path), Some(body)) = (path, body)
+                    && !stdout_report(&Some(path.clone()))
+                {
+                    crate::report::write_file(path, body).map_err(report_error(path, flag))?;
+                }
+            }
+            Ok(())
+        });
+    terminal.finish(&report, written.is_ok().then_some(run_dir.as_path()));
+    for (_, path, body) in files {
+        if let Some(body) = body
+            && stdout_report(path)
+        {
+            out.write_all(body.as_bytes())?;
+            if !body.ends_with('\n') {
+                writeln!(out)?;
+            }
+            out.flush()?;
+        }
+    }
+    match written {
+        Err(e) if report.exit_code() == crate::EXIT_OK => Err(e),
+        Err(e) => {
+            eprintln!("error: {}", e.chain());
+            Ok(report.exit_code())
+        }
+        Ok(()) => Ok(report.exit_code()),
+    }
+}

@@ -1,0 +1,200 @@
+//! `load`: goose attacks through the gateway, one per cache TTL, and their reports.
+
+use super::*;
+
+pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+    use crate::load::{self, scenario};
+    let usage = |message: String, hint: &str| Error::Usage {
+        message,
+        hint: hint.to_string(),
+    };
+    check_report_paths(&args.json, &args.junit)?;
+    let as_file = args.scenario.ends_with(".toml") || args.scenario.contains('/');
+    if args.show {
+        let text = if as_file {
+            crate::conform::profile::read_text(std::path::Path::new(&args.scenario))?
+        } else {
+            scenario::BUILTIN
+                .iter()
+                .find(|(n, _)| *n == args.scenario)
+                .map(|(_, t)| t.to_string())
+                .ok_or_else(|| {
+                    usage(
+                        format!("no built-in load scenario `{}`", args.scenario),
+                        &format!(
+                            "the built-in ones are {}",
+                            scenario::builtin_names().join(", ")
+                        ),
+                    )
+                })?
+        };
+        out.write_all(text.as_bytes())?;
+        return Ok(EXIT_OK);
+    }
+    check_target_args(&mut args.target)?;
+    let mut s = if as_file {
+        scenario::load(std::path::Path::new(&args.scenario))?
+    } else {
+        scenario::builtin(&args.scenario).map_err(|_| {
+            usage(
+                format!("no built-in load scenario `{}`", args.scenario),
+                &format!(
+                    "the built-in ones are {}; a file must end in .toml",
+                    scenario::builtin_names().join(", ")
+                ),
+            )
+        })?
+    };
+    let target = args
+        .target
+        .target
+        .clone()
+        .unwrap_or(TargetSpec::Builtin(s.profile.profile));
+    resolve_profile(Some(s.profile.profile), Some(&target))?;
+    // Load goes to this machine unless the user says otherwise, and then it is bounded.
+    if let Some(host) = remote_host(&target) {
+        if !args.allow_remote {
+            return Err(usage(
+                format!(
+                    "{target} is not on this machine ({host}): load goes to 127.0.0.1 and ::1 only"
+                ),
+                "to load a deployed stage on purpose, pass --allow-remote with --max-requests N and --run-time DURATION",
+            ));
+        }
+        if args.max_requests.is_none() || args.run_time.is_none() {
+            return Err(usage(
+                format!("load against {host} needs both --max-requests and --run-time"),
+                "bound a run against a deployed stage: e.g. --max-requests 1000 --run-time 30s",
+            ));
+        }
+    }
+    if args.authorizer_latency.is_some() && !matches!(target, TargetSpec::Builtin(_)) {
+        return Err(usage(
+            "--authorizer-latency is for builtin: targets".into(),
+            "a lambda:, invoke: or url: target has its own, real invoke overhead",
+        ));
+    }
+    if !args.cache_ttl.is_empty() {
+        let mut ttls = args.cache_ttl.clone();
+        ttls.dedup();
+        s.cache_ttls = ttls;
+        s.thresholds
+            .retain(|t| t.ttl.is_none_or(|ttl| s.cache_ttls.contains(&ttl)));
+    }
+    if let Some(users) = args.users {
+        s.users = users as usize;
+        s.increase_rate = s.increase_rate.max(users as f64);
+    }
+    if let Some(d) = args.run_time {
+        s.bound = scenario::Bound::Time(d);
+    }
+    if let Some(n) = args.iterations {
+        s.bound = scenario::Bound::Iterations(n as usize);
+    }
+    if let Some(rps) = args.throttle {
+        s.throttle_rps = Some(rps as usize);
+    }
+    if let Some(pool) = args.pool {
+        s.pool = pool as usize;
+    }
+    if let Some(t) = args
+        .thresholds
+        .iter()
+        .find(|t| t.ttl.is_some_and(|ttl| !s.cache_ttls.contains(&ttl)))
+    {
+        return Err(usage(
+            format!("--threshold '{t}' names a TTL this run does not have"),
+            &format!(
+                "the run's TTLs are {}",
+                s.cache_ttls
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    s.thresholds.extend(args.thresholds.iter().cloned());
+    let stop = crate::stop::StopRequest::from_signals().map_err(Error::Output)?;
+    let stamp_dir = args.report_dir.clone();
+    let options = load::LoadOptions {
+        harness: HarnessOptions {
+            profile: s.profile.profile,
+            settings: s.profile.mint_settings(),
+            target,
+            env: args.target.env.clone(),
+            workdir: args.target.workdir.clone(),
+            concurrency: usize::from(args.target.concurrency),
+            timeout: args.target.timeout,
+            keys_dir: args.target.dir.clone(),
+            simple_responses: s.profile.simple_responses,
+            idp: args.target.idp()?,
+            jwks_timeout: s.profile.jwks_timeout,
+        },
+        scenario: s,
+        authorizer_latency: args.authorizer_latency.unwrap_or_default(),
+        max_requests: args.max_requests,
+        // goose writes its reports while the run folder's name is not known yet.
+        goose_reports: Some(stamp_dir.join(format!(".goose-{}", std::process::id()))),
+        stop,
+    };
+    let goose_dir = options.goose_reports.clone();
+    let mut progress = crate::report::load::LoadProgress::new();
+    let report = load::run(options, &mut |event| progress.event(event)).await;
+    progress.finish();
+    let mut report = report?;
+    let run_dir = run_dir(&args.report_dir, &report.run_id);
+    std::fs::create_dir_all(&run_dir).map_err(report_error(&run_dir, "--report-dir"))?;
+    // goose's own reports move into the run's folder.
+    for r in &mut report.ttls {
+        if let Some(from) = r.goose_report.take().map(std::path::PathBuf::from)
+            && let Some(name) = from.file_name()
+        {
+            let to = run_dir.join(name);
+            if std::fs::rename(&from, &to).is_ok() {
+                r.goose_report = Some(to.display().to_string());
+            }
+        }
+    }
+    if let Some(dir) = goose_dir {
+        let _ = std::fs::remove_dir(dir);
+    }
+    writeln!(out, "\n{}", crate::report::load::table(&report))?;
+    for line in crate::report::load::benefit(&report) {
+        writeln!(out, "{line}")?;
+    }
+    for line in crate::report::load::threshold_lines(&report) {
+        writeln!(out, "{line}")?;
+    }
+    if let Some(signal) = report.interrupted {
+        writeln!(
+            out,
+            "stopped by {}: the report holds what ran",
+            signal.name()
+        )?;
+    }
+    let written = crate::report::load::write_all(&report, &run_dir)
+        .map_err(report_error(&run_dir, "--report-dir"))
+        .and_then(|_| {
+            if let Some(path) = &args.junit {
+                crate::report::write_file(path, &crate::report::load::junit(&report))
+                    .map_err(report_error(path, "--junit"))?;
+            }
+            if let Some(path) = &args.json {
+                crate::report::write_file(path, &crate::report::load::json(&report))
+                    .map_err(report_error(path, "--json"))?;
+            }
+            Ok(())
+        });
+    match written {
+        Ok(()) => writeln!(out, "reports: {}", run_dir.join("load.html").display())?,
+        Err(e) => {
+            eprintln!("error: {}", e.chain());
+            if report.exit_code() == EXIT_OK {
+                return Err(e);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(report.exit_code())
+}
