@@ -1,0 +1,513 @@
+//! The terminal reporter: a line per case as the run goes, then one block per cause (what is
+//! wrong, the cases, what one of them looked like, why, the fix) and the aligned summary.
+
+use super::*;
+
+struct Paint(bool);
+
+impl Paint {
+    fn code(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn red(&self, t: &str) -> String {
+        self.code("1;31", t)
+    }
+    fn yellow(&self, t: &str) -> String {
+        self.code("1;33", t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.code("32", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.code("2", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.code("1", t)
+    }
+}
+
+/// How much the terminal reporter prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verbosity {
+    /// The failures and the summary (`-q`).
+    Quiet,
+    /// A line per case, the failures and the summary.
+    #[default]
+    Normal,
+    /// As normal, with each case's raw response under its line (`-v`).
+    Verbose,
+}
+
+/// Prints a line per case to `out` as the run goes, and progress to stderr when it is a
+/// terminal.
+pub struct Terminal<'a> {
+    out: &'a mut (dyn Write + Send),
+    paint: Paint,
+    progress: bool,
+    verbosity: Verbosity,
+}
+
+impl<'a> Terminal<'a> {
+    /// A terminal reporter writing to `out`.
+    pub fn new(out: &'a mut (dyn Write + Send), color: bool) -> Self {
+        Terminal {
+            out,
+            paint: Paint(color),
+            progress: std::io::stderr().is_terminal(),
+            verbosity: Verbosity::Normal,
+        }
+    }
+
+    /// The same reporter printing as much as `verbosity` says.
+    pub fn with_verbosity(self, verbosity: Verbosity) -> Self {
+        Terminal { verbosity, ..self }
+    }
+
+    /// Handles one event.
+    pub fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started {
+                profile,
+                target,
+                total,
+            } if self.verbosity != Verbosity::Quiet => {
+                let _ = writeln!(
+                    self.out,
+                    "{} {total} cases of the {profile} profile against {target}",
+                    self.paint.bold("conform")
+                );
+            }
+            Event::Calibrated { calibration } => {
+                let _ = writeln!(self.out, "{}", calibration_line(calibration));
+            }
+            Event::Started { .. } => {}
+            Event::CaseDone {
+                index,
+                total,
+                result,
+            } => {
+                if self.progress {
+                    eprint!("\r\x1b[K");
+                }
+                if self.verbosity != Verbosity::Quiet {
+                    let _ = writeln!(self.out, "{}", self.case_line(result));
+                }
+                if self.verbosity == Verbosity::Verbose
+                    && let Some(response) = &result.response
+                {
+                    let text = serde_json::to_string_pretty(response).unwrap_or_default();
+                    for line in printable(&text).lines() {
+                        let _ = writeln!(self.out, "        {}", self.paint.dim(line));
+                    }
+                }
+                if self.progress && index < total {
+                    eprint!("[{index}/{total}] running…");
+                    let _ = std::io::stderr().flush();
+                } else if self.progress {
+                    eprint!("\r\x1b[K");
+                }
+            }
+        }
+    }
+
+    fn case_line(&self, r: &CaseResult) -> String {
+        let p = &self.paint;
+        let label = match r.status {
+            Status::Passed => p.green("ok  "),
+            Status::Warned => p.yellow("warn"),
+            Status::Failed => p.red("FAIL"),
+            Status::Errored => p.red("ERR "),
+            Status::Inconclusive => p.yellow("??? "),
+            Status::Skipped => p.dim("skip"),
+        };
+        // The outcome, and the HTTP status a client saw when the case went through a gateway.
+        let observed = match (r.observed, r.http_status) {
+            (Some(o), Some(status)) => format!("{o} {status}"),
+            (Some(o), None) => o.to_string(),
+            (None, Some(status)) => status.to_string(),
+            (None, None) => "-".to_string(),
+        };
+        let tail = match r.status {
+            Status::Failed | Status::Warned => r
+                .findings
+                .iter()
+                .map(|f| f.severity.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Status::Skipped | Status::Errored | Status::Inconclusive => r.detail.clone(),
+            Status::Passed => format!("{:.1} ms", r.elapsed_ms),
+        };
+        format!(
+            "  {label}  {:<26} {:<6} → {:<17} {}",
+            printable_line(&r.name),
+            r.expected,
+            observed,
+            p.dim(&printable_line(&tail))
+        )
+    }
+
+    /// Prints the failure blocks and the summary.
+    pub fn finish(&mut self, report: &RunReport, report_dir: Option<&Path>) {
+        let _ = writeln!(self.out);
+        for cause in &report.causes {
+            let _ = writeln!(self.out, "{}", cause_block(cause, report, &self.paint));
+        }
+        for block in report
+            .cases
+            .iter()
+            .filter_map(|c| snapshot_block(c, report, &self.paint))
+        {
+            let _ = writeln!(self.out, "{block}");
+        }
+        let _ = write!(self.out, "{}", summary(report, report_dir, &self.paint));
+    }
+}
+
+pub(super) fn policy_excerpt(doc: &Value) -> String {
+    if let Some(allowed) = doc.get("isAuthorized") {
+        return format!("isAuthorized: {allowed}");
+    }
+    let principal = doc
+        .get("principalId")
+        .map_or("(none)".to_string(), |p| p.to_string());
+    let statements: Vec<String> = match doc.pointer("/policyDocument/Statement") {
+        Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    }
+    .iter()
+    .map(|st| {
+        let effect = st.get("Effect").and_then(Value::as_str).unwrap_or("?");
+        let resource = match st.get("Resource") {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "?".into(),
+        };
+        format!("{effect} {resource}")
+    })
+    .collect();
+    if statements.is_empty() {
+        let text = doc.to_string();
+        let mut cut: String = text.chars().take(200).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
+        }
+        return cut;
+    }
+    format!("principalId {principal}; {}", statements.join("; "))
+}
+
+/// What calibration found, in one sentence for the terminal and the Markdown report.
+pub(super) fn calibration_line(c: &crate::conform::calibrate::Calibration) -> String {
+    let tried: Vec<String> = c
+        .tried
+        .iter()
+        .map(|t| format!("{}: {}", t.variant, printable_line(&t.got)))
+        .collect();
+    match c.baseline {
+        Some(name) => format!(
+            "calibrated: the good token as the profile sends it got {}; the run {} instead ({name})",
+            printable_line(&c.profile_form),
+            crate::conform::calibrate::variant(name)
+                .map_or_else(|| name.to_string(), |v| v.run_does())
+        ),
+        None => format!(
+            "calibration: the good token was refused in every form tried: as the profile sends it, {}; {}; the run goes on with the profile's form",
+            printable_line(&c.profile_form),
+            if tried.is_empty() {
+                "no other form applies".to_string()
+            } else {
+                tried.join("; ")
+            }
+        ),
+    }
+}
+
+/// Names of cases, comma-separated, cut after `limit` with a count of the rest.
+fn case_list(names: &[String], limit: usize) -> String {
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(limit)
+        .map(|n| printable_line(n))
+        .collect();
+    if names.len() > limit {
+        shown.push(format!("and {} more", names.len() - limit));
+    }
+    shown.join(", ")
+}
+
+fn expected_words(case: &CaseResult) -> String {
+    if case.expected == "allow" {
+        "allow".to_string()
+    } else {
+        format!(
+            "reject (the error `Unauthorized`, 401){}",
+            case.reason
+                .as_ref()
+                .map(|r| format!(" because: {r}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+fn actual_words(case: &CaseResult) -> String {
+    match case.observed {
+        Some(o) => format!("{o} ({})", case.detail),
+        None => case.detail.clone(),
+    }
+}
+
+/// One block per cause: what is wrong, the cases it covers, what one of them looked like, why
+/// it matters and the fix. A cause of one case reads exactly as that case's failure.
+fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
+    let cases: Vec<&CaseResult> = cause
+        .cases
+        .iter()
+        .filter_map(|n| report.cases.iter().find(|c| &c.name == n))
+        .collect();
+    let Some(first) = cases.first() else {
+        return String::new();
+    };
+    let label = format!(
+        "{}[{}]",
+        if cause.fails { "error" } else { "warning" },
+        cause.kind.name()
+    );
+    let head = if cause.fails {
+        p.red(&label)
+    } else {
+        p.yellow(&label)
+    };
+    let what = if cause.kind == CauseKind::CouldNotAsk {
+        "could not ask the authorizer".to_string()
+    } else {
+        printable(&cause.message)
+    };
+    let mut b = if cases.len() == 1 {
+        format!("{head}: {}: {what}\n", p.bold(&printable_line(&first.name)))
+    } else {
+        format!("{head}: {what}: {} cases\n", cases.len())
+    };
+    if cases.len() == 1 {
+        b.push_str(&format!(
+            "  --> {}: case `{}`, {}\n   |\n",
+            report.scenario,
+            printable_line(&first.name),
+            first.route
+        ));
+    } else {
+        b.push_str(&format!("  --> {}\n   |\n", report.scenario));
+    }
+    let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {}\n", printable(v)));
+    if cause.covers_every_case {
+        line(
+            "note:",
+            "every case that went wrong shows this: fix it first, then run again",
+        );
+    }
+    if cases.len() > 1 {
+        line("cases:", &case_list(&cause.cases, 40));
+    }
+    if cause.kind == CauseKind::CouldNotAsk {
+        line("actual:", &first.detail);
+        line("fix:", &cause.fix);
+        return b;
+    }
+    let example = if cases.len() > 1 { "first:" } else { "token:" };
+    line(example, &format!("{} ({})", first.kind, first.what));
+    if cases.len() == 1 {
+        line("expected:", &expected_words(first));
+    } else if first.expected == "allow" {
+        line("expected:", "allow");
+    } else {
+        // Each case is bad for its own reason; the reasons are in the per-case lines.
+        line("expected:", "reject (the error `Unauthorized`, 401)");
+    }
+    // The message often quotes the detail already (a crash's type, message and line): once.
+    if first.detail.is_empty() || !cause.message.contains(&first.detail) {
+        line("actual:", &actual_words(first));
+    } else if let Some(o) = first.observed {
+        line("actual:", &o.to_string());
+    }
+    if let Some(doc) = &first.response {
+        line("policy:", &policy_excerpt(doc));
+    }
+    if cases.len() == 1 {
+        for note in &first.notes {
+            line("note:", note);
+        }
+    }
+    line("why:", &cause.why);
+    line("fix:", &cause.fix);
+    if cause.kind == CauseKind::Regression {
+        for case in &cases {
+            if let Some(SnapshotStatus::Changed { diff }) = &case.snapshot {
+                b.push_str(&format!("   |\n   | {}:\n", printable_line(&case.name)));
+                for l in diff.lines() {
+                    b.push_str(&format!("   | {}\n", printable_line(l)));
+                }
+            }
+        }
+    }
+    b
+}
+
+/// A snapshot that could not be kept is reported on its case.
+fn snapshot_block(case: &CaseResult, report: &RunReport, p: &Paint) -> Option<String> {
+    let Some(SnapshotStatus::Error { message }) = &case.snapshot else {
+        return None;
+    };
+    Some(format!(
+        "{}: {}: the policy snapshot could not be kept\n  --> {}: case `{}`\n   = {}\n",
+        p.red("error[snapshot]"),
+        p.bold(&printable_line(&case.name)),
+        report.scenario,
+        printable_line(&case.name),
+        printable(message)
+    ))
+}
+
+fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
+    let s = &report.summary;
+    let verdict = match (report.interrupted, report.exit_code()) {
+        (Some(signal), _) => p.red(&format!(
+            "INTERRUPTED by {} after {} of {} case(s)",
+            signal.name(),
+            s.total - s.skipped,
+            s.total
+        )),
+        (_, 0) => p.green("PASSED"),
+        (_, 1) if report.nothing_judged() => {
+            p.red("FAILED (nothing was judged: every case was skipped)")
+        }
+        (_, 1) if s.inconclusive > 0 && s.failed == 0 => p.red(&format!(
+            "FAILED (inconclusive: no form of the good token was allowed, so {} rejection(s) prove nothing)",
+            s.inconclusive
+        )),
+        (_, 1) => p.red("FAILED"),
+        _ => p.red("COULD NOT RUN"),
+    };
+    let mut rows: Vec<(&str, String)> = vec![
+        (
+            "profile",
+            format!("{} ({})", report.profile, report.scenario),
+        ),
+        ("target", report.target.clone()),
+        (
+            "result",
+            format!(
+                "{verdict}: {} passed, {} failed, {} warning(s), {} inconclusive, {} could not be asked, {} skipped, of {}",
+                s.passed, s.failed, s.warned, s.inconclusive, s.errored, s.skipped, s.total
+            ),
+        ),
+        (
+            "findings",
+            format!(
+                "{} cause(s); cases with security {}, availability {}, hardening {}, contract {}, regression {} findings",
+                report.causes.len(),
+                s.security,
+                s.availability,
+                s.hardening,
+                s.contract,
+                s.regression
+            ),
+        ),
+    ];
+    if let Some(c) = &report.calibration {
+        rows.push(("baseline", calibration_line(c)));
+    }
+    if let Some(first) = crate::conform::cause::first_fix(&report.causes) {
+        rows.push((
+            "fix first",
+            format!(
+                "{} [{}] {} ({} case(s))",
+                first.id,
+                first.kind.name(),
+                printable_line(&first.fix),
+                first.cases.len()
+            ),
+        ));
+    }
+    if let Some(dir) = &report.snapshot_dir {
+        rows.push((
+            "snapshots",
+            format!(
+                "{} matched, {} new, {} changed, {} updated{}{} ({dir})",
+                s.snapshots_matched,
+                s.snapshots_new,
+                s.snapshots_changed,
+                s.snapshots_updated,
+                if s.snapshots_missing > 0 {
+                    format!(", {} missing", s.snapshots_missing)
+                } else {
+                    String::new()
+                },
+                if s.snapshots_failed > 0 {
+                    format!(", {} could not be kept", s.snapshots_failed)
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    rows.push((
+        "idp",
+        format!(
+            "{} JWKS fetch(es), {} fetch(es) of token-supplied URLs",
+            report.jwks_fetches, report.attacker_fetches
+        ),
+    ));
+    if let Some(d) = &report.deployed {
+        rows.push((
+            "deployed",
+            format!(
+                "{} request(s) sent; the listed cases may send at most {}",
+                d.sent, d.limit
+            ),
+        ));
+    }
+    let mut warm: Vec<f64> = report
+        .cases
+        .iter()
+        .filter(|c| c.observed.is_some() && !c.cold)
+        .map(|c| c.elapsed_ms)
+        .collect();
+    warm.sort_by(f64::total_cmp);
+    let cold = &report.target_stats.cold_starts_ms;
+    let mut latency = match warm.get(warm.len() / 2) {
+        Some(median) => format!(
+            "warm answers: median {median:.2} ms over {} case(s)",
+            warm.len()
+        ),
+        None => "no warm answers".to_string(),
+    };
+    if !cold.is_empty() {
+        let mean = cold.iter().sum::<f64>() / cold.len() as f64;
+        latency.push_str(&format!(
+            "; {} cold start(s), {mean:.0} ms on average; {} environment(s) replaced",
+            cold.len(),
+            report.target_stats.replaced
+        ));
+    }
+    rows.push(("latency", latency));
+    rows.push((
+        "time",
+        format!(
+            "{:.2} s (single-token cases {:.2} s)",
+            report.duration_ms / 1e3,
+            report.catalogue_ms / 1e3
+        ),
+    ));
+    if let Some(dir) = report_dir {
+        rows.push(("reports", format!("{}/", dir.display())));
+    }
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{:>10}  {v}\n", p.bold(k)));
+    }
+    out
+}
