@@ -145,6 +145,16 @@ pub enum KeyError {
         /// The folder.
         dir: PathBuf,
     },
+    /// A key named for a role it cannot play (`weak.pem` of 2048 bits, `primary.pem` of 1024).
+    #[error("{kid}.pem in {dir} is named for the {kid} role, which takes a {wanted} key")]
+    WrongRole {
+        /// The kid (the file stem, the role's name).
+        kid: String,
+        /// What the role takes.
+        wanted: &'static str,
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A key folder with no key in it.
     #[error("no RSA key in {dir}")]
     Empty {
@@ -782,17 +792,51 @@ impl KeyRing {
     }
 
     /// Takes roles from keys read from a folder; the keys outside the JWKS are made on use.
+    /// A key whose file is named for a role (`primary.pem`, `secondary.pem`, `weak.pem`) plays
+    /// it; the other roles take the remaining keys in file-name order (the first strong keys,
+    /// the first weak key). So a pinned-key authorizer's key is `primary.pem`, whatever else
+    /// the folder holds.
     pub fn from_keys(keys: Vec<SigningKey>, dir: &Path) -> Result<Self, KeyError> {
-        let (weak, strong): (Vec<_>, Vec<_>) = keys.into_iter().partition(SigningKey::is_weak);
+        let mut named: [Option<SigningKey>; 3] = [None, None, None];
+        let mut rest = Vec::new();
+        for key in keys {
+            let role = ["primary", "secondary", "weak"]
+                .iter()
+                .position(|r| key.kid().eq_ignore_ascii_case(r));
+            match role {
+                Some(i) => {
+                    let weak_role = i == 2;
+                    if key.is_weak() != weak_role {
+                        return Err(KeyError::WrongRole {
+                            kid: key.kid().to_string(),
+                            wanted: if weak_role {
+                                "1024-bit (weak)"
+                            } else {
+                                "2048-bit or larger"
+                            },
+                            dir: dir.to_path_buf(),
+                        });
+                    }
+                    named[i] = Some(key);
+                }
+                None => rest.push(key),
+            }
+        }
+        let (weak, strong): (Vec<_>, Vec<_>) = rest.into_iter().partition(SigningKey::is_weak);
         let mut strong = strong.into_iter();
-        let primary = strong.next().ok_or_else(|| KeyError::NoStrongKey {
-            dir: dir.to_path_buf(),
-        })?;
+        let [primary, secondary, weak_named] = named;
+        let primary = primary
+            .or_else(|| strong.next())
+            .ok_or_else(|| KeyError::NoStrongKey {
+                dir: dir.to_path_buf(),
+            })?;
+        let secondary = secondary.or_else(|| strong.next());
+        let weak = weak_named.or_else(|| weak.into_iter().next());
         Ok(KeyRing {
             slots: Arc::new([
                 Slot::given(Some(primary)),
-                Slot::given(strong.next()),
-                Slot::given(weak.into_iter().next()),
+                Slot::given(secondary),
+                Slot::given(weak),
                 Slot::on_demand(),
                 Slot::on_demand(),
                 Slot::on_demand(),
@@ -1025,6 +1069,33 @@ mod tests {
         assert_eq!(published, [kid]);
         assert_ne!(ring.outside().unwrap().kid(), ring.primary().unwrap().kid());
         assert_eq!(ring.made(), 2);
+    }
+
+    #[test]
+    fn a_key_named_for_its_role_plays_it_whatever_the_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = [
+            SigningKey::generate(KeyBits::B2048).unwrap(),
+            SigningKey::generate(KeyBits::B2048).unwrap(),
+        ];
+        let paths = KeyDir::new(dir.path())
+            .store(&keys, Existing::Refuse)
+            .unwrap();
+        // The second key becomes `primary.pem`; the other sorts first (hex before `p`).
+        std::fs::rename(&paths[1], dir.path().join("primary.pem")).unwrap();
+        std::fs::rename(&paths[0], dir.path().join("0-other.pem")).unwrap();
+        let ring = KeyRing::from_keys(KeyDir::new(dir.path()).load().unwrap(), dir.path()).unwrap();
+        assert_eq!(ring.primary().unwrap().kid(), "primary");
+        assert_eq!(ring.secondary().unwrap().unwrap().kid(), "0-other");
+        // A name the key cannot live up to is refused, with the role's need.
+        std::fs::rename(dir.path().join("0-other.pem"), dir.path().join("weak.pem")).unwrap();
+        let err = KeyRing::from_keys(KeyDir::new(dir.path()).load().unwrap(), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("weak.pem") && err.contains("1024-bit"),
+            "{err}"
+        );
     }
 
     #[test]

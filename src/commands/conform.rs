@@ -2,7 +2,10 @@
 
 use super::*;
 
-pub(super) async fn conform(mut args: ConformArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+pub(super) async fn conform(
+    mut args: ConformArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Error> {
     use crate::conform::{self, ConformOptions, profile, snapshot};
     check_target_args(&mut args.target)?;
     let mut spec = match &args.scenario {

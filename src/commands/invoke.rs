@@ -2,7 +2,10 @@
 
 use super::*;
 
-pub(super) async fn invoke(mut args: InvokeArgs, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
+pub(super) async fn invoke(
+    mut args: InvokeArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Error> {
     check_target_args(&mut args.target)?;
     let kind = args.kind.as_deref().map(parse_kind).transpose()?;
     let profile = resolve_profile(args.profile, args.target.target.as_ref())?;
