@@ -320,6 +320,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "{token_use}",
     "{jwks_timeout}",
     "{public_key_pem}",
+    "{certificate_pem}",
 ];
 
 /// A run, set up.
@@ -470,6 +471,21 @@ impl Harness {
                 "public_key_pem",
                 if options.profile.signs_with_rsa() && external.is_none() {
                     keys.primary()?.public_key_pem()
+                } else {
+                    String::new()
+                },
+            ),
+            // The same key as a self-signed certificate, made only when asked for.
+            (
+                "certificate_pem",
+                if options.profile.signs_with_rsa()
+                    && external.is_none()
+                    && options
+                        .env
+                        .iter()
+                        .any(|(_, v)| v.contains("{certificate_pem}"))
+                {
+                    keys.primary()?.certificate_pem()?
                 } else {
                     String::new()
                 },

@@ -145,6 +145,14 @@ pub enum KeyError {
         /// The folder.
         dir: PathBuf,
     },
+    /// A self-signed certificate of a key could not be made.
+    #[error("cannot make a certificate of key {kid}: {reason}")]
+    Certificate {
+        /// The key.
+        kid: String,
+        /// Why.
+        reason: String,
+    },
     /// A key named for a role it cannot play (`weak.pem` of 2048 bits, `primary.pem` of 1024).
     #[error("{kid}.pem in {dir} is named for the {kid} role, which takes a {wanted} key")]
     WrongRole {
@@ -389,6 +397,30 @@ impl SigningKey {
         public
             .to_public_key_pem(LineEnding::LF)
             .expect("SPKI encoding of a valid key")
+    }
+
+    /// A self-signed X.509 certificate of the public key (PEM, `BEGIN CERTIFICATE`), for an
+    /// authorizer that pins its issuer's certificate rather than fetching a JWKS (Auth0 hands
+    /// out its signing keys as certificates). Valid from a day ago for a year; the subject
+    /// names the kid.
+    pub fn certificate_pem(&self) -> Result<String, KeyError> {
+        let failed = |e: rcgen::Error| KeyError::Certificate {
+            kid: self.kid.clone(),
+            reason: e.to_string(),
+        };
+        let pair =
+            rcgen::KeyPair::from_pem_and_sign_algo(&self.to_pkcs8_pem(), &rcgen::PKCS_RSA_SHA256)
+                .map_err(failed)?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!("authprobe issuer key {}", self.kid),
+        );
+        let now = std::time::SystemTime::now();
+        params.not_before = (now - std::time::Duration::from_secs(86_400)).into();
+        params.not_after = (now + std::time::Duration::from_secs(365 * 86_400)).into();
+        Ok(params.self_signed(&pair).map_err(failed)?.pem())
     }
 
     /// Signs `message` with the given algorithm.

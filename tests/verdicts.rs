@@ -450,3 +450,41 @@ fn an_init_fetch_authorizer_gets_availability_for_a_jwks_down_at_start_and_never
     assert_eq!(case("key-rotation")["status"], "passed", "{shown}");
     assert_eq!(out.status.code(), Some(1), "{shown}");
 }
+
+#[test]
+fn a_certificate_pinned_authorizer_gets_a_certificate_of_the_good_key() {
+    // {certificate_pem}: the key good tokens are signed with, as a self-signed certificate.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        "profile = \"jwks\"\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"key-not-in-jwks\", expect = \"reject\" },\n]\n",
+    )
+    .unwrap();
+    let python = support::python::venv_python();
+    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
+    let workdir = support::python::example_dir("pinned");
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--scenario",
+            "p.toml",
+            "--no-snapshots",
+            "--target",
+            &target,
+            "--workdir",
+            workdir.to_str().unwrap(),
+            "--env",
+            "CERTIFICATE_PEM={certificate_pem}",
+            "--env",
+            "ISSUER={issuer}",
+            "--env",
+            "AUDIENCE={audience}",
+            "--report-dir",
+            "reports",
+        ],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+}

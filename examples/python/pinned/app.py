@@ -9,14 +9,19 @@ key-rotation finding; the kid cases, whose tokens carry genuine signatures by th
 are hardening, not forgeries; and with no JWKS to fetch, the JWKS-fault cases cannot reach it.
 
 Configuration: PUBLIC_KEY_PEM (the issuer's public key, PEM; authprobe fills
-``{public_key_pem}``), ISSUER, AUDIENCE, LEEWAY_SECONDS (default 60).
+``{public_key_pem}``) or CERTIFICATE_PEM (a certificate of it, as Auth0 hands signing keys
+out; ``{certificate_pem}``), ISSUER, AUDIENCE, LEEWAY_SECONDS (default 60).
 """
 
 import os
 
 import jwt
+from cryptography import x509
 
-PUBLIC_KEY = os.environ["PUBLIC_KEY_PEM"]
+if os.environ.get("CERTIFICATE_PEM"):
+    PUBLIC_KEY = x509.load_pem_x509_certificate(os.environ["CERTIFICATE_PEM"].encode()).public_key()
+else:
+    PUBLIC_KEY = os.environ["PUBLIC_KEY_PEM"]
 ISSUER = os.environ["ISSUER"]
 AUDIENCE = os.environ["AUDIENCE"]
 LEEWAY = float(os.environ.get("LEEWAY_SECONDS", "60"))
