@@ -1,0 +1,222 @@
+//! The cases a profile lists: token kinds and stateful checks, the route each is sent to, the
+//! header form, and the `--case` patterns that select among them.
+
+use super::*;
+
+/// Cases that need more than one token, or a change of the IdP, to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stateful {
+    /// A token under a key that appears in the JWKS only after rotation is allowed once the
+    /// authorizer refetches.
+    KeyRotation,
+    /// Many unknown kids: JWKS fetches must stay bounded.
+    UnknownKidFlood,
+    /// JWKS unreachable (500) at cold start: must reject.
+    JwksUnreachable,
+    /// JWKS slower than the invocation timeout at cold start: must reject.
+    JwksSlow,
+    /// JWKS not JSON at cold start: must reject.
+    JwksMalformed,
+    /// The good token again, after all the bad ones.
+    ValidAgain,
+    /// No Authorization header: API Gateway answers 401 without invoking.
+    MissingHeader,
+    /// A Deny for a token is cached: the same token stays 403 on every route for the TTL.
+    CachedDeny,
+    /// Two different tokens never share a cached policy.
+    CacheKey,
+}
+
+impl Stateful {
+    /// Every stateful case with its name, whether a correct authorizer may allow what it sends
+    /// (`false`: it must be rejected, so no profile may expect `allow`), and what it checks.
+    pub const ALL: &'static [(Stateful, &'static str, bool, &'static str)] = &[
+        (
+            Stateful::KeyRotation,
+            "key-rotation",
+            true,
+            "a token under a newly published key is allowed once the authorizer refetches",
+        ),
+        (
+            Stateful::UnknownKidFlood,
+            "unknown-kid-flood",
+            false,
+            "50 unknown kids cause a bounded number of JWKS fetches",
+        ),
+        (
+            Stateful::JwksUnreachable,
+            "jwks-unreachable",
+            false,
+            "JWKS answering 500 at cold start: reject, not crash or allow",
+        ),
+        (
+            Stateful::JwksSlow,
+            "jwks-slow",
+            false,
+            "JWKS slower than the invocation timeout at cold start: reject",
+        ),
+        (
+            Stateful::JwksMalformed,
+            "jwks-malformed",
+            false,
+            "JWKS that is not JSON at cold start: reject",
+        ),
+        (
+            Stateful::ValidAgain,
+            "valid-again",
+            true,
+            "the good token still works after every bad one",
+        ),
+        (
+            Stateful::MissingHeader,
+            "missing-header",
+            false,
+            "no Authorization header: 401 without an invocation",
+        ),
+        (
+            Stateful::CachedDeny,
+            "cached-deny",
+            false,
+            "a rejected token on every route: a Deny is cached (403 everywhere for the TTL), a 401 is not",
+        ),
+        (
+            Stateful::CacheKey,
+            "cache-key",
+            false,
+            "after the good token's policy is cached, a different token is judged on its own",
+        ),
+    ];
+
+    fn entry(self) -> &'static (Stateful, &'static str, bool, &'static str) {
+        Stateful::ALL
+            .iter()
+            .find(|(s, ..)| *s == self)
+            .expect("every stateful case is in Stateful::ALL")
+    }
+
+    /// Its name in profiles and reports.
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+
+    /// Whether a correct authorizer may allow what it sends; `false` means every authorizer
+    /// must reject it, and a profile may not say otherwise.
+    pub fn may_allow(self) -> bool {
+        self.entry().2
+    }
+
+    /// What it checks.
+    pub fn what(self) -> &'static str {
+        self.entry().3
+    }
+
+    pub(super) fn from_name(name: &str) -> Option<Stateful> {
+        Stateful::ALL
+            .iter()
+            .find(|(_, n, ..)| *n == name)
+            .map(|(s, ..)| *s)
+    }
+}
+
+/// What a case sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseKind {
+    /// One token of a catalogue kind.
+    Token(Kind),
+    /// A stateful case.
+    Stateful(Stateful),
+}
+
+/// How the header carries the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderForm {
+    /// As the kind mints it (`Bearer <token>` for JWT kinds).
+    AsMinted,
+    /// The token alone, without `Bearer ` (for authorizers that take the raw token).
+    Raw,
+}
+
+/// A route of the API, `GET /hello`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// One case to send.
+#[derive(Clone, Debug)]
+pub struct CaseSpec {
+    /// Unique name (the kind's, unless the file names it).
+    pub name: String,
+    /// What it sends.
+    pub kind: CaseKind,
+    /// Whether a correct authorizer allows it.
+    pub expect_allow: bool,
+    /// Header form.
+    pub header: HeaderForm,
+    /// The route it is sent to.
+    pub route: Route,
+}
+
+impl CaseSpec {
+    /// What it sends or checks, in one line.
+    pub fn what(&self) -> &'static str {
+        match self.kind {
+            CaseKind::Token(k) => k.what(),
+            CaseKind::Stateful(s) => s.what(),
+        }
+    }
+}
+
+/// A `--case` pattern: a case name in which `*` stands for any run of characters and `?` for
+/// one character.
+#[derive(Clone, Debug)]
+pub struct CaseGlob {
+    text: String,
+    regex: regex::Regex,
+}
+
+impl std::str::FromStr for CaseGlob {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("an empty pattern matches no case: write e.g. --case 'kid-*'".into());
+        }
+        let mut pattern = String::from("^");
+        for c in s.chars() {
+            match c {
+                '*' => pattern.push_str(".*"),
+                '?' => pattern.push('.'),
+                c => pattern.push_str(&regex::escape(&c.to_string())),
+            }
+        }
+        pattern.push('$');
+        let regex = regex::Regex::new(&pattern).map_err(|e| format!("`{s}`: {e}"))?;
+        Ok(CaseGlob {
+            text: s.to_string(),
+            regex,
+        })
+    }
+}
+
+impl CaseGlob {
+    /// True when `name` matches the whole pattern.
+    pub fn matches(&self, name: &str) -> bool {
+        self.regex.is_match(name)
+    }
+}
+
+impl std::fmt::Display for CaseGlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
