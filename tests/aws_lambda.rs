@@ -329,27 +329,13 @@ async fn the_stand_in_refuses_unsigned_and_wrongly_signed_requests_and_the_run_c
     drop(dir);
 }
 
-/// A body that never ends: the same 64 KiB chunk for as long as the client reads.
-struct Endless(Bytes);
-
-impl axum::body::HttpBody for Endless {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
-        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.0.clone()))))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_invoke_answer_is_read_up_to_lambdas_limit_and_is_an_error() {
     // A hostile endpoint (AWS_ENDPOINT_URL) answers every invoke with a body that never ends:
     // the SDK would read it whole; authprobe stops at Lambda's 6 MB.
-    let app = axum::Router::new()
-        .fallback(|| async { axum::body::Body::new(Endless(Bytes::from(vec![b'x'; 64 * 1024]))) });
+    let app = axum::Router::new().fallback(|| async {
+        axum::body::Body::new(support::Endless(Bytes::from(vec![b'x'; 64 * 1024])))
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });

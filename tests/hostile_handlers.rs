@@ -9,14 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Output;
 
-use support::{authprobe_in, processes_mentioning};
-
-fn bootstrap() -> String {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/runtime/bootstrap.py")
-        .display()
-        .to_string()
-}
+use support::{authprobe_in, bootstrap, processes_mentioning};
 
 /// Runs `conform` on `profile` (written into `dir`) against the plain runtime with `env`.
 fn conform(dir: &Path, profile: &str, env: &[&str]) -> Output {

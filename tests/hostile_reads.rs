@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use support::{authprobe_in, processes_mentioning};
+use support::{authprobe_in, bootstrap, processes_mentioning};
 
 const SECRET_VAR: &str = "AUTHPROBE_HOSTILE_SECRET";
 const SECRET: &str = "hostile-s3cr3t-value";
@@ -31,23 +31,11 @@ async fn serve(app: axum::Router) -> String {
     url
 }
 
-/// A body that never ends: the same 64 KiB chunk for as long as the client reads.
-struct Endless(axum::body::Bytes);
-
-impl axum::body::HttpBody for Endless {
-    type Data = axum::body::Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.0.clone()))))
-    }
-}
-
 fn endless() -> Response {
-    let body = Body::new(Endless(axum::body::Bytes::from(vec![b'x'; 64 * 1024])));
+    let body = Body::new(support::Endless(axum::body::Bytes::from(vec![
+        b'x';
+        64 * 1024
+    ])));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -366,13 +354,6 @@ fn a_route_no_authorizer_could_be_invoked_for_is_a_bad_profile_not_a_pass() {
     ] {
         assert!(shown.contains(words), "{words}: {shown}");
     }
-}
-
-fn bootstrap() -> String {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/runtime/bootstrap.py")
-        .display()
-        .to_string()
 }
 
 #[test]

@@ -9,14 +9,7 @@ mod support;
 use std::path::Path;
 
 use authprobe::tokens::{Kind, Profile, TokenUse};
-use support::authprobe_in;
-
-fn bootstrap() -> String {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/runtime/bootstrap.py")
-        .display()
-        .to_string()
-}
+use support::{authprobe_in, bootstrap};
 
 /// `conform` with `args` against the plain runtime in `mode`; the run's report.json.
 fn conform(dir: &Path, mode: &str, args: &[&str]) -> (Option<i32>, serde_json::Value) {
@@ -36,6 +29,21 @@ fn conform(dir: &Path, mode: &str, args: &[&str]) -> (Option<i32>, serde_json::V
     let text = std::fs::read_to_string(support::run_dir(dir).join("report.json"))
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code(), serde_json::from_str(&text).unwrap())
+}
+
+/// `conform` with `args` against one of examples/python under its real runtime client, with
+/// `env` as `--env` values; the process output.
+fn example(dir: &Path, name: &str, args: &[&str], env: &[&str]) -> std::process::Output {
+    let python = support::python::venv_python();
+    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
+    let workdir = support::python::example_dir(name);
+    let mut all = vec!["conform", "--no-snapshots", "--report-dir", "reports"];
+    all.extend(args);
+    all.extend(["--target", &target, "--workdir", workdir.to_str().unwrap()]);
+    for e in env {
+        all.extend(["--env", e]);
+    }
+    authprobe_in(dir, &all, &[])
 }
 
 fn severities(report: &serde_json::Value, name: &str) -> Vec<String> {
@@ -265,32 +273,15 @@ fn a_pinned_key_authorizer_gets_no_security_finding_and_the_rotation_finding_it_
     // a JWKS: the kid cases carry genuine signatures by that key, and a JWKS fault cannot
     // reach it. What it really gets wrong is that a rotated-in key is never accepted.
     let dir = tempfile::tempdir().unwrap();
-    let python = support::python::venv_python();
-    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
-    let workdir = support::python::example_dir("pinned");
-    let out = authprobe_in(
+    let out = example(
         dir.path(),
+        "pinned",
+        &["--profile", "jwks", "--rotation-window", "2s"],
         &[
-            "conform",
-            "--profile",
-            "jwks",
-            "--no-snapshots",
-            "--rotation-window",
-            "2s",
-            "--target",
-            &target,
-            "--workdir",
-            workdir.to_str().unwrap(),
-            "--env",
             "PUBLIC_KEY_PEM={public_key_pem}",
-            "--env",
             "ISSUER={issuer}",
-            "--env",
             "AUDIENCE={audience}",
-            "--report-dir",
-            "reports",
         ],
-        &[],
     );
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{shown}");
@@ -388,32 +379,15 @@ fn an_init_fetch_authorizer_gets_availability_for_a_jwks_down_at_start_and_never
     // then gets in rightly (a forgery sent next is refused). A rotated-in key is taken by the
     // next environment: inside the jwks profile's margin, no finding.
     let dir = tempfile::tempdir().unwrap();
-    let python = support::python::venv_python();
-    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
-    let workdir = support::python::example_dir("initfetch");
-    let out = authprobe_in(
+    let out = example(
         dir.path(),
+        "initfetch",
+        &["--profile", "jwks", "--rotation-window", "2s"],
         &[
-            "conform",
-            "--profile",
-            "jwks",
-            "--no-snapshots",
-            "--rotation-window",
-            "2s",
-            "--target",
-            &target,
-            "--workdir",
-            workdir.to_str().unwrap(),
-            "--env",
             "JWKS_URL={jwks_url}",
-            "--env",
             "ISSUER={issuer}",
-            "--env",
             "AUDIENCE={audience}",
-            "--report-dir",
-            "reports",
         ],
-        &[],
     );
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     let report: serde_json::Value = serde_json::from_str(
@@ -460,30 +434,15 @@ fn a_certificate_pinned_authorizer_gets_a_certificate_of_the_good_key() {
         "profile = \"jwks\"\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { kind = \"key-not-in-jwks\", expect = \"reject\" },\n]\n",
     )
     .unwrap();
-    let python = support::python::venv_python();
-    let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
-    let workdir = support::python::example_dir("pinned");
-    let out = authprobe_in(
+    let out = example(
         dir.path(),
+        "pinned",
+        &["--scenario", "p.toml"],
         &[
-            "conform",
-            "--scenario",
-            "p.toml",
-            "--no-snapshots",
-            "--target",
-            &target,
-            "--workdir",
-            workdir.to_str().unwrap(),
-            "--env",
             "CERTIFICATE_PEM={certificate_pem}",
-            "--env",
             "ISSUER={issuer}",
-            "--env",
             "AUDIENCE={audience}",
-            "--report-dir",
-            "reports",
         ],
-        &[],
     );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{shown}");

@@ -147,3 +147,27 @@ pub fn processes_mentioning(marker: &str) -> Vec<String> {
     }
     found
 }
+
+/// The plain Python runtime of tests/fixtures/runtime (a `bootstrap` speaking the Runtime API
+/// itself, so it can misbehave in ways a real runtime client would not let a handler).
+pub fn bootstrap() -> String {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runtime/bootstrap.py")
+        .display()
+        .to_string()
+}
+
+/// A response body that never ends: the same chunk for as long as the client reads.
+pub struct Endless(pub axum::body::Bytes);
+
+impl axum::body::HttpBody for Endless {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.0.clone()))))
+    }
+}
