@@ -180,6 +180,12 @@ pub fn judge(
     cx: &Context<'_>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
+    // The routes a refused good token's policy allows: it was accepted, and the mapping from
+    // the token to routes (scopes, groups, the Resource list) is what refused it.
+    let partial: Vec<String> = match (expect_allow, outcome, response) {
+        (true, Outcome::Deny, Some(doc)) => allowed_routes(doc, cx),
+        _ => Vec::new(),
+    };
     match (expect_allow, outcome) {
         (true, Outcome::Allow) | (false, Outcome::Unauthorized) => {}
         // One wording for good and bad tokens alike: a crash is one cause, whichever token
@@ -201,18 +207,12 @@ pub fn judge(
                 "allow a small leeway on exp (PyJWT: jwt.decode(..., leeway=60)), or set leeway_seconds in the profile to the leeway the authorizer allows (0: the case is skipped)",
             ));
         }
-        // A policy that allows other routes says the token itself was accepted: the mapping
-        // from the token to routes (scopes, groups, the Resource list) is what refused it.
-        (true, Outcome::Deny)
-            if let Some(others) = response
-                .map(|doc| allowed_routes(doc, cx))
-                .filter(|r| !r.is_empty()) =>
-        {
+        (true, Outcome::Deny) if !partial.is_empty() => {
             out.push(finding(
                 Severity::Availability,
                 format!(
                     "a good token was not allowed ({outcome}: {detail}), though its policy allows {}",
-                    others.join(", ")
+                    partial.join(", ")
                 ),
                 "legitimate callers are locked out of this route",
                 "the token was accepted: it is the route or scope logic that builds the policy's Resource list that leaves this route out; add it (or return the whole stage, …/STAGE/*/*)",
