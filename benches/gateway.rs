@@ -64,6 +64,8 @@ impl Target for AllowAll {
                 }))),
                 elapsed: Duration::ZERO,
                 cold: false,
+                output: Default::default(),
+                after_answer: None,
             }
         })
     }

@@ -57,6 +57,7 @@ async fn harness(target: TargetSpec) -> Harness {
         simple_responses: false,
         idp: Default::default(),
         jwks_timeout: authprobe::authorizer::DEFAULT_JWKS_TIMEOUT,
+        observe: false,
     })
     .await
     .expect("the harness starts")

@@ -62,6 +62,9 @@ pub struct HarnessOptions {
     pub idp: IdpPlacement,
     /// The reference authorizer's JWKS fetch timeout, also `{jwks_timeout}` (seconds).
     pub jwks_timeout: Duration,
+    /// Wait after each answer until the environment is ready again
+    /// ([`TargetOptions::observe`]).
+    pub observe: bool,
 }
 
 /// Good tokens from a real IdP instead of minted ones: a key-less run
@@ -505,6 +508,7 @@ impl Harness {
             concurrency: options.concurrency,
             timeout: options.timeout,
             builtin: Some(builtin),
+            observe: options.observe,
             ..TargetOptions::default()
         };
         let target = target::start(&options.target, target_options.clone())
@@ -593,6 +597,7 @@ mod tests {
             simple_responses: false,
             idp: IdpPlacement::default(),
             jwks_timeout: crate::authorizer::DEFAULT_JWKS_TIMEOUT,
+            observe: false,
         }
     }
 

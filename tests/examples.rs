@@ -42,6 +42,7 @@ async fn harness(
         simple_responses: false,
         idp: Default::default(),
         jwks_timeout: authprobe::authorizer::DEFAULT_JWKS_TIMEOUT,
+        observe: false,
     })
     .await
     .unwrap()

@@ -209,6 +209,8 @@ proptest! {
                         }))),
                         elapsed: std::time::Duration::ZERO,
                         cold: false,
+                        output: Default::default(),
+                        after_answer: None,
                     }
                 })
             }

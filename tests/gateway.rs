@@ -97,6 +97,8 @@ impl Target for Scripted {
                 reply: script(&token, &arn.unwrap_or_default()),
                 elapsed: Duration::ZERO,
                 cold: false,
+                output: Default::default(),
+                after_answer: None,
             }
         })
     }

@@ -39,6 +39,8 @@ impl Target for PublicOnly {
                 }))),
                 elapsed: Duration::ZERO,
                 cold: false,
+                output: Default::default(),
+                after_answer: None,
             }
         })
     }

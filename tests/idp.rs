@@ -357,6 +357,7 @@ async fn the_idp_url_the_authorizer_sees_is_its_jwks_url_and_the_tokens_issuer()
             ..IdpPlacement::default()
         },
         jwks_timeout: authprobe::authorizer::DEFAULT_JWKS_TIMEOUT,
+        observe: false,
     })
     .await
     .unwrap();

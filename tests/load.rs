@@ -53,6 +53,7 @@ fn options(s: Scenario, target: TargetSpec, env: &[(&str, &str)]) -> LoadOptions
             simple_responses: s.profile.simple_responses,
             idp: IdpPlacement::default(),
             jwks_timeout: s.profile.jwks_timeout,
+            observe: false,
         },
         scenario: s,
         authorizer_latency: Duration::ZERO,

@@ -447,3 +447,179 @@ fn a_certificate_pinned_authorizer_gets_a_certificate_of_the_good_key() {
     let shown = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{shown}");
 }
+
+/// The report.json of the run in `dir`.
+fn report_in(dir: &Path) -> serde_json::Value {
+    let path = support::run_dir(dir).join("report.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The case `name` of `report`.
+fn case_of(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))
+        .clone()
+}
+
+/// The causes of `report` whose message contains `words`.
+fn causes_saying(report: &serde_json::Value, words: &str) -> Vec<serde_json::Value> {
+    report["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["message"].as_str().unwrap().contains(words))
+        .cloned()
+        .collect()
+}
+
+const CHATTY_ENV: &[&str] = &[
+    "JWKS_URL={jwks_url}",
+    "ISSUER={issuer}",
+    "AUDIENCE={audience}",
+];
+
+#[test]
+fn a_handler_that_prints_its_event_writes_the_token_to_its_logs_and_authprobe_never_repeats_it() {
+    // examples/python/chatty prints the whole event, bearer token and all, then verifies the
+    // token correctly.
+    let dir = tempfile::tempdir().unwrap();
+    let out = example(
+        dir.path(),
+        "chatty",
+        &[
+            "--profile",
+            "jwks",
+            "--case",
+            "valid",
+            "--case",
+            "expired",
+            "-v",
+        ],
+        CHATTY_ENV,
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = report_in(dir.path());
+    let leaks = causes_saying(&report, "writes bearer tokens to its logs");
+    assert_eq!(leaks.len(), 1, "{shown}");
+    assert_eq!(leaks[0]["kind"], "security");
+    assert_eq!(leaks[0]["cases"], serde_json::json!(["valid"]), "{shown}");
+    let valid = case_of(&report, "valid");
+    assert_eq!(valid["observed"], "allow");
+    assert!(
+        valid["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("the token is in the handler's stdout"),
+        "{valid}"
+    );
+    // The output is kept, with the token replaced, and shown with -v.
+    let lines: Vec<&str> = valid["output"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("'authorizationToken': '[token]'")),
+        "{lines:?}"
+    );
+    assert!(shown.contains("stdout | {"), "{shown}");
+    // The expired case's token is printed too, but it is no live credential: no finding.
+    assert!(severities(&report, "expired").is_empty(), "{shown}");
+    for (name, text) in support::everything_written(&out, dir.path()) {
+        assert!(!text.contains("Bearer eyJ"), "{name} holds a token: {text}");
+    }
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+}
+
+#[test]
+fn an_exception_the_handler_logs_and_swallows_is_the_fix_for_a_refused_good_token() {
+    // With REQUIRE_GROUPS=true, chatty reads a claim the good token lacks inside its try: the
+    // KeyError is logged and becomes Unauthorized. The answer alone says "refused"; the log
+    // says where.
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = CHATTY_ENV.to_vec();
+    env.push("REQUIRE_GROUPS=true");
+    let out = example(
+        dir.path(),
+        "chatty",
+        &["--profile", "jwks", "--case", "valid"],
+        &env,
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = report_in(dir.path());
+    let refused = causes_saying(&report, "a good token was not allowed");
+    assert_eq!(refused.len(), 1, "{shown}");
+    let message = refused[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the handler logged raised KeyError: 'groups' at "),
+        "{message}"
+    );
+    let fix = refused[0]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("KeyError at ") && fix.contains("chatty/app.py:42"),
+        "the fix names the line that raised: {fix}"
+    );
+    // The failure block shows the handler's last lines.
+    assert!(shown.contains("= output:"), "{shown}");
+    assert!(shown.contains("KeyError: 'groups'"), "{shown}");
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+}
+
+#[test]
+fn an_environment_that_dies_after_answering_is_an_availability_finding_though_the_answer_was_right()
+{
+    // The plain runtime answers Allow, then exits (a Node handler that calls back without
+    // `return` and throws on), or reports an error for the invocation it has answered.
+    for (mode, words) in [
+        (
+            "answer-then-exit",
+            "exited (exit status: 129) after it answered",
+        ),
+        (
+            "answer-then-error",
+            "reported an error after it answered: raised TypeError: Cannot read properties of undefined (reading 'sub') at index.js:14",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, report) = conform(
+            dir.path(),
+            mode,
+            &["--profile", "jwks", "--no-snapshots", "--case", "valid"],
+        );
+        let valid = case_of(&report, "valid");
+        assert_eq!(valid["observed"], "allow", "{mode}: {valid}");
+        let after: Vec<&serde_json::Value> = valid["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["message"].as_str().unwrap().contains(words))
+            .collect();
+        assert_eq!(after.len(), 1, "{mode}: {valid}");
+        assert_eq!(after[0]["severity"], "availability");
+        assert_eq!(code, Some(1), "{mode}");
+    }
+}
+
+#[test]
+fn a_handler_that_answers_and_asks_again_has_nothing_after_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "allow",
+        &["--profile", "jwks", "--no-snapshots", "--case", "valid"],
+    );
+    let valid = case_of(&report, "valid");
+    assert_eq!(valid["observed"], "allow", "{valid}");
+    assert!(
+        !severities(&report, "valid").contains(&"availability".to_string()),
+        "{valid}"
+    );
+    assert_ne!(code, Some(3), "{valid}");
+}

@@ -72,6 +72,7 @@ pub(super) async fn gateway_serve(
         simple_responses: spec.simple_responses,
         idp: args.target.idp()?,
         jwks_timeout: spec.jwks_timeout,
+        observe: false,
     })
     .await?;
     let gateway = Gateway::new(config, harness.target.clone()).map_err(|e| {

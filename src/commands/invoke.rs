@@ -11,6 +11,7 @@ pub(super) async fn invoke(
     let profile = resolve_profile(args.profile, args.target.target.as_ref())?;
     let mut options = harness_options(profile, &args.target, &args.claims, args.simple_responses);
     options.idp = args.target.idp()?;
+    options.observe = true;
     let harness = Harness::start(options).await?;
     let (header, kind) = match (&args.token, kind) {
         (Some(token), _) => (Some(token.clone()), None),

@@ -130,6 +130,7 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
             simple_responses: s.profile.simple_responses,
             idp: args.target.idp()?,
             jwks_timeout: s.profile.jwks_timeout,
+            observe: false,
         },
         scenario: s,
         authorizer_latency: args.authorizer_latency.unwrap_or_default(),

@@ -132,6 +132,7 @@ pub(crate) fn harness_options(
         simple_responses,
         idp: crate::harness::IdpPlacement::default(),
         jwks_timeout: crate::authorizer::DEFAULT_JWKS_TIMEOUT,
+        observe: false,
     }
 }
 

@@ -108,7 +108,11 @@ fn cognito_access(p: &ProfileSpec) -> bool {
     p.profile == Profile::Cognito && p.token_use == TokenUse::Access
 }
 
-const HEADER_KINDS: &[Kind] = &[Kind::BearerLowercase, Kind::BearerDoubleSpace];
+const HEADER_KINDS: &[Kind] = &[
+    Kind::BearerLowercase,
+    Kind::BearerDoubleSpace,
+    Kind::BareToken,
+];
 const AUD_KINDS: &[Kind] = &[
     Kind::ValidAudArray,
     Kind::AudWrong,
@@ -285,7 +289,9 @@ pub fn header_on(shape: HeaderShape, minted: &Minted) -> String {
     match minted.scheme {
         Scheme::Bearer | Scheme::Bare => shape.write(&minted.credential),
         // The header-form kinds are skipped on a baseline; sent as minted if ever asked.
-        Scheme::LowercaseBearer | Scheme::DoubleSpace | Scheme::Empty => minted.header_value(),
+        Scheme::LowercaseBearer | Scheme::DoubleSpace | Scheme::Empty | Scheme::Unprefixed => {
+            minted.header_value()
+        }
     }
 }
 

@@ -75,12 +75,20 @@ impl Runner {
                 ),
             );
         }
-        // `bearer <token>` is a good token only where clients send the Bearer scheme.
-        if kind == Kind::BearerLowercase && !self.options.profile.bearer {
+        // `bearer <token>` is a good token only where clients send the Bearer scheme, and the
+        // bare token a bad one only there.
+        if matches!(kind, Kind::BearerLowercase | Kind::BareToken) && !self.options.profile.bearer {
             return self.skipped(
                 case,
                 kind.what(),
-                "not judged: the profile says clients send the bare token (bearer = false), so `bearer <token>` is no form a client uses",
+                &format!(
+                    "not judged: the profile says clients send the bare token (bearer = false), so `{kind}` is {}",
+                    if kind == Kind::BareToken {
+                        "the good token's own form"
+                    } else {
+                        "no form a client uses"
+                    }
+                ),
             );
         }
         self.harness.refresh_identity().await;

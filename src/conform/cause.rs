@@ -88,14 +88,19 @@ pub struct Cause {
 pub fn group(cases: &mut [CaseResult], strict: bool) -> Vec<Cause> {
     let mut causes: Vec<Cause> = Vec::new();
     // One defect, one cause: a crash is its site (error type and user frame), whatever the
-    // message said; anything else, its words.
-    let defect = |message: &str| crate::target::crash::site(message).unwrap_or(message.to_string());
+    // message said and whether the error reached API Gateway or was logged and swallowed;
+    // anything else, its words, why and fix.
+    let site = crate::target::crash::site;
     let mut find_or_add = |kind: CauseKind, message: &str, why: &str, fix: &str, case: &str| {
-        let key = defect(message);
+        let key = site(message);
         let at = causes
             .iter()
             .position(|c| {
-                c.kind == kind && defect(&c.message) == key && c.why == why && c.fix == fix
+                c.kind == kind
+                    && match &key {
+                        Some(key) => site(&c.message).as_ref() == Some(key),
+                        None => c.message == message && c.why == why && c.fix == fix,
+                    }
             })
             .unwrap_or_else(|| {
                 causes.push(Cause {
@@ -213,6 +218,7 @@ mod tests {
             cold: false,
             notes: Vec::new(),
             causes: Vec::new(),
+            output: Default::default(),
         }
     }
 

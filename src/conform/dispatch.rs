@@ -103,6 +103,7 @@ pub async fn run(
             simple_responses: p.simple_responses,
             idp: options.idp.clone(),
             jwks_timeout: p.jwks_timeout,
+            observe: true,
         },
         options.identity.clone(),
     );

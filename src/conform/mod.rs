@@ -6,6 +6,7 @@ pub mod calibrate;
 mod cases;
 pub mod cause;
 mod dispatch;
+mod evidence;
 pub mod profile;
 mod runner;
 pub mod snapshot;
@@ -178,6 +179,10 @@ pub struct CaseResult {
     pub notes: Vec<String>,
     /// Ids of the causes ([`RunReport::causes`]) this case shows.
     pub causes: Vec<String>,
+    /// What the handler printed while it answered (the last call, for cases that send
+    /// several), the case's token and the run's secrets redacted.
+    #[serde(skip_serializing_if = "target::output::Output::is_empty")]
+    pub output: target::output::Output,
 }
 
 /// Counts over a run.

@@ -44,6 +44,12 @@ pub(super) struct Sent {
     /// a correct deployment refuses this request so whatever the authorizer does, which is
     /// all a must-reject case may pass on without one.
     pub(super) refusal_proves: bool,
+    /// What the handler printed while it answered.
+    pub(super) output: crate::target::output::Output,
+    /// How the environment failed after it answered, if it did.
+    pub(super) after_answer: Option<String>,
+    /// The credential the request carried (Authorization, or `--token-header`).
+    pub(super) credential: Option<String>,
 }
 
 impl Runner {
@@ -65,6 +71,7 @@ impl Runner {
     pub(super) async fn send_to(&self, target: &dyn Target, request: ClientRequest) -> Sent {
         let event = event::build(self.options.profile.event, &self.api, &request);
         let arn = request.method_arn(&self.api).to_string();
+        let credential = self.credential(&request);
         let answer = target.call(&Call { event, request }).await;
         let api = self
             .options
@@ -96,12 +103,16 @@ impl Runner {
             cold: answer.cold,
             could_not_ask,
             refusal_proves: false,
+            output: answer.output,
+            after_answer: answer.after_answer,
+            credential,
         }
     }
 
     /// Sends through API Gateway's rules: what a client would see.
     pub(super) async fn send_via(&self, gateway: &Gateway, request: ClientRequest) -> Sent {
         let started = Instant::now();
+        let credential = self.credential(&request);
         let answer = gateway.handle(gateway_request(&request)).await;
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         let status = answer.status;
@@ -149,6 +160,10 @@ impl Runner {
             AuthStep::Cached(_) => format!("{}, from the cached policy", answer.detail),
             AuthStep::Invoked(_) => answer.detail.clone(),
         };
+        let (output, after_answer) = match answer.auth {
+            AuthStep::Invoked(a) => (a.output, a.after_answer),
+            _ => Default::default(),
+        };
         Sent {
             outcome: (!could_not_ask).then_some(outcome).flatten(),
             http_status: Some(status),
@@ -159,7 +174,43 @@ impl Runner {
             cold,
             could_not_ask,
             refusal_proves,
+            output,
+            after_answer,
+            credential,
         }
+    }
+
+    /// The credential `request` carries: in `--token-header`, else in Authorization.
+    fn credential(&self, request: &ClientRequest) -> Option<String> {
+        match &self.options.token_header {
+            Some(name) => request.headers.get(name).cloned(),
+            None => request.authorization.clone(),
+        }
+    }
+
+    /// What the report must never show of handler output: the case's token (whole and by
+    /// segment), the headers every request carries, and the shared secret.
+    fn secrets<'a>(&'a self, credential: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+        let mut secrets = Vec::new();
+        if let Some(credential) = credential {
+            let token = credential
+                .split_once(' ')
+                .map_or(credential, |(_, t)| t.trim());
+            secrets.push((credential, "[token]"));
+            secrets.push((token, "[token]"));
+            let segments: Vec<&str> = token.split('.').collect();
+            if segments.len() == 3 {
+                secrets.push((segments[2], "[token signature]"));
+                secrets.push((segments[1], "[token payload]"));
+            }
+        }
+        for (_, value) in &self.options.extra_headers {
+            secrets.push((value.expose(), "[header value]"));
+        }
+        if let Ok(secret) = std::str::from_utf8(&self.minter().settings().secret) {
+            secrets.push((secret, "[secret]"));
+        }
+        secrets
     }
 
     /// Whether `request` would fit API Gateway's quota on the request line and headers with
@@ -232,7 +283,7 @@ impl Runner {
         kind: Option<Kind>,
     ) -> CaseResult {
         let mut findings = Vec::new();
-        let mut detail = sent.detail;
+        let mut detail = sent.detail.clone();
         // API Gateway refused the request before the authorizer with a status that is no
         // outcome of it (431, 414, …): the authorizer is not blamed; a good token refused is.
         // A token that must be rejected passes on such a refusal only when it proves the
@@ -289,6 +340,14 @@ impl Runner {
         if let (Some(snaps), Some(status)) = (&self.options.snapshots, &snapshot) {
             findings.extend(snaps.finding(&case.name, status));
         }
+        let mut notes = Vec::new();
+        let output = super::evidence::judge(
+            case,
+            &sent,
+            &mut findings,
+            &mut notes,
+            &self.secrets(sent.credential.as_deref()),
+        );
         CaseResult {
             reason,
             observed: sent.outcome,
@@ -304,6 +363,8 @@ impl Runner {
             snapshot,
             elapsed_ms: sent.elapsed_ms,
             cold: sent.cold,
+            notes,
+            output,
             ..blank(case, what)
         }
     }
@@ -363,6 +424,7 @@ pub(super) fn blank(case: &CaseSpec, what: &str) -> CaseResult {
         cold: false,
         notes: Vec::new(),
         causes: Vec::new(),
+        output: Default::default(),
     }
 }
 

@@ -450,6 +450,9 @@ impl Runner {
                     cold: true,
                     could_not_ask: false,
                     refusal_proves: false,
+                    output: Default::default(),
+                    after_answer: None,
+                    credential: None,
                 };
                 self.result(case, what, Some("keys-unavailable".into()), sent, None)
             }

@@ -134,13 +134,23 @@ pub fn junit(report: &RunReport) -> String {
             }
         ));
         tc.set_time(std::time::Duration::from_secs_f64(case.elapsed_ms / 1e3));
+        // Warnings, then what the handler printed (already redacted).
+        let mut out: Vec<String> = Vec::new();
         if case.status == Status::Warned {
-            let warnings: Vec<String> = case
-                .findings
+            out.extend(
+                case.findings
+                    .iter()
+                    .map(|f| format!("warning[{}]: {}", f.severity.name(), f.message)),
+            );
+        }
+        out.extend(
+            case.output
+                .lines
                 .iter()
-                .map(|f| format!("warning[{}]: {}", f.severity.name(), f.message))
-                .collect();
-            tc.set_system_out(warnings.join("\n"));
+                .map(|l| format!("{}: {}", l.stream.name(), printable_line(&l.text))),
+        );
+        if !out.is_empty() {
+            tc.set_system_out(out.join("\n"));
         }
         suite.add_test_case(tc);
     }

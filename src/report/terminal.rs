@@ -104,6 +104,11 @@ impl<'a> Terminal<'a> {
                         let _ = writeln!(self.out, "        {}", self.paint.dim(line));
                     }
                 }
+                if self.verbosity == Verbosity::Verbose {
+                    for line in output_lines(&result.output, usize::MAX) {
+                        let _ = writeln!(self.out, "        {}", self.paint.dim(&line));
+                    }
+                }
                 if self.progress && index < total {
                     eprint!("[{index}/{total}] running…");
                     let _ = std::io::stderr().flush();
@@ -302,7 +307,11 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
     } else {
         b.push_str(&format!("  --> {}\n   |\n", report.scenario));
     }
-    let mut line = |k: &str, v: &str| b.push_str(&format!("   = {k:<9} {}\n", printable(v)));
+    // `|` continues the block with a line of its own (already printable).
+    let mut line = |k: &str, v: &str| match k {
+        "|" => b.push_str(&format!("   |   {v}\n")),
+        _ => b.push_str(&format!("   = {k:<9} {}\n", printable(v))),
+    };
     if cause.covers_every_case {
         line(
             "note:",
@@ -336,6 +345,15 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
     if let Some(doc) = &first.response {
         line("policy:", &policy_excerpt(doc));
     }
+    if !first.output.is_empty() {
+        line(
+            "output:",
+            "the handler's last lines (`-v` shows all, report.json keeps them)",
+        );
+        for l in output_lines(&first.output, BLOCK_OUTPUT_LINES) {
+            line("|", &l);
+        }
+    }
     if cases.len() == 1 {
         for note in &first.notes {
             line("note:", note);
@@ -354,6 +372,25 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
         }
     }
     b
+}
+
+/// Lines of a case's output a failure block shows.
+const BLOCK_OUTPUT_LINES: usize = 8;
+
+/// The last `n` lines of `output` as `stream | text`, printable, with a line for what was
+/// left out.
+fn output_lines(output: &crate::target::output::Output, n: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let hidden = output.lines.len().saturating_sub(n) + output.dropped;
+    if hidden > 0 {
+        lines.push(format!("… {hidden} line(s) not shown"));
+    }
+    lines.extend(
+        output
+            .last(n)
+            .map(|l| format!("{:<6} | {}", l.stream.name(), printable_line(&l.text))),
+    );
+    lines
 }
 
 /// A snapshot that could not be kept is reported on its case.

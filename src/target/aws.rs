@@ -17,6 +17,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 
+use super::output::{Output, Stream};
 use super::{Answer, AwsFunction, BoxFuture, Call, Reply, Target, TargetError, TargetStats};
 
 /// A deployed function and the Lambda client that invokes it.
@@ -81,19 +82,37 @@ impl AwsLambdaTarget {
         })
     }
 
-    async fn invoke(&self, event: &serde_json::Value) -> Result<Reply, TargetError> {
+    /// Invokes the function; the reply, and the tail of its log (the last 4 KB Lambda
+    /// returns with `LogType: Tail`).
+    async fn invoke(&self, event: &serde_json::Value) -> (Result<Reply, TargetError>, Output) {
         let payload = serde_json::to_vec(event).expect("events serialize");
         let sent = self
             .client
             .invoke()
             .function_name(&self.function.function)
+            .log_type(aws_sdk_lambda::types::LogType::Tail)
             .payload(Blob::new(payload))
             .send()
             .await;
         let output = match sent {
             Ok(output) => output,
-            Err(e) => return self.service_error(e),
+            Err(e) => return (self.service_error(e), Output::default()),
         };
+        let log = output
+            .log_result()
+            .and_then(|b64| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(b64).ok()
+            })
+            .map(|bytes| Output::from_text(Stream::Log, &String::from_utf8_lossy(&bytes)))
+            .unwrap_or_default();
+        (self.reply(&output), log)
+    }
+
+    fn reply(
+        &self,
+        output: &aws_sdk_lambda::operation::invoke::InvokeOutput,
+    ) -> Result<Reply, TargetError> {
         let body = output.payload().map_or(&[][..], Blob::as_ref);
         let reply = super::http::read_invoke_answer(output.function_error().is_some(), body)?;
         match reply {
@@ -153,12 +172,11 @@ impl Target for AwsLambdaTarget {
     fn call<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Answer> {
         Box::pin(async move {
             let started = Instant::now();
-            let reply = self.invoke(&call.event).await;
+            let (reply, output) = self.invoke(&call.event).await;
             self.stats.lock().expect("lock").invocations += 1;
             Answer {
-                reply,
-                elapsed: started.elapsed(),
-                cold: false,
+                output,
+                ..Answer::new(reply, started.elapsed(), false)
             }
         })
     }

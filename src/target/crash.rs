@@ -92,16 +92,92 @@ pub fn describe(error_type: &str, message: &str, stack: &[String]) -> String {
     format!("raised {error_type}: {message}{at}")
 }
 
-/// The crash site of a [`describe`]d error anywhere in `text`: `TypeError at app.js:12`, the
+/// The crash site of the last [`describe`]d error in `text`: `TypeError at app.js:12`, the
 /// error type and the user frame, without the message (which may name the token, the key or
 /// the claim that tripped it). `None` without a user frame.
 pub fn site(text: &str) -> Option<String> {
-    let raised = text.find("raised ")? + "raised ".len();
+    let raised = text.rfind("raised ")? + "raised ".len();
     let rest = &text[raised..];
     let error_type = rest.split(':').next()?.trim();
     let (_, frame) = rest.rsplit_once(" at ")?;
     let frame = frame.trim_end_matches(')');
     (!error_type.is_empty() && frame.contains(':')).then(|| format!("{error_type} at {frame}"))
+}
+
+/// The last exception a handler wrote to its output (a Python traceback, or a Node error with
+/// its `at` lines), [`describe`]d: an exception caught and logged by the handler or a library
+/// is the cause of a refusal that the answer alone does not show. `None` without one.
+pub fn logged(lines: &[&str]) -> Option<String> {
+    let mut found = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line
+            .trim_end()
+            .ends_with("Traceback (most recent call last):")
+        {
+            // Python: frames (`  File …` and their source lines), then `Type: message`.
+            let mut stack = Vec::new();
+            let mut j = i + 1;
+            // awslambdaric indents its own tracebacks with no-break spaces.
+            while j < lines.len() && lines[j].starts_with([' ', '\u{a0}']) {
+                if lines[j].trim_start().starts_with("File \"") {
+                    stack.push(lines[j].to_string());
+                }
+                j += 1;
+            }
+            if let Some(last) = lines.get(j)
+                && let Some((error_type, message)) = error_line(last)
+                && !refusal(message)
+            {
+                found = Some(describe(error_type, message, &stack));
+            }
+            i = j.max(i + 1);
+            continue;
+        }
+        // Node: `TypeError: message` (after the runtime's tab-separated prefix), then frames.
+        let text = line.rsplit('\t').next().unwrap_or(line);
+        if let Some((error_type, message)) = error_line(text)
+            && !refusal(message)
+        {
+            let stack: Vec<String> = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.trim_start().starts_with("at "))
+                .map(|l| l.to_string())
+                .collect();
+            if !stack.is_empty() {
+                found = Some(describe(error_type, message, &stack));
+                i += 1 + stack.len();
+                continue;
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The error a handler raises on purpose to refuse a token (API Gateway's 401): no defect.
+fn refusal(message: &str) -> bool {
+    message.trim() == "Unauthorized"
+}
+
+/// `KeyError: 'kid'` or `jwt.exceptions.DecodeError: …` as type and message: the type is one
+/// dotted identifier that names an error or exception.
+fn error_line(line: &str) -> Option<(&str, &str)> {
+    let (error_type, message) = match line.split_once(": ") {
+        Some((t, m)) => (t, m),
+        None => (line.trim_end(), ""),
+    };
+    let name = error_type.rsplit('.').next().unwrap_or(error_type);
+    let identifier = !error_type.is_empty()
+        && error_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let named = ["Error", "Exception", "Interrupt", "Exit"]
+        .iter()
+        .any(|s| name.ends_with(s))
+        || name == "Warning";
+    (identifier && named).then_some((error_type, message))
 }
 
 #[cfg(test)]
@@ -145,6 +221,49 @@ mod tests {
             site("the authorizer failed: timeout: no answer within 3s"),
             None
         );
+    }
+
+    #[test]
+    fn an_exception_logged_by_python_is_read_from_its_traceback() {
+        let output = [
+            "[ERROR] 2026-12-07T10:00:00Z token check failed",
+            "Traceback (most recent call last):",
+            "  File \"/var/task/app.py\", line 12, in handler",
+            "    claims = verify(token)",
+            "  File \"/var/task/app.py\", line 30, in verify",
+            "    kid = header[\"kid\"]",
+            "KeyError: 'kid'",
+            // The runtime client's report of the deliberate refusal that followed.
+            "[ERROR] Exception: Unauthorized",
+            "Traceback (most recent call last):",
+            "\u{a0}\u{a0}File \"/var/task/app.py\", line 14, in handler",
+            "\u{a0}\u{a0}\u{a0}\u{a0}raise Exception(\"Unauthorized\")",
+        ];
+        assert_eq!(
+            logged(&output).as_deref(),
+            Some("raised KeyError: 'kid' at app.py:30")
+        );
+    }
+
+    #[test]
+    fn an_error_logged_by_node_is_read_from_its_frames() {
+        let output = [
+            "2026-12-07T10:00:00.000Z\tc0ffee\tERROR\tTypeError: Cannot read properties of undefined (reading 'kid')",
+            "    at verify (/var/task/index.js:21:14)",
+            "    at Runtime.handler (/var/task/index.js:40:3)",
+        ];
+        assert_eq!(
+            logged(&output).as_deref(),
+            Some(
+                "raised TypeError: Cannot read properties of undefined (reading 'kid') at index.js:21"
+            )
+        );
+    }
+
+    #[test]
+    fn ordinary_log_lines_are_no_exception() {
+        let output = ["Error: none", "decoded claims for user-1", "ValueError"];
+        assert_eq!(logged(&output), None);
     }
 
     #[test]

@@ -80,11 +80,7 @@ fn answered(
     reply: Result<Reply, TargetError>,
 ) -> Answer {
     stats.lock().expect("lock").invocations += 1;
-    Answer {
-        reply,
-        elapsed: started.elapsed(),
-        cold: false,
-    }
+    Answer::new(reply, started.elapsed(), false)
 }
 
 /// A Lambda invoke endpoint: `POST …/2015-03-31/functions/NAME/invocations`.

@@ -11,6 +11,7 @@ mod aws;
 pub mod crash;
 mod http;
 pub mod lambda;
+pub mod output;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -141,6 +142,26 @@ pub struct Answer {
     pub elapsed: Duration,
     /// Whether the call started an execution environment (cold start).
     pub cold: bool,
+    /// What the handler printed while it answered (`lambda:`; Lambda's log tail for
+    /// `aws-lambda:`; nothing for the others).
+    pub output: output::Output,
+    /// How the environment failed after it had answered (exited, or reported an error for
+    /// the answered call): the answer stands, the environment did not. Only targets that
+    /// observe their environments (`TargetOptions::observe`) see it.
+    pub after_answer: Option<String>,
+}
+
+impl Answer {
+    /// An answer with no output and nothing after it.
+    pub fn new(reply: Result<Reply, TargetError>, elapsed: Duration, cold: bool) -> Answer {
+        Answer {
+            reply,
+            elapsed,
+            cold,
+            output: output::Output::default(),
+            after_answer: None,
+        }
+    }
 }
 
 /// Counters a target keeps.
@@ -249,11 +270,11 @@ impl Target for Budgeted {
                     (n < self.limit).then_some(n + 1)
                 });
             if taken.is_err() {
-                return Answer {
-                    reply: Err(TargetError::BudgetSpent(self.limit)),
-                    elapsed: Duration::ZERO,
-                    cold: false,
-                };
+                return Answer::new(
+                    Err(TargetError::BudgetSpent(self.limit)),
+                    Duration::ZERO,
+                    false,
+                );
             }
             self.inner.call(call).await
         })
@@ -385,6 +406,10 @@ pub struct TargetOptions {
     pub region: String,
     /// The reference authorizer's settings, for `builtin:`.
     pub builtin: Option<AuthorizerConfig>,
+    /// After each answer, wait until the environment is ready for the next call, so that all
+    /// of the call's output is read and a crash after the answer is seen (conform, invoke).
+    /// Load leaves it off: it would add that wait to every request's latency.
+    pub observe: bool,
 }
 
 impl Default for TargetOptions {
@@ -397,6 +422,7 @@ impl Default for TargetOptions {
             function_name: "authprobe-authorizer".into(),
             region: "us-east-1".into(),
             builtin: None,
+            observe: false,
         }
     }
 }
@@ -462,11 +488,7 @@ impl Target for Builtin {
                 },
             };
             self.stats.lock().expect("lock").invocations += 1;
-            Answer {
-                reply: Ok(reply),
-                elapsed: started.elapsed(),
-                cold: false,
-            }
+            Answer::new(Ok(reply), started.elapsed(), false)
         })
     }
 
@@ -547,11 +569,11 @@ mod tests {
         fn call<'a>(&'a self, _: &'a Call) -> BoxFuture<'a, Answer> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async {
-                Answer {
-                    reply: Ok(Reply::Response(serde_json::json!({}))),
-                    elapsed: Duration::ZERO,
-                    cold: false,
-                }
+                Answer::new(
+                    Ok(Reply::Response(serde_json::json!({}))),
+                    Duration::ZERO,
+                    false,
+                )
             })
         }
     }

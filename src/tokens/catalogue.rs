@@ -314,6 +314,7 @@ kinds! {
     Oversized = "oversized", Format, "a 1 MB token, validly signed";
     ManyDots = "many-dots", Format, "thousands of dots (CVE-2025-30204 class)";
     BearerDoubleSpace = "bearer-double-space", Format, "two spaces after `Bearer`";
+    BareToken = "bare-token", Format, "the valid token without `Bearer `, where clients send the scheme";
     EmptyHeader = "empty-header", Format, "an empty Authorization header value";
 }
 
@@ -369,9 +370,8 @@ impl Kind {
             WrongStaticToken | EmptyHeader => T::Anyone,
             // No signature at all, or no token at all.
             TwoParts | ManyDots => T::Anyone,
-            FourParts | Base64Padding | Base64Standard | WhitespaceInside | BearerDoubleSpace => {
-                T::Reshaped
-            }
+            FourParts | Base64Padding | Base64Standard | WhitespaceInside | BearerDoubleSpace
+            | BareToken => T::Reshaped,
             // Validly signed, only too large.
             Oversized => T::Issuer,
         })
@@ -451,7 +451,7 @@ impl Kind {
                 reject(R::Malformed)
             }
             Kind::Oversized if jwt => reject(R::Oversized),
-            BearerDoubleSpace if jwt => reject(R::BadScheme),
+            BearerDoubleSpace | BareToken if jwt => reject(R::BadScheme),
             EmptyHeader => reject(R::MissingToken),
             _ => None,
         }

@@ -381,6 +381,7 @@ impl Minter {
             Valid | CognitoAccess | CognitoId => ok(compact),
             BearerLowercase => with(Scheme::LowercaseBearer, compact),
             BearerDoubleSpace => with(Scheme::DoubleSpace, compact),
+            BareToken => with(Scheme::Unprefixed, compact),
             EmptyHeader => with(Scheme::Empty, String::new()),
             AllowToken => with(Scheme::Bare, super::STATIC_TOKEN.into()),
             WrongStaticToken => with(Scheme::Bare, "deny-token".into()),

@@ -5,8 +5,14 @@
 //! A job queue feeds every environment's `GET …/invocation/next`. A watchdog replaces an
 //! environment whose invocation outlives the timeout; a monitor answers the invocation of a
 //! child that dies with its exit status and last output, and starts a new one.
+//!
+//! Each invocation keeps what the handler printed while it ran ([`streams`]). A call that
+//! observes its environment (`TargetOptions::observe`) also waits, after the answer, until the
+//! runtime asks for the next invocation: an environment that exits or reports an error in
+//! between crashed after answering, which the answer alone does not show.
 
-use std::collections::VecDeque;
+mod streams;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -21,16 +27,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tokio::io::BufReader;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::http::{MAX_RESPONSE, read_invoke_answer};
+use super::output::Output;
 use super::{Answer, BoxFuture, Call, Reply, Target, TargetError, TargetOptions, TargetStats};
 use crate::children::{Marker, kill_group};
+use streams::Streams;
 
-const TAIL_LINES: usize = 40;
-/// Most of one line of handler output that is kept; the rest of a longer line is dropped.
-const MAX_LINE: usize = 8 * 1024;
+/// How long an observing call waits after the answer for the runtime to ask for the next
+/// invocation (at most; the invocation timeout if that is shorter).
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 /// Most of an error report (`/error`, `/init/error`) the Runtime API reads: Lambda's own limit
 /// on what an invocation returns.
 const MAX_ERROR_REPORT: usize = MAX_RESPONSE;
@@ -42,12 +49,39 @@ struct Job {
     request_id: String,
     event: Value,
     reply: ReplyTx,
+    /// Where the handler's output goes while this job runs.
+    output: Arc<Mutex<Output>>,
+    /// Told how the environment went on after the answer, when the call observes it.
+    settled: Option<oneshot::Sender<Settled>>,
 }
 
 struct InFlight {
     request_id: String,
     reply: ReplyTx,
     watchdog: tokio::task::AbortHandle,
+    settled: Option<oneshot::Sender<Settled>>,
+}
+
+/// An answered invocation whose environment has not yet asked for the next one.
+struct Settling {
+    request_id: String,
+    tx: oneshot::Sender<Settled>,
+    /// An error the runtime reported for the invocation after answering it.
+    error_after: Option<String>,
+}
+
+/// How an environment went on after it answered.
+enum Settled {
+    /// It asked for the next invocation; its readers are told to catch up.
+    Ready {
+        error_after: Option<String>,
+        streams: Arc<Streams>,
+    },
+    /// It exited before asking again.
+    Exited {
+        status: String,
+        error_after: Option<String>,
+    },
 }
 
 #[derive(Default)]
@@ -58,6 +92,7 @@ struct EnvState {
     cold: bool,
     spawned_at: Option<Instant>,
     in_flight: Option<InFlight>,
+    settling: Option<Settling>,
     init_error: Option<String>,
     /// Why the environment cannot be used any more (it failed to start).
     failed: Option<TargetError>,
@@ -72,18 +107,12 @@ struct Env {
     state: Mutex<EnvState>,
     /// Bumped whenever the child changes (dies or is replaced): wakes a pending `next`.
     changed: watch::Sender<u64>,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    streams: Arc<Streams>,
 }
 
 impl Env {
     fn tail(&self) -> String {
-        self.tail
-            .lock()
-            .expect("lock")
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.streams.tail()
     }
 }
 
@@ -142,7 +171,7 @@ impl LambdaTarget {
                 addr,
                 state: Mutex::new(EnvState::default()),
                 changed: watch::channel(0).0,
-                tail: Arc::new(Mutex::new(VecDeque::new())),
+                streams: Arc::new(Streams::default()),
             });
             let app = Router::new()
                 .route(&format!("{API}/invocation/next"), get(next))
@@ -359,40 +388,7 @@ fn spawn_child(env: Arc<Env>, shared: Arc<Shared>) -> Result<(), TargetError> {
         shared.unreaped.send_modify(|n| *n -= 1);
         TargetError::Start(format!("cannot run `{program}`: {e}"))
     })?;
-    env.tail.lock().expect("lock").clear();
-    let mut readers = Vec::new();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tail = env.tail.clone();
-        // Read as bytes until the end of the stream, whatever the handler prints: a byte that
-        // is not UTF-8 or a line without an end must never stop the reader, or the pipe
-        // fills (or closes) and the handler's next write fails.
-        readers.push(tokio::spawn(async move {
-            let mut reader = BufReader::new(stream);
-            while let Some(line) = crate::bounded::line(&mut reader, MAX_LINE).await {
-                let mut text = line.text;
-                if line.cut {
-                    text.push_str(" […line cut]");
-                }
-                let mut t = tail.lock().expect("lock");
-                if t.len() == TAIL_LINES {
-                    t.pop_front();
-                }
-                t.push_back(text);
-            }
-        }));
-    }
+    let readers = env.streams.read(child.stdout.take(), child.stderr.take());
     let (kill_tx, kill_rx) = oneshot::channel();
     let generation = {
         let mut s = env.state.lock().expect("lock");
@@ -456,6 +452,12 @@ async fn monitor(
             return;
         }
         s.alive = false;
+        if let Some(settling) = s.settling.take() {
+            let _ = settling.tx.send(Settled::Exited {
+                status: status.clone(),
+                error_after: settling.error_after,
+            });
+        }
         if let Some(pid) = s.pid.take() {
             // Anything the child left behind in its process group goes with it.
             kill_group(pid);
@@ -548,6 +550,12 @@ async fn next(State((env, shared)): Ctx) -> Response {
     // A runtime that polls again without answering has abandoned its invocation.
     let abandoned = {
         let mut s = env.state.lock().expect("lock");
+        if let Some(settling) = s.settling.take() {
+            let _ = settling.tx.send(Settled::Ready {
+                error_after: settling.error_after,
+                streams: env.streams.clone(),
+            });
+        }
         match s.in_flight.take() {
             Some(f) => Some((f, std::mem::replace(&mut s.cold, false))),
             None => None,
@@ -614,10 +622,12 @@ async fn next(State((env, shared)): Ctx) -> Response {
                 kill(&watched);
             }
         });
+        env.streams.sink.direct(job.output);
         s.in_flight = Some(InFlight {
             request_id: job.request_id.clone(),
             reply: job.reply,
             watchdog: watchdog.abort_handle(),
+            settled: job.settled,
         });
     }
     let deadline = SystemTime::now()
@@ -645,17 +655,34 @@ fn accepted() -> Response {
     (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
 }
 
+/// The invocation `id` answered: out of flight, and settling if its call observes it.
 fn take_flight(env: &Env, id: &str) -> Option<(InFlight, bool)> {
     let mut s = env.state.lock().expect("lock");
     match &s.in_flight {
         Some(f) if f.request_id == id => {
             let cold = std::mem::replace(&mut s.cold, false);
-            s.in_flight.take().map(|f| {
-                f.watchdog.abort();
-                (f, cold)
-            })
+            let mut flight = s.in_flight.take()?;
+            flight.watchdog.abort();
+            if let Some(tx) = flight.settled.take() {
+                s.settling = Some(Settling {
+                    request_id: id.to_string(),
+                    tx,
+                    error_after: None,
+                });
+            }
+            Some((flight, cold))
         }
         _ => None,
+    }
+}
+
+/// Records an error the runtime reports for an invocation it has already answered.
+fn error_after_answer(env: &Env, id: &str, error: String) {
+    let mut s = env.state.lock().expect("lock");
+    if let Some(settling) = s.settling.as_mut()
+        && settling.request_id == id
+    {
+        settling.error_after.get_or_insert(error);
     }
 }
 
@@ -716,14 +743,35 @@ async fn invocation_error(
 ) -> Response {
     let headers = req.headers().clone();
     let body = error_report(req).await;
-    let Some((flight, cold)) = take_flight(&env, &id) else {
-        return unknown_request(&id);
-    };
     let header_type = headers
         .get("lambda-runtime-function-error-type")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let reply = match serde_json::from_slice::<Value>(&body) {
+    let reply = function_error(&body, header_type);
+    let Some((flight, cold)) = take_flight(&env, &id) else {
+        if let Reply::FunctionError {
+            error_type,
+            message,
+            stack,
+        } = &reply
+        {
+            error_after_answer(
+                &env,
+                &id,
+                super::crash::describe(error_type, message, stack),
+            );
+        }
+        return unknown_request(&id);
+    };
+    shared.stats.lock().expect("lock").invocations += 1;
+    let _ = flight.reply.send((Ok(reply), cold));
+    accepted()
+}
+
+/// An error report as a reply: its type (from the report, else the header), message and
+/// stack.
+fn function_error(body: &[u8], header_type: Option<String>) -> Reply {
+    match serde_json::from_slice::<Value>(body) {
         Ok(v) => Reply::FunctionError {
             error_type: v
                 .get("errorType")
@@ -740,13 +788,10 @@ async fn invocation_error(
         },
         Err(_) => Reply::FunctionError {
             error_type: header_type.unwrap_or_else(|| "Unhandled".into()),
-            message: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            message: String::from_utf8_lossy(body).chars().take(300).collect(),
             stack: Vec::new(),
         },
-    };
-    shared.stats.lock().expect("lock").invocations += 1;
-    let _ = flight.reply.send((Ok(reply), cold));
-    accepted()
+    }
 }
 
 async fn init_error(State((env, _)): Ctx, req: Request) -> Response {
@@ -770,6 +815,34 @@ async fn init_error(State((env, _)): Ctx, req: Request) -> Response {
     accepted()
 }
 
+impl LambdaTarget {
+    /// Waits until the environment that answered asks for the next invocation (its output
+    /// then read to the end) or exits; says how it failed after answering, if it did.
+    async fn settle(&self, settled: oneshot::Receiver<Settled>) -> Option<String> {
+        let limit = SETTLE_LIMIT.min(self.shared.options.timeout);
+        match tokio::time::timeout(limit, settled).await {
+            Ok(Ok(Settled::Ready {
+                error_after,
+                streams,
+            })) => {
+                streams.drained().await;
+                error_after.map(|e| format!("the handler reported an error after it answered: {e}"))
+            }
+            Ok(Ok(Settled::Exited {
+                status,
+                error_after,
+            })) => Some(match error_after {
+                Some(e) => format!(
+                    "the environment exited ({status}) after it answered, having reported: {e}"
+                ),
+                None => format!("the environment exited ({status}) after it answered"),
+            }),
+            // Stopped, replaced by the watchdog, or slow to ask again: nothing to say.
+            _ => None,
+        }
+    }
+}
+
 impl Target for LambdaTarget {
     fn describe(&self) -> String {
         format!("lambda:{}", self.shared.command.join(" "))
@@ -784,11 +857,7 @@ impl Target for LambdaTarget {
                 .filter_map(|e| e.state.lock().expect("lock").failed.clone())
                 .collect();
             if failed.len() == self.envs.len() {
-                return Answer {
-                    reply: Err(failed[0].clone()),
-                    elapsed: started.elapsed(),
-                    cold: false,
-                };
+                return Answer::new(Err(failed[0].clone()), started.elapsed(), false);
             }
             let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
             let request_id = format!(
@@ -797,10 +866,19 @@ impl Target for LambdaTarget {
                 n & 0xffff
             );
             let (tx, rx) = oneshot::channel();
+            let output = Arc::new(Mutex::new(Output::default()));
+            let (settled_tx, settled_rx) = if self.shared.options.observe {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
             let _ = self.shared.jobs.send(Job {
                 request_id,
                 event: call.event.clone(),
                 reply: tx,
+                output: output.clone(),
+                settled: settled_tx,
             });
             // A job no environment takes (every one is restarting) still ends.
             let limit = self
@@ -819,10 +897,16 @@ impl Target for LambdaTarget {
                 ),
                 Err(_) => (Err(TargetError::Timeout(limit)), false),
             };
+            let elapsed = started.elapsed();
+            let after_answer = match settled_rx {
+                Some(settled) if reply.is_ok() => self.settle(settled).await,
+                _ => None,
+            };
+            let output = std::mem::take(&mut *output.lock().expect("lock"));
             Answer {
-                reply,
-                elapsed: started.elapsed(),
-                cold,
+                output,
+                after_answer,
+                ..Answer::new(reply, elapsed, cold)
             }
         })
     }
