@@ -21,6 +21,9 @@ const TAIL_LINES: usize = 40;
 /// How long [`Streams::drained`] waits at most for the readers to catch up.
 const DRAIN_LIMIT: Duration = Duration::from_millis(100);
 
+/// A child's stdout or stderr, read as bytes.
+type Pipeline = Box<dyn AsyncRead + Send + Unpin>;
+
 /// One pipe's state, as a waiting call sees it.
 #[derive(Default)]
 struct Pipe {
@@ -60,14 +63,14 @@ impl Streams {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         self.tail.lock().expect("lock").clear();
         let mut readers = Vec::new();
-        let pipes: [(Stream, Option<(i32, Box<dyn AsyncRead + Send + Unpin>)>); 2] = [
+        let pipes: [(Stream, Option<(i32, Pipeline)>); 2] = [
             (
                 Stream::Stdout,
-                stdout.map(|s| (raw_fd(&s), Box::new(s) as Box<dyn AsyncRead + Send + Unpin>)),
+                stdout.map(|s| (raw_fd(&s), Box::new(s) as Pipeline)),
             ),
             (
                 Stream::Stderr,
-                stderr.map(|s| (raw_fd(&s), Box::new(s) as Box<dyn AsyncRead + Send + Unpin>)),
+                stderr.map(|s| (raw_fd(&s), Box::new(s) as Pipeline)),
             ),
         ];
         for (i, (stream, pipe)) in pipes.into_iter().enumerate() {
