@@ -10,8 +10,10 @@
 //! to what the authorizer accepts. The kinds a baseline makes unjudgeable (they change the
 //! same thing) are skipped, and say so.
 //!
-//! Each variant changes one thing; variants do not combine. An authorizer that trips over two
-//! of them allows none, and the run says so with what each variant got.
+//! Each variant changes one thing. When no single one is allowed, two are tried together (a
+//! header form and a token shape, or two shapes of different claims), smallest first and at
+//! most [`MAX_PROBES`] requests in all: an authorizer that trips over two things (it neither
+//! strips `Bearer ` nor passes `audience=`) is calibrated past both, and each is a root cause.
 //!
 //! The variants are data: adding one is one entry.
 
@@ -254,8 +256,9 @@ pub const VARIANTS: &[Variant] = &[
 /// What calibration found, as reports show it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Calibration {
-    /// The variant the run used instead of the profile's form; `None` when none was allowed.
-    pub baseline: Option<&'static str>,
+    /// The variant the run used instead of the profile's form (two joined by ` + ` when it
+    /// took two changes); `None` when none was allowed.
+    pub baseline: Option<String>,
     /// What the good token as the profile sends it got.
     pub profile_form: String,
     /// Every variant tried, with what it got.
@@ -265,10 +268,10 @@ pub struct Calibration {
 /// One variant tried.
 #[derive(Clone, Debug, Serialize)]
 pub struct Tried {
-    /// Variant name.
-    pub variant: &'static str,
+    /// Variant name (two joined by ` + `).
+    pub variant: String,
     /// What it sends.
-    pub sends: &'static str,
+    pub sends: String,
     /// What it got (outcome and detail).
     pub got: String,
     /// Whether it was allowed.
@@ -334,39 +337,29 @@ impl Runner {
             profile_form: got(&first),
             tried: Vec::new(),
         };
-        for variant in VARIANTS
-            .iter()
-            .filter(|v| (v.applies)(&self.options.profile))
-        {
-            let (minter, header) = match variant.change {
-                Change::Header(shape) => {
-                    let minted = self.harness.minter.mint(good).ok()?;
-                    (self.harness.minter.clone(), shape.write(&minted.credential))
-                }
-                Change::Claims(edit) => {
-                    if !self.harness.minter.edit_changes_good_token(edit) {
-                        continue;
-                    }
-                    let minter = self.harness.minter.with_edit(edit);
-                    let minted = minter.mint(good).ok()?;
-                    let header = self.header(&case, &minted).unwrap_or_default();
-                    (minter, header)
-                }
+        let mut probes = 1;
+        for combination in self.combinations() {
+            if probes >= MAX_PROBES {
+                break;
+            }
+            let Some((minter, header)) = self.form(&case, &combination) else {
+                continue;
             };
+            probes += 1;
             let sent = probe(self.request(&case, Some(header))).await;
             let allowed = sent.outcome == Some(Outcome::Allow);
             found.tried.push(Tried {
-                variant: variant.name,
-                sends: variant.sends,
+                variant: name_of(&combination),
+                sends: sends_of(&combination),
                 got: got(&sent),
                 allowed,
             });
             if !allowed {
                 continue;
             }
-            found.baseline = Some(variant.name);
-            let _ = self.baseline.set(Baseline { variant, minter });
+            found.baseline = Some(name_of(&combination));
             let shown = shorten(&profile_form);
+            let sends = sends_of(&combination);
             let mut root = CaseResult {
                 what: "the good token, in the form the profile says clients send it".into(),
                 observed: first.outcome,
@@ -376,23 +369,38 @@ impl Runner {
                 cold: first.cold,
                 notes: vec![format!(
                     "the rest of the run {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
-                    variant.run_does()
+                    run_does(&combination)
                 )],
+                output: first.output.clone(),
                 ..blank(&case, "")
             };
             root.kind = "calibration".into();
             root.stateful = true;
-            root.findings.push(Finding {
-                threat: None,
-                severity: (variant.severity)(&self.options.profile),
-                message: format!(
-                    "the good token as clients send it (`{shown}`) is refused; {} is allowed",
-                    variant.sends
-                ),
-                why: variant.why.into(),
-                fix: variant.fix.into(),
-            });
+            // One root cause a change, in the order to fix them: the header form first.
+            for variant in &combination {
+                let message = if combination.len() == 1 {
+                    format!(
+                        "the good token as clients send it (`{shown}`) is refused; {sends} is allowed"
+                    )
+                } else {
+                    format!(
+                        "the good token as clients send it (`{shown}`) is refused, and so is each single change; it is allowed only as {sends}: two defects, each a root cause. This one: {}",
+                        variant.sends
+                    )
+                };
+                root.findings.push(Finding {
+                    threat: None,
+                    severity: (variant.severity)(&self.options.profile),
+                    message,
+                    why: variant.why.into(),
+                    fix: variant.fix.into(),
+                });
+            }
             root.status = status_of(&root.findings, false, self.options.strict);
+            let _ = self.baseline.set(Baseline {
+                variants: combination,
+                minter,
+            });
             return Some((found, Some(root)));
         }
         self.good_refused
@@ -404,6 +412,96 @@ impl Runner {
         }
         Some((found, None))
     }
+
+    /// The changes to try, smallest first: each variant alone, then two together (a header
+    /// form and a token shape, or two token shapes that touch different claims), in the order
+    /// of [`VARIANTS`].
+    fn combinations(&self) -> Vec<Vec<&'static Variant>> {
+        let profile = &self.options.profile;
+        let applicable: Vec<&'static Variant> =
+            VARIANTS.iter().filter(|v| (v.applies)(profile)).collect();
+        let mut all: Vec<Vec<&'static Variant>> = applicable.iter().map(|v| vec![*v]).collect();
+        for (i, a) in applicable.iter().enumerate() {
+            for b in &applicable[i + 1..] {
+                let both_headers =
+                    matches!((a.change, b.change), (Change::Header(_), Change::Header(_)));
+                let same_claim = match (a.change, b.change) {
+                    (Change::Claims(x), Change::Claims(y)) => x.claim() == y.claim(),
+                    _ => false,
+                };
+                if !both_headers && !same_claim {
+                    all.push(vec![*a, *b]);
+                }
+            }
+        }
+        all
+    }
+
+    /// The minter and the header of the good request with every change of `combination`;
+    /// `None` when a token shape changes nothing on this profile's good token.
+    fn form(
+        &self,
+        case: &CaseSpec,
+        combination: &[&'static Variant],
+    ) -> Option<(crate::tokens::Minter, String)> {
+        let good = self.harness.minter.good_kind();
+        let mut minter = self.harness.minter.clone();
+        let mut shape = None;
+        for variant in combination {
+            match variant.change {
+                Change::Header(s) => shape = Some(s),
+                Change::Claims(edit) => {
+                    if !minter.edit_changes_good_token(edit) {
+                        return None;
+                    }
+                    minter = minter.with_edit(edit);
+                }
+            }
+        }
+        let minted = minter.mint(good).ok()?;
+        let header = match shape {
+            Some(shape) => shape.write(&minted.credential),
+            None => self.header(case, &minted)?,
+        };
+        Some((minter, header))
+    }
+}
+
+/// Most requests calibration sends: the profile's form, then single and paired changes until
+/// one is allowed.
+pub const MAX_PROBES: usize = 60;
+
+fn name_of(combination: &[&Variant]) -> String {
+    combination
+        .iter()
+        .map(|v| v.name)
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn sends_of(combination: &[&Variant]) -> String {
+    match combination {
+        [one] => one.sends.to_string(),
+        _ => combination
+            .iter()
+            .map(|v| v.sends)
+            .collect::<Vec<_>>()
+            .join(", and "),
+    }
+}
+
+/// What a run on `combination` does: "sends every token as …", "mints every token on …".
+pub fn run_does(combination: &[&Variant]) -> String {
+    combination
+        .iter()
+        .map(|v| v.run_does())
+        .collect::<Vec<_>>()
+        .join(", and ")
+}
+
+/// The variants a baseline's name (`bare-token + aud-absent`) stands for.
+pub fn variants_named(name: &str) -> Vec<&'static Variant> {
+    name.split(" + ").filter_map(variant).collect()
 }
 
 /// A header value short enough to quote: the first and last characters of a long token.

@@ -63,14 +63,18 @@ impl Runner {
 
     pub(super) async fn token_case(&self, case: &CaseSpec, kind: Kind) -> CaseResult {
         if let Some(b) = self.baseline.get()
-            && b.variant.skips.contains(&kind)
+            && b.variants.iter().any(|v| v.skips.contains(&kind))
         {
             return self.skipped(
                 case,
                 kind.what(),
                 &format!(
                     "not judged: the run sends {} (calibrated), and `{kind}` changes the same thing, so it is not {} in exactly one way relative to what the authorizer accepts",
-                    b.variant.sends,
+                    b.variants
+                        .iter()
+                        .map(|v| v.sends)
+                        .collect::<Vec<_>>()
+                        .join(", and "),
                     if case.expect_allow { "good" } else { "bad" }
                 ),
             );

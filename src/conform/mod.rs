@@ -288,7 +288,7 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
     let routes = profile.routes.len() as u64;
     // The good token in the profile's form, then each variant until one is allowed.
     let calibration = if calibrate {
-        1 + calibrate::VARIANTS.len() as u64
+        calibrate::MAX_PROBES as u64
     } else {
         0
     };

@@ -23,9 +23,10 @@ pub(super) struct Runner {
     pub(super) good_refused: std::sync::atomic::AtomicBool,
 }
 
-/// A calibrated baseline: the variant, and the minter that mints every token on it.
+/// A calibrated baseline: the variants (one, or two together), and the minter that mints every
+/// token on it.
 pub(super) struct Baseline {
-    pub(super) variant: &'static calibrate::Variant,
+    pub(super) variants: Vec<&'static calibrate::Variant>,
     pub(super) minter: crate::tokens::Minter,
 }
 
@@ -246,7 +247,10 @@ impl Runner {
 
     pub(super) fn header(&self, case: &CaseSpec, minted: &crate::tokens::Minted) -> Option<String> {
         if let (Some(b), HeaderForm::AsMinted) = (self.baseline.get(), case.header)
-            && let calibrate::Change::Header(shape) = b.variant.change
+            && let Some(shape) = b.variants.iter().find_map(|v| match v.change {
+                calibrate::Change::Header(shape) => Some(shape),
+                calibrate::Change::Claims(_) => None,
+            })
         {
             return Some(calibrate::header_on(shape, minted));
         }

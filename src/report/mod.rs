@@ -157,7 +157,9 @@ pub fn junit(report: &RunReport) -> String {
     if let Some(c) = &report.calibration {
         suite.add_property(quick_junit::Property::new(
             "baseline",
-            c.baseline.unwrap_or("profile (no variant was allowed)"),
+            c.baseline
+                .as_deref()
+                .unwrap_or("profile (no variant was allowed)"),
         ));
     }
     junit_document(

@@ -208,18 +208,37 @@ pub(super) fn policy_excerpt(doc: &Value) -> String {
 
 /// What calibration found, in one sentence for the terminal and the Markdown report.
 pub(super) fn calibration_line(c: &crate::conform::calibrate::Calibration) -> String {
-    let tried: Vec<String> = c
+    // Single changes each with what it got; pairs (up to dozens) counted.
+    let mut tried: Vec<String> = c
         .tried
         .iter()
+        .filter(|t| !t.variant.contains(" + "))
         .map(|t| format!("{}: {}", t.variant, printable_line(&t.got)))
         .collect();
-    match c.baseline {
-        Some(name) => format!(
-            "calibrated: the good token as the profile sends it got {}; the run {} instead ({name})",
-            printable_line(&c.profile_form),
-            crate::conform::calibrate::variant(name)
-                .map_or_else(|| name.to_string(), |v| v.run_does())
-        ),
+    let pairs = c
+        .tried
+        .iter()
+        .filter(|t| t.variant.contains(" + ") && !t.allowed)
+        .count();
+    if pairs > 0 {
+        tried.push(format!(
+            "{pairs} pair(s) of changes refused too (report.json lists each)"
+        ));
+    }
+    match &c.baseline {
+        Some(name) => {
+            let variants = crate::conform::calibrate::variants_named(name);
+            format!(
+                "calibrated: the good token as the profile sends it got {}; the run {} instead ({name}{})",
+                printable_line(&c.profile_form),
+                crate::conform::calibrate::run_does(&variants),
+                if c.tried.len() > 1 {
+                    format!(", after {} other form(s) were refused", c.tried.len() - 1)
+                } else {
+                    String::new()
+                }
+            )
+        }
         None => format!(
             "calibration: the good token was refused in every form tried: as the profile sends it, {}; {}; the run goes on with the profile's form",
             printable_line(&c.profile_form),
@@ -388,7 +407,11 @@ fn output_lines(output: &crate::target::output::Output, n: usize) -> Vec<String>
     lines.extend(
         output
             .last(n)
-            .map(|l| format!("{:<6} | {}", l.stream.name(), printable_line(&l.text))),
+            // Runtime clients separate a record's fields with tabs: spaces read better.
+            .map(|l| {
+                let text = l.text.replace('\t', "  ");
+                format!("{:<6} | {}", l.stream.name(), printable_line(&text))
+            }),
     );
     lines
 }

@@ -114,6 +114,15 @@ pub enum ClaimEdit {
 }
 
 impl ClaimEdit {
+    /// The claim it changes: two edits of one claim do not combine.
+    pub fn claim(self) -> &'static str {
+        match self {
+            ClaimEdit::Add(name) | ClaimEdit::Remove(name) => name,
+            ClaimEdit::AudAsArray => "aud",
+            ClaimEdit::OtherTokenUse => "token_use",
+        }
+    }
+
     /// Applies the edit to `claims` of a token minted at `now`; false when it changes nothing
     /// (the claim is already there, already absent, already an array).
     fn apply(
