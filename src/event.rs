@@ -71,6 +71,10 @@ pub struct ClientRequest {
     pub path: String,
     /// The Authorization header value, if the client sent one.
     pub authorization: Option<String>,
+    /// The name the client sent it under, in its case: `Authorization` from most HTTP/1
+    /// clients, `authorization` from HTTP/2 ones (REST REQUEST and HTTP API 1.0 events keep
+    /// the name as sent; 2.0 events lower-case every name).
+    pub authorization_name: String,
     /// Other headers.
     pub headers: BTreeMap<String, String>,
     /// Query string parameters.
@@ -84,6 +88,7 @@ impl ClientRequest {
             method: "GET".into(),
             path: path.into(),
             authorization,
+            authorization_name: "Authorization".into(),
             headers: BTreeMap::new(),
             query: BTreeMap::new(),
         }
@@ -130,7 +135,7 @@ pub fn build(kind: EventKind, api: &Api, req: &ClientRequest) -> Value {
     let token = req.authorization.clone().unwrap_or_default();
     let mut headers: BTreeMap<String, String> = req.headers.clone();
     if let Some(auth) = &req.authorization {
-        headers.insert("Authorization".into(), auth.clone());
+        headers.insert(req.authorization_name.clone(), auth.clone());
     }
     headers
         .entry("Host".into())
@@ -286,6 +291,24 @@ mod tests {
             serde_json::from_value(build(EventKind::V2, &api, &req())).unwrap();
         assert_eq!(v2.identity_source, Some(vec!["Bearer abc".to_string()]));
         assert_eq!(v2.route_key.as_deref(), Some("GET /hello"));
+    }
+
+    #[test]
+    fn request_events_keep_the_header_name_as_sent_and_v2_lower_cases_it() {
+        let api = Api::default();
+        let mut sent = req();
+        sent.authorization_name = "AUTHORIZATION".into();
+        let request = build(EventKind::Request, &api, &sent);
+        assert_eq!(request["headers"]["AUTHORIZATION"], "Bearer abc");
+        assert_eq!(
+            request["multiValueHeaders"]["AUTHORIZATION"][0],
+            "Bearer abc"
+        );
+        assert!(request["headers"].get("Authorization").is_none());
+        let v1 = build(EventKind::V1, &api, &sent);
+        assert_eq!(v1["headers"]["AUTHORIZATION"], "Bearer abc");
+        let v2 = build(EventKind::V2, &api, &sent);
+        assert_eq!(v2["headers"]["authorization"], "Bearer abc");
     }
 
     #[test]

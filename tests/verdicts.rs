@@ -623,3 +623,75 @@ fn a_handler_that_answers_and_asks_again_has_nothing_after_its_answer() {
     );
     assert_ne!(code, Some(3), "{valid}");
 }
+
+#[test]
+fn a_request_authorizer_that_reads_the_header_in_one_case_only_is_caught_where_http2_clients_break_it()
+ {
+    // A REST REQUEST event carries header names as the client sent them: `authorization` from
+    // an HTTP/2 client. The plain runtime in `header-exact` mode reads headers["Authorization"].
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("request.toml"),
+        "profile = \"jwks\"\nevent = \"request\"\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { stateful = \"header-case\", expect = \"allow\" },\n]\n",
+    )
+    .unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "header-exact",
+        &["--scenario", "request.toml", "--no-snapshots"],
+    );
+    let valid = case_of(&report, "valid");
+    assert_eq!(valid["observed"], "allow", "{valid}");
+    let case = case_of(&report, "header-case");
+    assert_eq!(case["status"], "failed", "{case}");
+    let finding = &case["findings"][0];
+    assert_eq!(finding["severity"], "availability");
+    // It crashes (KeyError): the crash keeps its words, and the note names the header name.
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("KeyError: 'Authorization'"),
+        "{finding}"
+    );
+    assert!(
+        case["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("`authorization`: ")),
+        "{case}"
+    );
+    assert!(
+        finding["fix"]
+            .as_str()
+            .unwrap()
+            .contains("without regard to case"),
+        "{finding}"
+    );
+    assert_eq!(code, Some(1));
+
+    // The same handler behind a TOKEN authorizer never sees a header name: it passes.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "allow",
+        &[
+            "--profile",
+            "jwks",
+            "--no-snapshots",
+            "--case",
+            "header-case",
+        ],
+    );
+    let case = case_of(&report, "header-case");
+    assert_eq!(case["observed"], "allow", "{case}");
+    assert!(
+        case["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("`authorization`")),
+        "{case}"
+    );
+}

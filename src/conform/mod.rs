@@ -313,6 +313,8 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
                 CaseKind::Stateful(Stateful::CachedDeny) => 1 + routes,
                 // The good token, then another one.
                 CaseKind::Stateful(Stateful::CacheKey) => 2,
+                // The good token under two header names.
+                CaseKind::Stateful(Stateful::HeaderCase) => 2,
                 // Skipped for a deployed target: the flood would be a load test, and the cold
                 // starts need a target the harness starts.
                 CaseKind::Stateful(

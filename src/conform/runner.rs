@@ -393,7 +393,7 @@ impl Runner {
 pub(super) fn gateway_request(request: &ClientRequest) -> GatewayRequest {
     let mut r = GatewayRequest::new(&request.method, &request.path);
     if let Some(a) = &request.authorization {
-        r = r.header("Authorization", a);
+        r = r.header(&request.authorization_name, a);
     }
     for (k, v) in &request.headers {
         r = r.header(k, v);

@@ -40,6 +40,7 @@ impl Runner {
                 self.result(case, what, Some("missing-token".into()), sent, None)
             }
             Stateful::CachedDeny => self.cached_deny(case).await,
+            Stateful::HeaderCase => self.header_case(case).await,
             Stateful::CacheKey => self.cache_key(case).await,
             _ if !jwt_rsa => {
                 self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
@@ -63,6 +64,58 @@ impl Runner {
                 self.cold_start(case, Fault::Delay { millis }).await
             }
         }
+    }
+
+    /// The good token under the header name in lower case (as HTTP/2 clients and many
+    /// libraries send it) and in capitals. API Gateway looks the identity source up whatever
+    /// the case, but a REST REQUEST or HTTP API 1.0 event carries the name as sent, so a
+    /// handler that reads `headers["Authorization"]` misses the token. Each request carries a
+    /// token of its own: no cached policy answers for the other.
+    pub(super) async fn header_case(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::HeaderCase.what();
+        if let Some(name) = &self.options.token_header {
+            return self.skipped(
+                case,
+                what,
+                &format!("the token goes in `{name}` (--token-header), not in Authorization"),
+            );
+        }
+        let good = Some(self.minter().good_kind());
+        let (mut last, mut seen) = (None, Vec::new());
+        for name in ["authorization", "AUTHORIZATION"] {
+            let mut request = self.good_request(case).await;
+            request.authorization_name = name.to_string();
+            let sent = self.send(request).await;
+            let allowed = sent.outcome == Some(Outcome::Allow);
+            let mut result = self.result(case, what, None, sent, good);
+            if !allowed && !result.findings.is_empty() {
+                // A refusal says which name; a crash keeps its words (one crash site, one
+                // cause) and says it in a note. Either way the fix is the lookup.
+                for f in &mut result.findings {
+                    if f.severity != Severity::Availability {
+                        continue;
+                    }
+                    if f.message.starts_with("a good token was not allowed") {
+                        f.message = format!(
+                            "a good token was not allowed under the header name `{name}`{}",
+                            f.message.trim_start_matches("a good token was not allowed")
+                        );
+                    }
+                    f.fix = "look request headers up without regard to case (Python: lower-case the keys of event[\"headers\"] first; Node: the same on event.headers): REST REQUEST and HTTP API 1.0 events carry header names as the client sent them, and HTTP/2 clients send them in lower case".into();
+                }
+                result.notes.extend(seen);
+                result.notes.push(format!(
+                    "`{name}`: {} (the good token, sent under the header name `{name}` as HTTP/2 clients and many libraries send it)",
+                    result.detail
+                ));
+                return result;
+            }
+            seen.push(format!("`{name}`: {}", result.detail));
+            last = Some(result);
+        }
+        let mut result = last.expect("two names were sent");
+        result.notes.extend(seen);
+        result
     }
 
     pub(super) async fn key_rotation(&self, case: &CaseSpec) -> CaseResult {

@@ -618,9 +618,11 @@ impl Gateway {
     fn client_request(req: &GatewayRequest) -> ClientRequest {
         let mut headers = BTreeMap::new();
         let mut authorization = None;
+        let mut authorization_name = "Authorization".to_string();
         for (k, v) in &req.headers {
             if k.eq_ignore_ascii_case("authorization") {
                 authorization = Some(v.clone());
+                authorization_name = k.clone();
             } else {
                 headers.insert(k.clone(), v.clone());
             }
@@ -629,6 +631,7 @@ impl Gateway {
             method: req.method.clone(),
             path: req.path.clone(),
             authorization,
+            authorization_name,
             headers,
             query: req.query.iter().cloned().collect(),
         }

@@ -25,6 +25,8 @@ pub enum Stateful {
     CachedDeny,
     /// Two different tokens never share a cached policy.
     CacheKey,
+    /// The good token under the header names `authorization` and `AUTHORIZATION`.
+    HeaderCase,
 }
 
 impl Stateful {
@@ -84,6 +86,12 @@ impl Stateful {
             "cache-key",
             false,
             "after the good token's policy is cached, a different token is judged on its own",
+        ),
+        (
+            Stateful::HeaderCase,
+            "header-case",
+            true,
+            "the good token under the header names `authorization` (HTTP/2 clients) and `AUTHORIZATION`: allowed both times",
         ),
     ];
 
