@@ -190,6 +190,20 @@ async fn a_child_that_exits_before_asking_for_work_cannot_start() {
 }
 
 #[tokio::test]
+async fn a_handler_built_for_the_go1x_rpc_protocol_is_named_at_once_with_how_to_rebuild_it() {
+    // It listens on _LAMBDA_SERVER_PORT and never calls the Runtime API: the start fails as
+    // soon as the port answers, not after the 30 s wait.
+    match lambda(options("go1x")).await {
+        Err(TargetError::Init { message, .. }) => {
+            assert!(message.contains("_LAMBDA_SERVER_PORT"), "{message}");
+            assert!(message.contains("go1.x"), "{message}");
+            assert!(message.contains("aws-lambda-go 1.18"), "{message}");
+        }
+        other => panic!("{:?}", other.map(|t| t.describe())),
+    }
+}
+
+#[tokio::test]
 async fn a_command_that_does_not_exist_cannot_start() {
     let spec = TargetSpec::Lambda(vec!["/nonexistent/authorizer".into()]);
     match target::start(&spec, TargetOptions::default()).await {

@@ -104,6 +104,10 @@ struct EnvState {
 
 struct Env {
     addr: SocketAddr,
+    /// `_LAMBDA_SERVER_PORT`: a port nobody listens on, watched while the child starts. A
+    /// handler built for the retired go1.x runtime listens there (its RPC protocol) instead
+    /// of calling the Runtime API.
+    rpc_port: u16,
     state: Mutex<EnvState>,
     /// Bumped whenever the child changes (dies or is replaced): wakes a pending `next`.
     changed: watch::Sender<u64>,
@@ -169,6 +173,7 @@ impl LambdaTarget {
                 .map_err(|e| TargetError::Start(e.to_string()))?;
             let env = Arc::new(Env {
                 addr,
+                rpc_port: free_port().await?,
                 state: Mutex::new(EnvState::default()),
                 changed: watch::channel(0).0,
                 streams: Arc::new(Streams::default()),
@@ -223,11 +228,41 @@ impl Drop for LambdaTarget {
     }
 }
 
+/// A loopback port free at the time of asking.
+async fn free_port() -> Result<u16, TargetError> {
+    let probe = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| TargetError::Start(format!("cannot listen on 127.0.0.1: {e}")))?;
+    probe
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| TargetError::Start(e.to_string()))
+}
+
+/// How long a child may take to call the Runtime API before a line on stderr says what the
+/// run is waiting for.
+const SAY_WAITING_AFTER: Duration = Duration::from_secs(5);
+
+/// Whether something listens on the environment's `_LAMBDA_SERVER_PORT`: a go1.x handler.
+async fn speaks_go1x_rpc(env: &Env) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], env.rpc_port));
+    matches!(
+        tokio::time::timeout(
+            Duration::from_millis(100),
+            tokio::net::TcpStream::connect(addr)
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
 /// Waits until the environment's child polls for work, fails to initialise, or exits.
 async fn wait_ready(env: Arc<Env>, shared: &Shared) -> Result<(), TargetError> {
     let limit = Duration::from_secs(30).max(shared.options.timeout.saturating_mul(3));
     let mut changed = env.changed.subscribe();
-    let deadline = tokio::time::Instant::now() + limit;
+    let started = tokio::time::Instant::now();
+    let deadline = started + limit;
+    let mut said = false;
     loop {
         {
             let state = env.state.lock().expect("lock");
@@ -238,10 +273,27 @@ async fn wait_ready(env: Arc<Env>, shared: &Shared) -> Result<(), TargetError> {
                 return Err(e.clone());
             }
         }
-        if tokio::time::timeout_at(deadline, changed.changed())
-            .await
-            .is_err()
-        {
+        // Woken by a change, or every 250 ms to look at the RPC port.
+        let tick = (tokio::time::Instant::now() + Duration::from_millis(250)).min(deadline);
+        let _ = tokio::time::timeout_at(tick, changed.changed()).await;
+        if speaks_go1x_rpc(&env).await {
+            kill(&env);
+            return Err(TargetError::Init {
+                message: format!(
+                    "the handler listens on _LAMBDA_SERVER_PORT ({}) instead of calling the Runtime API: it was built for the retired go1.x runtime (aws-lambda-go before 1.18, or built without the lambda.norpc tag); rebuild it with aws-lambda-go 1.18 or later as an executable named bootstrap (runtime provided.al2023), then run it as lambda:./bootstrap",
+                    env.rpc_port
+                ),
+                stderr_tail: env.tail(),
+            });
+        }
+        if !said && started.elapsed() >= SAY_WAITING_AFTER {
+            said = true;
+            eprintln!(
+                "waiting for the handler to ask for its first invocation (Runtime API at {}, up to {limit:?})…",
+                env.addr
+            );
+        }
+        if tokio::time::Instant::now() >= deadline {
             kill(&env);
             return Err(TargetError::Init {
                 message: format!("the handler did not ask for an invocation within {limit:?}"),
@@ -282,6 +334,7 @@ fn child_env(
     let stream: String = stream.iter().map(|b| format!("{b:02x}")).collect();
     let mut vars: Vec<(String, String)> = vec![
         ("AWS_LAMBDA_RUNTIME_API".into(), env.addr.to_string()),
+        ("_LAMBDA_SERVER_PORT".into(), env.rpc_port.to_string()),
         ("_HANDLER".into(), handler),
         ("LAMBDA_TASK_ROOT".into(), workdir.display().to_string()),
         ("LAMBDA_RUNTIME_DIR".into(), workdir.display().to_string()),
