@@ -215,6 +215,7 @@ mod tests {
             response: None,
             snapshot: None,
             elapsed_ms: 0.0,
+            wall_ms: 0.0,
             cold: false,
             notes: Vec::new(),
             causes: Vec::new(),

@@ -247,7 +247,12 @@ pub async fn run(
                 batch_started = Instant::now();
             }
             let (runner, case) = (runner.clone(), p.cases[next].clone());
-            let task = tokio::spawn(async move { runner.token_case(&case, kind).await });
+            let task = tokio::spawn(async move {
+                let t = Instant::now();
+                let mut r = runner.token_case(&case, kind).await;
+                r.wall_ms = t.elapsed().as_secs_f64() * 1e3;
+                r
+            });
             in_flight.0.push_back((next, task));
             next += 1;
         }
@@ -274,6 +279,20 @@ pub async fn run(
             }
         } else if next < total {
             let case = &p.cases[next];
+            if let CaseKind::Stateful(which) = case.kind {
+                on_event(Event::CaseStarted {
+                    index: next + 1,
+                    total,
+                    name: &case.name,
+                    doing: match which {
+                        Stateful::KeyRotation => format!(
+                            "waits up to {} for the authorizer to take a newly published key",
+                            humantime::format_duration(options.rotation_window)
+                        ),
+                        other => other.what().to_string(),
+                    },
+                });
+            }
             let t = Instant::now();
             let running = async {
                 match case.kind {
@@ -286,7 +305,10 @@ pub async fn run(
                 }
             };
             let result = tokio::select! {
-                result = running => result,
+                mut result = running => {
+                    result.wall_ms = t.elapsed().as_secs_f64() * 1e3;
+                    result
+                }
                 signal = stop.requested() => {
                     interrupted = Some(signal);
                     cases.extend(not_run(signal, &p.cases[next..]));

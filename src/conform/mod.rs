@@ -173,6 +173,9 @@ pub struct CaseResult {
     pub snapshot: Option<SnapshotStatus>,
     /// Time to the answer (the last one, for cases that send several).
     pub elapsed_ms: f64,
+    /// The case's whole run, wall time: every request it sent and every wait (key-rotation's
+    /// window, a cold start).
+    pub wall_ms: f64,
     /// Whether the answer came from a fresh execution environment.
     pub cold: bool,
     /// Extra facts (JWKS fetch counts, attempts).
@@ -368,6 +371,17 @@ pub enum Event<'a> {
     Calibrated {
         /// What was tried and which form the run uses.
         calibration: &'a calibrate::Calibration,
+    },
+    /// A case that runs alone (a stateful one, which may wait) has started.
+    CaseStarted {
+        /// 1-based.
+        index: usize,
+        /// Cases in all.
+        total: usize,
+        /// Its name.
+        name: &'a str,
+        /// What it does, and how long it may wait.
+        doing: String,
     },
     /// A case is done.
     CaseDone {

@@ -425,6 +425,7 @@ pub(super) fn blank(case: &CaseSpec, what: &str) -> CaseResult {
         response: None,
         snapshot: None,
         elapsed_ms: 0.0,
+        wall_ms: 0.0,
         cold: false,
         notes: Vec::new(),
         causes: Vec::new(),

@@ -133,7 +133,9 @@ pub fn junit(report: &RunReport) -> String {
                 "catalogue"
             }
         ));
-        tc.set_time(std::time::Duration::from_secs_f64(case.elapsed_ms / 1e3));
+        tc.set_time(std::time::Duration::from_secs_f64(
+            case.wall_ms.max(0.0) / 1e3,
+        ));
         // Warnings, then what the handler printed (already redacted).
         let mut out: Vec<String> = Vec::new();
         if case.status == Status::Warned {

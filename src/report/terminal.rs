@@ -85,6 +85,21 @@ impl<'a> Terminal<'a> {
                 let _ = writeln!(self.out, "{}", calibration_line(calibration));
             }
             Event::Started { .. } => {}
+            Event::CaseStarted {
+                index,
+                total,
+                name,
+                doing,
+            } => {
+                if self.progress {
+                    eprint!(
+                        "\r\x1b[K[{index}/{total}] {}: {}…",
+                        printable_line(name),
+                        printable_line(&doing)
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            }
             Event::CaseDone {
                 index,
                 total,
