@@ -913,6 +913,38 @@ async fn the_tutorial_curl_flow_works_against_gateway_serve() {
 }
 
 #[test]
+fn gateway_serve_says_when_its_sample_token_expires() {
+    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(["gateway", "serve", "--target", "builtin:jwks"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        let done = line.starts_with("counters:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    let _ = server.0.wait();
+    let curl = seen
+        .iter()
+        .position(|l| l.starts_with("try: curl"))
+        .unwrap();
+    let expiry = &seen[curl + 1];
+    assert!(
+        expiry.starts_with("that token expires in 5m (at ") && expiry.contains("restart"),
+        "{seen:?}"
+    );
+}
+
+#[test]
 fn a_builtin_target_implies_its_profile() {
     let out = authprobe(&[
         "invoke",

@@ -695,3 +695,91 @@ fn a_request_authorizer_that_reads_the_header_in_one_case_only_is_caught_where_h
         "{case}"
     );
 }
+
+#[test]
+fn a_token_the_handler_prints_is_redacted_everywhere_calibration_included() {
+    // The plain runtime in `bare` mode allows only the token without `Bearer `: calibration
+    // keeps the refused first probe's output on its root cause. The handler prints every
+    // event, so every output holds a live token; none may reach a report.
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("lambda:python3 {}", bootstrap());
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--target",
+            &target,
+            "--env",
+            "MODE=bare",
+            "--env",
+            "PRINT_EVENT=1",
+            "--profile",
+            "jwks",
+            "--no-snapshots",
+            "--case",
+            "valid",
+            "--case",
+            "expired",
+            "--report-dir",
+            "reports",
+            "-v",
+        ],
+        &[],
+    );
+    let report = report_in(dir.path());
+    assert_eq!(report["calibration"]["baseline"], "bare-token", "{report}");
+    let root = case_of(&report, "calibration");
+    assert!(
+        root["output"]["lines"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[token]"),
+        "{root}"
+    );
+    assert_eq!(
+        causes_saying(&report, "writes bearer tokens to its logs").len(),
+        1,
+        "{report}"
+    );
+    let jwt = regex::Regex::new(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}")
+        .unwrap();
+    let texts = support::everything_written(&out, dir.path());
+    assert!(texts.len() > 4, "the run wrote its reports");
+    for (name, text) in texts {
+        assert!(!jwt.is_match(&text), "{name} holds a token");
+    }
+}
+
+#[test]
+fn invoke_shows_what_the_handler_printed_with_the_token_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("lambda:python3 {}", bootstrap());
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "invoke",
+            "--target",
+            &target,
+            "--env",
+            "MODE=allow",
+            "--env",
+            "PRINT_EVENT=1",
+            "--profile",
+            "jwks",
+            "--kind",
+            "valid",
+        ],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("output (what the handler printed)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\"authorizationToken\": \"[token]\""),
+        "{shown}"
+    );
+    assert!(!shown.contains("Bearer eyJ"), "{shown}");
+}

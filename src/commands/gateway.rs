@@ -127,6 +127,17 @@ pub(super) async fn gateway_serve(
             front.base_url(),
             c.routes[0].path
         );
+        if harness.profile != crate::tokens::Profile::Static {
+            let ttl = harness.minter.settings().ttl;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let (_, until) = crate::conform::timestamps(now + ttl.as_secs() as i64);
+            eprintln!(
+                "that token expires in {} (at {until}); after that curl gets 401: restart `gateway serve` for a new one",
+                humantime::format_duration(ttl)
+            );
+        }
     }
     eprintln!("counters: {}; Ctrl-C stops", front.stats_url());
     wait_for_stop().await;

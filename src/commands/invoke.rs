@@ -39,7 +39,16 @@ pub(super) async fn invoke(
         event: event::build(args.event, &api, &request),
         request: request.clone(),
     };
-    let answer = harness.target.call(&call).await;
+    let mut answer = harness.target.call(&call).await;
+    // The handler's output, with the token it was sent replaced.
+    if let Some(header) = &request.authorization {
+        let token = header
+            .split_once(' ')
+            .map_or(header.as_str(), |(_, t)| t.trim());
+        answer.output = answer
+            .output
+            .redacted(&[(header.as_str(), "[token]"), (token, "[token]")]);
+    }
     let arn = request.method_arn(&api).to_string();
     let (outcome, why) =
         crate::target::classify(&answer.reply, args.event.api(args.simple_responses), &arn);
@@ -79,6 +88,8 @@ pub(super) async fn invoke(
             "cold": answer.cold,
             "response": response,
             "error": error,
+            "output": answer.output,
+            "after_answer": answer.after_answer,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("JSON"))?;
     } else {
@@ -156,5 +167,20 @@ pub(super) fn invoke_text(
         Err(e) => format!("(none: {e})"),
     };
     writeln!(out, "response\n{}", crate::report::printable(&response))?;
+    if !answer.output.is_empty() {
+        writeln!(out, "output (what the handler printed)")?;
+        for line in &answer.output.lines {
+            let text = line.text.replace('\t', "  ");
+            writeln!(
+                out,
+                "{:<6} | {}",
+                line.stream.name(),
+                crate::report::printable_line(&text)
+            )?;
+        }
+    }
+    if let Some(after) = &answer.after_answer {
+        writeln!(out, "after     {}", crate::report::printable_line(after))?;
+    }
     Ok(())
 }

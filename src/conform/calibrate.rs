@@ -371,7 +371,9 @@ impl Runner {
                     "the rest of the run {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
                     run_does(&combination)
                 )],
-                output: first.output.clone(),
+                output: first
+                    .output
+                    .redacted(&self.secrets(first.credential.as_deref())),
                 ..blank(&case, "")
             };
             root.kind = "calibration".into();

@@ -191,7 +191,7 @@ impl Runner {
 
     /// What the report must never show of handler output: the case's token (whole and by
     /// segment), the headers every request carries, and the shared secret.
-    fn secrets<'a>(&'a self, credential: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    pub(super) fn secrets<'a>(&'a self, credential: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
         let mut secrets = Vec::new();
         if let Some(credential) = credential {
             let token = credential
