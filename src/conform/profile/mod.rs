@@ -530,11 +530,20 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             let span = case.kind.as_ref().map_or(0..0, |s| s.span());
             match kind.expect(raw.profile, raw.authorizer.token_use) {
                 None => {
+                    // Say it for the token this profile mints: a Cognito profile of ID tokens
+                    // has other kinds than one of access tokens.
+                    let (of, flag) = match (raw.profile, raw.authorizer.token_use) {
+                        (Profile::Cognito, TokenUse::Id) => (
+                            format!("the {} profile with token_use = \"id\"", raw.profile),
+                            " --token-use id",
+                        ),
+                        _ => (format!("the {} profile", raw.profile), ""),
+                    };
                     return Err(at(
                         span,
                         format!(
-                            "token kind `{kind}` does not apply to the {} profile (`authprobe token list --profile {}` shows those that do)",
-                            raw.profile, raw.profile
+                            "token kind `{kind}` does not apply to {of} (`authprobe token list --profile {}{flag}` shows those that do)",
+                            raw.profile
                         ),
                     ));
                 }
@@ -686,6 +695,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_kind_that_does_not_apply_to_id_tokens_points_at_the_id_token_list() {
+        let text = "profile = \"cognito\"\n[authorizer]\ntoken_use = \"id\"\n[run]\ncases = [\n  { kind = \"client-id-wrong\", expect = \"reject\" },\n]\n";
+        let err = parse(text, "id.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("does not apply to the cognito profile with token_use = \"id\"")
+                && err.contains("`authprobe token list --profile cognito --token-use id`"),
+            "{err}"
+        );
+        // And that list indeed leaves it out.
+        assert_eq!(
+            Kind::ClientIdWrong.expect(Profile::Cognito, TokenUse::Id),
+            None
+        );
     }
 
     #[test]
