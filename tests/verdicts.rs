@@ -783,3 +783,37 @@ fn invoke_shows_what_the_handler_printed_with_the_token_replaced() {
     );
     assert!(!shown.contains("Bearer eyJ"), "{shown}");
 }
+
+#[test]
+fn a_key_removed_from_the_jwks_that_a_fresh_environment_still_accepts_is_security() {
+    // The plain runtime allows every token, whatever signed it: a retired key stays good in
+    // a fresh environment too, so it could never be revoked.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "allow",
+        &[
+            "--profile",
+            "jwks",
+            "--no-snapshots",
+            "--case",
+            "key-retired",
+        ],
+    );
+    let case = case_of(&report, "key-retired");
+    assert_eq!(case["status"], "failed", "{case}");
+    let security: Vec<&serde_json::Value> = case["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "security")
+        .collect();
+    assert_eq!(security.len(), 1, "{case}");
+    assert!(
+        security[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("removed from the JWKS was still accepted, by a fresh environment too"),
+        "{case}"
+    );
+}

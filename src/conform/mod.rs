@@ -318,6 +318,8 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
                 CaseKind::Stateful(Stateful::CacheKey) => 2,
                 // The good token under two header names.
                 CaseKind::Stateful(Stateful::HeaderCase) => 2,
+                // Skipped for a deployed target: retiring a key is the run's own IdP's.
+                CaseKind::Stateful(Stateful::KeyRetired) => 0,
                 // Skipped for a deployed target: the flood would be a load test, and the cold
                 // starts need a target the harness starts.
                 CaseKind::Stateful(

@@ -46,6 +46,12 @@ impl Runner {
                 self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
             }
             Stateful::KeyRotation => self.key_rotation(case).await,
+            Stateful::KeyRetired if self.options.target.is_deployed() => self.skipped(
+                case,
+                what,
+                "a deployed target trusts the run's IdP only where it was deployed so; the retired key's answer needs a fresh environment the run controls",
+            ),
+            Stateful::KeyRetired => self.key_retired(case).await,
             // A deployed stage or function is sent one request a case: the flood's 50 would
             // be a load test of someone's staging, billed and rate-limited.
             Stateful::UnknownKidFlood if self.options.target.is_deployed() => self.skipped(
@@ -116,6 +122,101 @@ impl Runner {
         let mut result = last.expect("two names were sent");
         result.notes.extend(seen);
         result
+    }
+
+    /// A token under the second published key is allowed; the key is removed from the JWKS
+    /// (as after a leak) and a new token under it is sent. Still accepted, a fresh environment
+    /// is asked: one that refuses shows a key set cached per environment (reported, no
+    /// finding); one that accepts shows keys that do not follow the JWKS at all, so a leaked
+    /// key can never be revoked. The key is published again afterwards.
+    pub(super) async fn key_retired(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::KeyRetired.what();
+        let ring = self.harness.minter.keys().clone();
+        let Ok(Some(key)) = tokio::task::spawn_blocking(move || ring.secondary())
+            .await
+            .expect("task")
+        else {
+            return self.skipped(
+                case,
+                what,
+                "the key set has no second published key to retire",
+            );
+        };
+        let mint = || self.minter().mint_good_with(key.clone());
+        let first = match mint() {
+            Ok(minted) => minted,
+            Err(e) => return self.skipped(case, what, &e.to_string()),
+        };
+        let before = self
+            .send(self.request(case, self.header(case, &first)))
+            .await;
+        if before.outcome != Some(Outcome::Allow) {
+            return self.skipped(
+                case,
+                what,
+                &format!(
+                    "a token under the second published key was not allowed before its removal ({}): nothing to retire",
+                    before.detail
+                ),
+            );
+        }
+        let kid = key.kid().to_string();
+        self.harness.idp.retire_key(&kid);
+        // Right after the removal, with a new token (no cached policy answers for the last).
+        // An authorizer that caches its key set for minutes, as it should, still accepts it
+        // here: only a fresh environment tells a cache from keys that never follow the JWKS.
+        let Ok(minted) = mint() else {
+            self.harness.idp.add_key(key);
+            return self.skipped(case, what, "could not mint under the retired key");
+        };
+        let sent = self
+            .send(self.request(case, self.header(case, &minted)))
+            .await;
+        let still_accepted = sent.outcome == Some(Outcome::Allow);
+        let fresh = if still_accepted {
+            Some(self.fresh_look(case, &minted).await)
+        } else {
+            None
+        };
+        self.harness.idp.add_key(key);
+        let mut r = self.result(case, what, Some("key-retired".into()), sent, None);
+        if !still_accepted {
+            r.notes.push(
+                "refused right after the key left the JWKS: the key set is read afresh".into(),
+            );
+            return r;
+        }
+        // The verdict's generic "must be rejected" finding says too little: replaced.
+        r.findings.retain(|f| f.threat.is_none());
+        match fresh {
+            Some(FreshLook::Accepted) => r.findings.push(Finding {
+                threat: Some(crate::tokens::Threat::Anyone),
+                severity: Severity::Security,
+                message: "a token under a key removed from the JWKS was still accepted, by a fresh environment too".into(),
+                why: "the authorizer does not take its keys from the JWKS (a pinned key, keys baked into the code or a cache that outlives environments): a signing key that leaked can never be revoked, and whoever holds it keeps minting tokens that work".into(),
+                fix: "verify against the issuer's current JWKS, cached for minutes at most, and look an unknown or removed kid up again rather than trusting an old copy".into(),
+            }),
+            // What counts is the fresh environment's answer: it is the one reported.
+            Some(FreshLook::Refused(detail, outcome, http_status)) => {
+                r.notes.push(format!(
+                    "still accepted right after the key left the JWKS by the environment that had cached it ({}); a fresh environment refuses it: the key set is cached per environment (how long is not measured: jwks-rsa 1.x caches keys 10 hours, current versions 10 minutes, PyJWKClient 5 minutes)",
+                    r.detail
+                ));
+                r.detail = format!("a fresh environment: {detail}");
+                r.observed = outcome;
+                r.http_status = http_status;
+            }
+            Some(FreshLook::Unknown(why)) => r.notes.push(format!(
+                "still accepted right after the key left the JWKS; {why}"
+            )),
+            None => {}
+        }
+        r.status = status_of(
+            &r.findings,
+            r.status == Status::Errored,
+            self.options.strict,
+        );
+        r
     }
 
     pub(super) async fn key_rotation(&self, case: &CaseSpec) -> CaseResult {
@@ -215,7 +316,7 @@ impl Runner {
                         "a fresh environment accepted the new key: the key set is loaded per environment (or per cache lifetime), and the IdP publishes keys {margin} before signing with them (key_publish_ahead_seconds), so no caller is locked out"
                     ));
                 }
-                Some(FreshLook::Refused(detail)) => {
+                Some(FreshLook::Refused(detail, ..)) => {
                     for f in r
                         .findings
                         .iter_mut()
@@ -270,7 +371,7 @@ impl Runner {
         match sent.outcome {
             Some(Outcome::Allow) => FreshLook::Accepted,
             _ if sent.could_not_ask => FreshLook::Unknown(sent.detail),
-            _ => FreshLook::Refused(sent.detail),
+            _ => FreshLook::Refused(sent.detail, sent.outcome, sent.http_status),
         }
     }
 
@@ -586,8 +687,9 @@ impl Runner {
 enum FreshLook {
     /// Allowed: the key is picked up on a cold start.
     Accepted,
-    /// Refused: the key is never picked up.
-    Refused(String),
+    /// Refused (what it said, its outcome and the status a client saw): the key is never
+    /// picked up.
+    Refused(String, Option<Outcome>, Option<u16>),
     /// No fresh environment could be asked.
     Unknown(String),
 }

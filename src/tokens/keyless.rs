@@ -151,6 +151,10 @@ pub const STATEFUL_NEEDS_ISSUER: &[(&str, &str)] = &[
         "only the issuer can publish a new key and sign with it",
     ),
     (
+        "key-retired",
+        "only the issuer can sign with a key and then remove it from its JWKS",
+    ),
+    (
         "unknown-kid-flood",
         "the JWKS fetches happen at the real IdP, where authprobe cannot count them",
     ),

@@ -27,6 +27,8 @@ pub enum Stateful {
     CacheKey,
     /// The good token under the header names `authorization` and `AUTHORIZATION`.
     HeaderCase,
+    /// A token under a key the IdP has removed from its JWKS is refused.
+    KeyRetired,
 }
 
 impl Stateful {
@@ -92,6 +94,12 @@ impl Stateful {
             "header-case",
             true,
             "the good token under the header names `authorization` (HTTP/2 clients) and `AUTHORIZATION`: allowed both times",
+        ),
+        (
+            Stateful::KeyRetired,
+            "key-retired",
+            false,
+            "a token under a key the IdP has removed from its JWKS (a leaked key) is refused",
         ),
     ];
 
