@@ -448,6 +448,17 @@ fn a_certificate_pinned_authorizer_gets_a_certificate_of_the_good_key() {
     assert_eq!(out.status.code(), Some(0), "{shown}");
 }
 
+/// `conform --profile jwks --case CASE` against the plain runtime in `mode`: the exit code
+/// and the report.
+fn jwks_case(mode: &str, case: &str) -> (Option<i32>, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    conform(
+        dir.path(),
+        mode,
+        &["--profile", "jwks", "--no-snapshots", "--case", case],
+    )
+}
+
 /// The report.json of the run in `dir`.
 fn report_in(dir: &Path) -> serde_json::Value {
     let path = support::run_dir(dir).join("report.json");
@@ -587,12 +598,7 @@ fn an_environment_that_dies_after_answering_is_an_availability_finding_though_th
             "reported an error after it answered: raised TypeError: Cannot read properties of undefined (reading 'sub') at index.js:14",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let (code, report) = conform(
-            dir.path(),
-            mode,
-            &["--profile", "jwks", "--no-snapshots", "--case", "valid"],
-        );
+        let (code, report) = jwks_case(mode, "valid");
         let valid = case_of(&report, "valid");
         assert_eq!(valid["observed"], "allow", "{mode}: {valid}");
         let after: Vec<&serde_json::Value> = valid["findings"]
@@ -609,12 +615,7 @@ fn an_environment_that_dies_after_answering_is_an_availability_finding_though_th
 
 #[test]
 fn a_handler_that_answers_and_asks_again_has_nothing_after_its_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let (code, report) = conform(
-        dir.path(),
-        "allow",
-        &["--profile", "jwks", "--no-snapshots", "--case", "valid"],
-    );
+    let (code, report) = jwks_case("allow", "valid");
     let valid = case_of(&report, "valid");
     assert_eq!(valid["observed"], "allow", "{valid}");
     assert!(
@@ -672,18 +673,7 @@ fn a_request_authorizer_that_reads_the_header_in_one_case_only_is_caught_where_h
     assert_eq!(code, Some(1));
 
     // The same handler behind a TOKEN authorizer never sees a header name: it passes.
-    let dir = tempfile::tempdir().unwrap();
-    let (_, report) = conform(
-        dir.path(),
-        "allow",
-        &[
-            "--profile",
-            "jwks",
-            "--no-snapshots",
-            "--case",
-            "header-case",
-        ],
-    );
+    let (_, report) = jwks_case("allow", "header-case");
     let case = case_of(&report, "header-case");
     assert_eq!(case["observed"], "allow", "{case}");
     assert!(
@@ -788,18 +778,7 @@ fn invoke_shows_what_the_handler_printed_with_the_token_replaced() {
 fn a_key_removed_from_the_jwks_that_a_fresh_environment_still_accepts_is_security() {
     // The plain runtime allows every token, whatever signed it: a retired key stays good in
     // a fresh environment too, so it could never be revoked.
-    let dir = tempfile::tempdir().unwrap();
-    let (_, report) = conform(
-        dir.path(),
-        "allow",
-        &[
-            "--profile",
-            "jwks",
-            "--no-snapshots",
-            "--case",
-            "key-retired",
-        ],
-    );
+    let (_, report) = jwks_case("allow", "key-retired");
     let case = case_of(&report, "key-retired");
     assert_eq!(case["status"], "failed", "{case}");
     let security: Vec<&serde_json::Value> = case["findings"]
