@@ -129,6 +129,7 @@ pub async fn run(
                 summary,
                 target_stats: TargetStats::default(),
                 jwks_fetches: 0,
+                key_source: None,
                 attacker_fetches: 0,
                 snapshot_dir: options.snapshots.as_ref().map(|s| s.dir().display().to_string()),
                 interrupted: Some(signal),
@@ -196,7 +197,11 @@ pub async fn run(
         gateway_config,
         baseline: std::sync::OnceLock::new(),
         good_refused: std::sync::atomic::AtomicBool::new(false),
+        flood_fetches: std::sync::OnceLock::new(),
     });
+    // Fetches so far came while the target started (a lambda: target's environments are up
+    // and have run their init code by now).
+    let fetched_at_start = harness.idp.jwks_fetches();
     let target_name = harness.target.describe();
     let total = p.cases.len();
     on_event(Event::Started {
@@ -336,6 +341,21 @@ pub async fn run(
     );
     let target_stats = harness.target.stats();
     harness.target.shutdown().await;
+    let key_source = (matches!(p.profile, Profile::Jwks | Profile::Cognito)
+        && !harness.minter.is_keyless())
+    .then(|| {
+        keysource::classify(keysource::Observed {
+            jwks_fetches: harness.idp.jwks_fetches(),
+            at_start: fetched_at_start,
+            invocations: target_stats.invocations,
+            environments: (target_stats.cold_starts_ms.len() as u64).max(1)
+                + harness.fresh_started(),
+            flood: runner.flood_fetches.get().copied(),
+            good_allowed: cases
+                .iter()
+                .any(|c| c.expected == "allow" && c.observed == Some(Outcome::Allow)),
+        })
+    });
     // The IdP may still hold a fault set by an abandoned stateful case: it goes down with the
     // harness, so nothing needs undoing.
     let causes = cause::group(&mut cases, options.strict);
@@ -356,6 +376,7 @@ pub async fn run(
         summary,
         target_stats,
         jwks_fetches: harness.idp.jwks_fetches(),
+        key_source,
         attacker_fetches: harness.idp.attacker_fetches(),
         snapshot_dir: options
             .snapshots

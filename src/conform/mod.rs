@@ -7,6 +7,7 @@ mod cases;
 pub mod cause;
 mod dispatch;
 mod evidence;
+pub mod keysource;
 pub mod profile;
 mod runner;
 pub mod snapshot;
@@ -262,6 +263,9 @@ pub struct RunReport {
     pub target_stats: TargetStats,
     /// JWKS fetches the IdP served.
     pub jwks_fetches: u64,
+    /// How the authorizer gets its keys, as the IdP saw it (JWKS profiles with the run's own
+    /// keys; `None` otherwise).
+    pub key_source: Option<keysource::KeySource>,
     /// Fetches of the attacker `jku`/`x5u` targets (should be 0).
     pub attacker_fetches: u64,
     /// Where the snapshots are, if on.

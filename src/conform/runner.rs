@@ -21,6 +21,8 @@ pub(super) struct Runner {
     /// prove nothing, and no policy snapshot is written (a refusal would be accepted as the
     /// policy, and the next, correctly configured run would call it a regression).
     pub(super) good_refused: std::sync::atomic::AtomicBool,
+    /// JWKS fetches during the unknown-kid flood, and the kids it sent.
+    pub(super) flood_fetches: std::sync::OnceLock<(u64, usize)>,
 }
 
 /// A calibrated baseline: the variants (one, or two together), and the minter that mints every

@@ -556,6 +556,7 @@ impl Runner {
             }
         }
         let fetches = self.harness.idp.jwks_fetches() - before;
+        let _ = self.flood_fetches.set((fetches, FLOOD));
         let mut r = self.result(
             case,
             what,

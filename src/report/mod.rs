@@ -156,6 +156,9 @@ pub fn junit(report: &RunReport) -> String {
         }
         suite.add_test_case(tc);
     }
+    if let Some(k) = &report.key_source {
+        suite.add_property(quick_junit::Property::new("key_source", k.summary.clone()));
+    }
     if let Some(c) = &report.calibration {
         suite.add_property(quick_junit::Property::new(
             "baseline",
@@ -221,6 +224,9 @@ pub fn markdown(report: &RunReport) -> String {
     ));
     if let Some(c) = &report.calibration {
         md.push_str(&format!("**Baseline.** {}\n\n", calibration_line(c)));
+    }
+    if let Some(k) = &report.key_source {
+        md.push_str(&format!("**Keys.** {}.\n\n", capitalized(&k.summary)));
     }
     if !report.causes.is_empty() {
         md.push_str("## Findings, by cause, in the order to fix them\n\n");
@@ -313,6 +319,15 @@ pub fn markdown(report: &RunReport) -> String {
 }
 
 /// Text for a Markdown code span: one printable line, no backticks, no table pipes.
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn md_code(text: &str) -> String {
     printable_line(text).replace('`', "'").replace('|', "\\|")
 }

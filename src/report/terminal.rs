@@ -536,6 +536,9 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
             report.jwks_fetches, report.attacker_fetches
         ),
     ));
+    if let Some(k) = &report.key_source {
+        rows.push(("keys", k.summary.clone()));
+    }
     if let Some(d) = &report.deployed {
         rows.push((
             "deployed",
