@@ -291,6 +291,7 @@ fn a_pinned_key_authorizer_gets_no_security_finding_and_the_rotation_finding_it_
     .unwrap();
     assert_eq!(report["summary"]["security"], 0, "{shown}");
     assert_eq!(report["jwks_fetches"], 0, "{shown}");
+    assert_eq!(report["key_source"]["fetches"], "never", "{shown}");
     for name in [
         "kid-missing",
         "kid-unknown",
@@ -321,6 +322,53 @@ fn a_pinned_key_authorizer_gets_no_security_finding_and_the_rotation_finding_it_
         );
     }
     // Forgeries are still refused.
+    assert!(severities(&report, "key-not-in-jwks").is_empty(), "{shown}");
+}
+
+#[test]
+fn a_first_key_authorizer_has_its_ignored_kid_as_one_hardening_cause_and_never_security() {
+    // examples/python/pinned with JWKS_URL takes the key set's first key on the first token
+    // and verifies every token with it: the kid cases carry genuine signatures by that key.
+    // One defect (the kid is not looked at), one cause, and the rotation finding it costs.
+    let dir = tempfile::tempdir().unwrap();
+    let out = example(
+        dir.path(),
+        "pinned",
+        &["--profile", "jwks", "--rotation-window", "2s"],
+        &[
+            "JWKS_URL={jwks_url}",
+            "ISSUER={issuer}",
+            "AUDIENCE={audience}",
+        ],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    let report = report_in(dir.path());
+    assert_eq!(report["summary"]["security"], 0, "{shown}");
+    assert_eq!(report["key_source"]["fetches"], "on-first-use", "{shown}");
+    let kid = causes_saying(&report, "the kid is not looked at");
+    assert_eq!(kid.len(), 1, "{shown}");
+    assert_eq!(kid[0]["kind"], "hardening", "{shown}");
+    for name in [
+        "kid-missing",
+        "kid-unknown",
+        "kid-wrong",
+        "unknown-kid-flood",
+    ] {
+        assert!(
+            kid[0]["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == name),
+            "{name}: {shown}"
+        );
+    }
+    assert_eq!(
+        severities(&report, "key-rotation"),
+        ["availability"],
+        "{shown}"
+    );
     assert!(severities(&report, "key-not-in-jwks").is_empty(), "{shown}");
 }
 
@@ -422,6 +470,7 @@ fn an_init_fetch_authorizer_gets_availability_for_a_jwks_down_at_start_and_never
     assert_eq!(case("jwks-slow")["status"], "passed", "{shown}");
     assert!(severities(&report, "kid-unknown").is_empty(), "{shown}");
     assert_eq!(case("key-rotation")["status"], "passed", "{shown}");
+    assert_eq!(report["key_source"]["fetches"], "at-start", "{shown}");
     assert_eq!(out.status.code(), Some(1), "{shown}");
 }
 

@@ -234,12 +234,24 @@ pub fn judge(
             } else {
                 Severity::Hardening
             };
+            // The kid cases share one defect, whichever kid showed it: one cause, one fix.
+            let (message, fix) = if threat == Threat::KidIgnored {
+                (
+                    format!("{KID_IGNORED} ({detail})"),
+                    KID_IGNORED_FIX.to_string(),
+                )
+            } else {
+                (
+                    format!("a token that must be rejected was allowed ({detail})"),
+                    reason.map_or("reject it", security_fix).to_string(),
+                )
+            };
             out.push(Finding {
                 threat: Some(threat),
                 severity,
-                message: format!("a token that must be rejected was allowed ({detail})"),
+                message,
                 why: threat.who(cx.shared_keys).to_string(),
-                fix: reason.map_or("reject it", security_fix).to_string(),
+                fix,
             });
         }
         // HTTP APIs reject with `isAuthorized: false` (simple responses) or a Deny policy, both
@@ -291,6 +303,11 @@ pub fn judge(
 }
 
 /// The routes of the API (`GET /hello`) a policy document allows.
+/// The words of a token with a wrong or missing `kid` and a genuine signature that got in.
+const KID_IGNORED: &str = "the kid is not looked at: a token with a wrong, unknown or missing kid but a genuine signature by a published key was allowed";
+/// Its fix, the same for every kid case.
+const KID_IGNORED_FIX: &str = "verify with the JWKS key the token's kid names, and only that key; reject a token whose kid is missing or not in the key set (refetching the JWKS at most once per interval); never fall back to the first or only key";
+
 fn allowed_routes(doc: &Value, cx: &Context<'_>) -> Vec<String> {
     let api = cx.event.api(cx.simple);
     cx.routes

@@ -10,18 +10,22 @@ are hardening, not forgeries; and with no JWKS to fetch, the JWKS-fault cases ca
 
 Configuration: PUBLIC_KEY_PEM (the issuer's public key, PEM; authprobe fills
 ``{public_key_pem}``) or CERTIFICATE_PEM (a certificate of it, as Auth0 hands signing keys
-out; ``{certificate_pem}``), ISSUER, AUDIENCE, LEEWAY_SECONDS (default 60).
+out; ``{certificate_pem}``) or JWKS_URL (the key set, of which the first key is taken on the
+first token and kept: the ``keys[0]`` shortcut), ISSUER, AUDIENCE, LEEWAY_SECONDS (default 60).
 """
 
 import os
 
 import jwt
+import requests
 from cryptography import x509
 
 if os.environ.get("CERTIFICATE_PEM"):
     PUBLIC_KEY = x509.load_pem_x509_certificate(os.environ["CERTIFICATE_PEM"].encode()).public_key()
-else:
+elif os.environ.get("PUBLIC_KEY_PEM"):
     PUBLIC_KEY = os.environ["PUBLIC_KEY_PEM"]
+else:
+    PUBLIC_KEY = None
 ISSUER = os.environ["ISSUER"]
 AUDIENCE = os.environ["AUDIENCE"]
 LEEWAY = float(os.environ.get("LEEWAY_SECONDS", "60"))
@@ -34,11 +38,20 @@ def _token(header):
     return token
 
 
+def _key():
+    """The pinned key; with JWKS_URL, the key set's first key, fetched once."""
+    global PUBLIC_KEY
+    if PUBLIC_KEY is None:
+        jwks = requests.get(os.environ["JWKS_URL"], timeout=5).json()
+        PUBLIC_KEY = jwt.PyJWK(jwks["keys"][0]).key
+    return PUBLIC_KEY
+
+
 def handler(event, context):
     try:
         claims = jwt.decode(
             _token(event.get("authorizationToken")),
-            PUBLIC_KEY,
+            _key(),
             algorithms=["RS256"],
             audience=AUDIENCE,
             issuer=ISSUER,
