@@ -5,7 +5,9 @@
 //!   refused before parsing;
 //! - an algorithm allow-list, `kid` required, headers that carry their own key refused;
 //! - the JWKS cached (10 minutes at most) and refetched on an unknown kid at most once per
-//!   refetch interval, and failing closed when it cannot be had;
+//!   refetch interval, and failing closed when it cannot be had; while no key set has been
+//!   loaded, a failed fetch is tried again on a token after a short back-off, so an
+//!   environment that started during an IdP outage recovers with the IdP;
 //! - `exp` required, `exp`/`nbf`/`iat` with a leeway, `iss` exact, `aud` (or Cognito
 //!   `token_use` plus `client_id`/`aud`), required scopes;
 //! - rejection by the error `Unauthorized` (401), never by a Deny;
@@ -184,6 +186,9 @@ struct Key {
     bits: usize,
 }
 
+/// How soon a key cache that has never loaded tries again after a failed fetch.
+const EMPTY_RETRY: Duration = Duration::from_millis(100);
+
 /// Keys fetched from the JWKS URL, refetched on an unknown kid at most once per interval.
 struct KeyCache {
     url: String,
@@ -239,7 +244,13 @@ impl KeyCache {
         } else {
             Reason::KeysUnavailable
         };
-        if last_miss.is_some_and(|t| t.elapsed() < self.interval) {
+        // With no key set yet, only the short back-off: the keys are needed for every token.
+        let wait = if loaded {
+            self.interval
+        } else {
+            self.interval.min(EMPTY_RETRY)
+        };
+        if last_miss.is_some_and(|t| t.elapsed() < wait) {
             return Err(miss);
         }
         let fetched = self.fetch().await;

@@ -633,7 +633,27 @@ impl Runner {
                         Err(e) => self.skipped(case, what, &e.to_string()),
                     }
                 } else {
-                    self.result(case, what, Some("keys-unavailable".into()), sent, None)
+                    let mut r =
+                        self.result(case, what, Some("keys-unavailable".into()), sent, None);
+                    // Refusing while the keys are away is right; the environment must take
+                    // the good token again once they are back.
+                    // Asked straight, not through the gateway: a cached Deny would answer.
+                    self.harness.idp.set_fault(None);
+                    let back = Instant::now();
+                    let again = loop {
+                        let again = self
+                            .send_to(target.as_ref(), self.good_request(case).await)
+                            .await;
+                        if again.outcome == Some(Outcome::Allow)
+                            || again.could_not_ask
+                            || back.elapsed() >= self.options.rotation_window
+                        {
+                            break again;
+                        }
+                        tokio::time::sleep(RECOVERY_POLL).await;
+                    };
+                    self.judge_recovery(&mut r, again, back.elapsed());
+                    r
                 };
                 target.shutdown().await;
                 result
@@ -650,6 +670,36 @@ impl Runner {
             f.fix = verdict::security_fix(crate::tokens::Reason::KeysUnavailable).into();
         }
         result
+    }
+
+    /// The good token sent again to an environment that started while the JWKS was away,
+    /// after it came back (for up to the rotation window, the time the authorizer is given to
+    /// refetch): still refused, the failure is kept for the environment's life.
+    fn judge_recovery(&self, r: &mut CaseResult, again: Sent, waited: Duration) {
+        let secs = waited.as_secs_f64();
+        match again.outcome {
+            Some(Outcome::Allow) => r.notes.push(format!(
+                "once the JWKS was back, the same environment allowed the good token ({secs:.1} s later)"
+            )),
+            _ if again.could_not_ask => r.notes.push(format!(
+                "once the JWKS was back, the same environment could not be asked again: {}",
+                again.detail
+            )),
+            outcome => {
+                let what = outcome.map_or("error".to_string(), |o| o.to_string());
+                r.findings.push(Finding {
+                    threat: None,
+                    severity: Severity::Availability,
+                    message: format!(
+                        "once the JWKS was back, the environment that started while it was away still refused the good token {secs:.1} s later ({what}: {})",
+                        again.detail
+                    ),
+                    why: "a key set that failed to load is kept for the environment's life: every caller it serves is locked out until Lambda retires it, long after the IdP recovered".into(),
+                    fix: "never keep a failed or empty key set: fetch it again on the next token (at most once per interval), or fail the init so Lambda starts a new environment".into(),
+                });
+                r.status = status_of(&r.findings, false, self.options.strict);
+            }
+        }
     }
 
     /// A cold start with the JWKS unavailable let the good token in: judged by what a forged

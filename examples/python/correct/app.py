@@ -99,7 +99,8 @@ class KeyCache:
     """The JWKS, kept across invocations and refetched when a token names an unknown kid.
 
     Refetches are rate-limited, so a flood of made-up kids cannot turn into a flood of
-    requests to the identity provider. A failed refetch keeps the keys already known.
+    requests to the identity provider. A failed refetch keeps the keys already known; while
+    none are known, a failed fetch is tried again after a short back-off.
     """
 
     def __init__(self, url, refetch_seconds):
@@ -114,7 +115,10 @@ class KeyCache:
             if kid in self.keys:
                 return self.keys[kid]
             now = time.monotonic()
-            if self.last_fetch is not None and now - self.last_fetch < self.refetch_seconds:
+            # With no key set yet, only a short back-off: every token needs the keys, and an
+            # environment that started during an IdP outage must recover with the IdP.
+            wait = self.refetch_seconds if self.keys else min(self.refetch_seconds, 0.1)
+            if self.last_fetch is not None and now - self.last_fetch < wait:
                 raise Rejected(f"unknown kid {kid!r} (JWKS fetched recently)")
             self.last_fetch = now
             try:
