@@ -106,6 +106,10 @@ pub struct GatewayServeArgs {
     /// A profile file of your own instead of a built-in one.
     #[arg(long, value_name = "FILE", conflicts_with = "profile")]
     pub scenario: Option<PathBuf>,
+    /// Which Cognito token the authorizer requires (cognito profile): the good token and the
+    /// cases that depend on it follow. Default: the profile's `token_use` (access).
+    #[arg(long, value_enum)]
+    pub token_use: Option<TokenUse>,
     /// Where the authorizer is.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -169,6 +173,10 @@ pub struct ConformArgs {
     /// A profile file of your own (copy one of scenarios/*.toml and edit it).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Which Cognito token the authorizer requires (cognito profile): the good token and the
+    /// cases that depend on it follow. Default: the profile's `token_use` (access).
+    #[arg(long, value_enum)]
+    pub token_use: Option<TokenUse>,
     /// Where the authorizer is.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -396,6 +404,10 @@ pub struct LoadArgs {
     /// scenarios/load/).
     #[arg(long, value_name = "NAME|FILE", default_value = "cache-benefit")]
     pub scenario: String,
+    /// Which Cognito token the authorizer requires (cognito profile): the good token and the
+    /// cases that depend on it follow. Default: the profile's `token_use` (access).
+    #[arg(long, value_enum)]
+    pub token_use: Option<TokenUse>,
     /// Print the scenario's TOML (to copy and edit) and exit.
     #[arg(long)]
     pub show: bool,

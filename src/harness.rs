@@ -344,8 +344,6 @@ pub struct Harness {
     /// A key-less run's token source, and when its good token was fetched.
     identity: Option<(ExternalIdentity, std::sync::Mutex<std::time::Instant>)>,
     jwks_timeout: Duration,
-    /// Environments started by [`Harness::fresh_target`] so far.
-    fresh_started: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Harness {
@@ -533,7 +531,6 @@ impl Harness {
             target_options,
             identity: identity.map(|i| (i, std::sync::Mutex::new(std::time::Instant::now()))),
             jwks_timeout: options.jwks_timeout,
-            fresh_started: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -566,18 +563,10 @@ impl Harness {
     pub async fn fresh_target(&self) -> Option<Result<Arc<dyn Target>, TargetError>> {
         match self.spec {
             TargetSpec::Builtin(_) | TargetSpec::Lambda(_) => {
-                self.fresh_started
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Some(target::start(&self.spec, self.target_options.clone()).await)
             }
             TargetSpec::Invoke(_) | TargetSpec::Url(_) | TargetSpec::AwsLambda(_) => None,
         }
-    }
-
-    /// Environments started beside the target's own for cold-start cases.
-    pub fn fresh_started(&self) -> u64 {
-        self.fresh_started
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The invocation timeout.

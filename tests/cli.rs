@@ -561,3 +561,55 @@ fn profile_show_prints_a_builtin_profile_that_loads_as_a_scenario() {
     let spec = authprobe::conform::profile::load(&path).unwrap();
     assert_eq!(spec.profile, authprobe::tokens::Profile::Jwks);
 }
+
+#[test]
+fn token_use_id_swaps_the_cognito_good_token_and_keeps_only_the_cases_that_apply() {
+    let list = |extra: &[&str]| {
+        let mut args = vec!["conform", "--profile", "cognito", "--list"];
+        args.extend(extra);
+        let out = authprobe(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let access = list(&[]);
+    let id = list(&["--token-use", "id"]);
+    let names = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    // The good token is the ID token, where the access token was; what only access tokens
+    // have is gone, and what only ID tokens have is there.
+    let (access, id) = (names(&access), names(&id));
+    let at = access.iter().position(|n| n == "cognito-access").unwrap();
+    assert_eq!(id[at], "cognito-id");
+    assert!(
+        !id.iter()
+            .any(|n| n == "client-id-wrong" || n == "cognito-access")
+    );
+    assert!(id.iter().any(|n| n == "aud-wrong"), "{id:?}");
+    // `token list` agrees on what applies.
+    let out = authprobe(&["token", "list", "--profile", "cognito", "--token-use", "id"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    for name in &id {
+        if authprobe::tokens::Kind::from_name(name).is_some() {
+            assert!(
+                listed.contains(name.as_str()),
+                "{name} is run but not listed"
+            );
+        }
+    }
+    // One kind of token elsewhere: refused with what to do.
+    let out = authprobe(&[
+        "conform",
+        "--profile",
+        "jwks",
+        "--token-use",
+        "id",
+        "--list",
+    ]);
+    assert_one_line_error(
+        &out,
+        &["--token-use id", "jwks profile", "leave --token-use out"],
+    );
+}

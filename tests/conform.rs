@@ -101,16 +101,8 @@ fn explain(report: &RunReport) -> String {
 /// The cognito profile with ID tokens required: the ID-token kind in place of the access-token
 /// one, and no client_id case (ID tokens carry the client in aud).
 fn cognito_id_profile() -> ProfileSpec {
-    let mut spec = profile::builtin("cognito").unwrap();
-    spec.token_use = TokenUse::Id;
-    for c in &mut spec.cases {
-        if c.name == "cognito-access" {
-            c.kind = profile::CaseKind::Token(authprobe::tokens::Kind::CognitoId);
-            c.name = "cognito-id".into();
-        }
-    }
-    spec.cases.retain(|c| c.name != "client-id-wrong");
-    spec
+    // As `--token-use id` makes it.
+    profile::builtin_for("cognito", Some(TokenUse::Id)).unwrap()
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use authprobe::target::TargetSpec;
 use authprobe::tokens::Kind;
 
 fn scenario(profile: &str, pool: usize, users: usize, iterations: usize, ttls: &[u64]) -> Scenario {
-    let mut s = scenario::builtin("cache-benefit").unwrap();
+    let mut s = scenario::builtin("cache-benefit", None).unwrap();
     s.profile = authprobe::conform::profile::builtin(profile).unwrap();
     s.pool = pool;
     s.users = users;

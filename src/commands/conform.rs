@@ -9,12 +9,14 @@ pub(super) async fn conform(
     use crate::conform::{self, ConformOptions, profile, snapshot};
     check_target_args(&mut args.target)?;
     let mut spec = match &args.scenario {
-        Some(path) => profile::load(path)?,
-        None => {
-            profile::builtin(resolve_profile(args.profile, args.target.target.as_ref())?.name())?
-        }
+        Some(path) => profile::load_for(path, args.token_use)?,
+        None => profile::builtin_for(
+            resolve_profile(args.profile, args.target.target.as_ref())?.name(),
+            args.token_use,
+        )?,
     };
     resolve_profile(Some(spec.profile), args.target.target.as_ref())?;
+    check_token_use(args.token_use, spec.profile)?;
     spec.select(&args.cases).map_err(|message| Error::Usage {
         message,
         hint: "`--list` shows the case names".into(),

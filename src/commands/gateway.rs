@@ -23,12 +23,14 @@ pub(super) async fn gateway_serve(
         ));
     }
     let spec = match &args.scenario {
-        Some(path) => profile::load(path)?,
-        None => {
-            profile::builtin(resolve_profile(args.profile, args.target.target.as_ref())?.name())?
-        }
+        Some(path) => profile::load_for(path, args.token_use)?,
+        None => profile::builtin_for(
+            resolve_profile(args.profile, args.target.target.as_ref())?.name(),
+            args.token_use,
+        )?,
     };
     resolve_profile(Some(spec.profile), args.target.target.as_ref())?;
+    check_token_use(args.token_use, spec.profile)?;
     let routes: Vec<Route> = if args.routes.is_empty() {
         spec.routes
             .iter()

@@ -33,9 +33,12 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
     }
     check_target_args(&mut args.target)?;
     let mut s = if as_file {
-        scenario::load(std::path::Path::new(&args.scenario))?
+        scenario::load(std::path::Path::new(&args.scenario), args.token_use)?
     } else {
-        scenario::builtin(&args.scenario).map_err(|_| {
+        scenario::builtin(&args.scenario, args.token_use).map_err(|e| {
+            if !matches!(e, crate::conform::profile::ProfileError::Unknown(_)) {
+                return e.into();
+            }
             usage(
                 format!("no built-in load scenario `{}`", args.scenario),
                 &format!(
@@ -51,6 +54,7 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
         .clone()
         .unwrap_or(TargetSpec::Builtin(s.profile.profile));
     resolve_profile(Some(s.profile.profile), Some(&target))?;
+    check_token_use(args.token_use, s.profile.profile)?;
     // Load goes to this machine unless the user says otherwise, and then it is bounded.
     if let Some(host) = remote_host(&target) {
         if !args.allow_remote {

@@ -186,6 +186,19 @@ fn check_target_args(target: &mut TargetArgs) -> Result<(), Error> {
 
 /// The profile a command runs: `--profile`, else the one a `builtin:` target names, else
 /// jwks. A `--profile` that contradicts a `builtin:` target is bad usage.
+/// `--token-use` is for the cognito profile, the one with two kinds of token.
+fn check_token_use(token_use: Option<TokenUse>, profile: Profile) -> Result<(), Error> {
+    match token_use {
+        Some(t) if profile != Profile::Cognito => Err(Error::Usage {
+            message: format!(
+                "--token-use {t}: the {profile} profile has one kind of token; token uses are Cognito's"
+            ),
+            hint: "leave --token-use out: it is for runs on the cognito profile".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn resolve_profile(
     profile: Option<Profile>,
     target: Option<&TargetSpec>,

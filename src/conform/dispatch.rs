@@ -198,6 +198,7 @@ pub async fn run(
         baseline: std::sync::OnceLock::new(),
         good_refused: std::sync::atomic::AtomicBool::new(false),
         flood_fetches: std::sync::OnceLock::new(),
+        rotation_taken: std::sync::OnceLock::new(),
     });
     // Fetches so far came while the target started (a lambda: target's environments are up
     // and have run their init code by now).
@@ -211,6 +212,8 @@ pub async fn run(
     });
     let mut cases = Vec::with_capacity(total + 1);
     let mut catalogue = Duration::ZERO;
+    // JWKS fetches of the cases that start environments of their own or change the key set.
+    let mut set_aside = 0u64;
     let mut interrupted = None;
     let mut calibration = None;
     if options.calibrate {
@@ -306,7 +309,14 @@ pub async fn run(
                         catalogue += t.elapsed();
                         r
                     }
-                    CaseKind::Stateful(which) => runner.stateful_case(case, which).await,
+                    CaseKind::Stateful(which) => {
+                        let before = harness.idp.jwks_fetches();
+                        let r = runner.stateful_case(case, which).await;
+                        if which.moves_keys() {
+                            set_aside += harness.idp.jwks_fetches() - before;
+                        }
+                        r
+                    }
                 }
             };
             let result = tokio::select! {
@@ -345,12 +355,13 @@ pub async fn run(
         && !harness.minter.is_keyless())
     .then(|| {
         keysource::classify(keysource::Observed {
-            jwks_fetches: harness.idp.jwks_fetches(),
+            jwks_fetches: harness.idp.jwks_fetches() - set_aside,
+            set_aside,
             at_start: fetched_at_start,
             invocations: target_stats.invocations,
-            environments: (target_stats.cold_starts_ms.len() as u64).max(1)
-                + harness.fresh_started(),
+            environments: (target_stats.cold_starts_ms.len() as u64).max(1),
             flood: runner.flood_fetches.get().copied(),
+            rotation_taken: runner.rotation_taken.get().copied(),
             good_allowed: cases
                 .iter()
                 .any(|c| c.expected == "allow" && c.observed == Some(Outcome::Allow)),

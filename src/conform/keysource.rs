@@ -30,13 +30,16 @@ pub struct KeySource {
     /// Whether a token with an unknown kid made it fetch again (the flood case); `None` when
     /// that case did not run.
     pub refetches_on_unknown_kid: Option<bool>,
-    /// JWKS fetches the IdP served over the run, faults and cold-start cases included.
+    /// JWKS fetches by the run's own environments (the IdP's total less `set_aside`).
     pub jwks_fetches: u64,
+    /// Fetches during the cases that start environments of their own or change the key set
+    /// (key rotation and retirement, the JWKS faults): left out of the reading.
+    pub set_aside: u64,
     /// Of those, fetches before the first token was sent.
     pub at_start: u64,
     /// Invocations of the target the run started with.
     pub invocations: u64,
-    /// Environments started: the target's own, and the cold-start cases'.
+    /// Environments of the run's own target.
     pub environments: u64,
     /// The same in one sentence.
     pub summary: String,
@@ -45,8 +48,10 @@ pub struct KeySource {
 /// The counts a run gathers for [`classify`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Observed {
-    /// JWKS fetches over the run.
+    /// JWKS fetches by the run's own environments.
     pub jwks_fetches: u64,
+    /// Fetches left out (see [`KeySource::set_aside`]).
+    pub set_aside: u64,
     /// JWKS fetches before the first token.
     pub at_start: u64,
     /// Invocations of the run's own target.
@@ -57,13 +62,13 @@ pub struct Observed {
     pub flood: Option<(u64, usize)>,
     /// A good token was allowed at least once.
     pub good_allowed: bool,
+    /// When the run's own environment took the key-rotation case's new key, seconds after it
+    /// was published.
+    pub rotation_taken: Option<f64>,
 }
 
 /// Fewer invocations than this say nothing about a per-invocation fetch.
 const FEW: u64 = 10;
-/// Fetches a correct authorizer makes beyond one per environment: the key-rotation case's
-/// new key, and one fetch of slack.
-const ROTATION_FETCHES: u64 = 2;
 
 /// Reads what the IdP saw into a [`KeySource`].
 pub fn classify(seen: Observed) -> KeySource {
@@ -80,13 +85,15 @@ pub fn classify(seen: Observed) -> KeySource {
     } else {
         Fetches::OnFirstUse
     };
-    // Beyond one fetch per environment and one for the rotated key, a fetch is a refetch.
-    let extra = seen
-        .jwks_fetches
-        .saturating_sub(seen.environments + ROTATION_FETCHES);
-    let refetches_on_unknown_kid = match (fetches, seen.flood) {
-        (Fetches::Never | Fetches::NotObserved | Fetches::EveryInvocation, _) | (_, None) => None,
-        (_, Some((during, _))) => Some(during > 0 || extra > 0),
+    // Beyond one fetch per environment, a fetch is a refetch: the cases that change the key set
+    // are left out, so what remains came from unknown kids.
+    let extra = seen.jwks_fetches.saturating_sub(seen.environments);
+    let flood_fetched = seen.flood.is_some_and(|(during, _)| during > 0);
+    let refetched = flood_fetched || extra > 0 || seen.rotation_taken.is_some();
+    let refetches_on_unknown_kid = match fetches {
+        Fetches::Never | Fetches::NotObserved | Fetches::EveryInvocation => None,
+        _ if refetched => Some(true),
+        _ => seen.flood.map(|_| false),
     };
     let mut summary = match fetches {
         Fetches::Never => "the authorizer never fetched the JWKS while it allowed good tokens: it verifies with a key it holds (pinned, built in or passed in), so the JWKS-fault cases cannot reach it and a rotated key needs a redeploy".to_string(),
@@ -95,23 +102,37 @@ pub fn classify(seen: Observed) -> KeySource {
         Fetches::EveryInvocation => "the authorizer fetches the JWKS on about every invocation: no cache, so every call waits on the IdP and an IdP outage is an outage".to_string(),
         Fetches::NotObserved => "how the authorizer gets its keys was not observed: no JWKS fetch, and no good token was allowed".to_string(),
     };
-    if let (Some(refetches), Some((during, kids))) = (refetches_on_unknown_kid, seen.flood) {
-        summary.push_str(&if during > 0 {
-            format!("; an unknown kid makes it fetch again ({during} fetch(es) for {kids} unknown kids)")
-        } else if refetches {
-            format!("; it fetched {extra} time(s) more than once per environment (unknown kids, the rotated key) but not for {kids} unknown kids in a row: it refetches under a limit")
-        } else {
-            format!("; an unknown kid does not make it fetch again ({kids} unknown kids, no fetch)")
+    if let Some(refetches) = refetches_on_unknown_kid {
+        let (during, kids) = seen.flood.unwrap_or((0, 0));
+        summary.push_str(&match (refetches, seen.rotation_taken) {
+            _ if during > 0 => format!(
+                "; an unknown kid makes it fetch again ({during} fetch(es) for {kids} unknown kids)"
+            ),
+            (true, Some(after)) => format!(
+                "; an unknown kid makes it fetch again, under a limit (the rotated-in key was taken {after:.1} s after it was published{})",
+                if kids > 0 {
+                    format!(", {kids} unknown kids in a row caused no fetch")
+                } else {
+                    String::new()
+                }
+            ),
+            (true, None) => format!(
+                "; an unknown kid makes it fetch again, under a limit ({extra} more than one fetch per environment, none for {kids} unknown kids in a row)"
+            ),
+            (false, _) => format!(
+                "; an unknown kid does not make it fetch again ({kids} unknown kids, no fetch, and the rotated-in key was not taken)"
+            ),
         });
     }
     summary.push_str(&format!(
-        " ({} fetch(es), {} before the first token; {} invocation(s); {} environment(s))",
-        seen.jwks_fetches, seen.at_start, seen.invocations, seen.environments
+        " ({} fetch(es), {} before the first token, over {} invocation(s) in {} environment(s); {} fetch(es) of the key-rotation and JWKS-fault cases left out)",
+        seen.jwks_fetches, seen.at_start, seen.invocations, seen.environments, seen.set_aside
     ));
     KeySource {
         fetches,
         refetches_on_unknown_kid,
         jwks_fetches: seen.jwks_fetches,
+        set_aside: seen.set_aside,
         at_start: seen.at_start,
         invocations: seen.invocations,
         environments: seen.environments,
@@ -126,11 +147,13 @@ mod tests {
     fn seen(fetches: u64, at_start: u64, invocations: u64) -> Observed {
         Observed {
             jwks_fetches: fetches,
+            set_aside: 0,
             at_start,
             invocations,
             environments: 1,
             flood: None,
             good_allowed: true,
+            rotation_taken: None,
         }
     }
 
@@ -183,9 +206,21 @@ mod tests {
         );
         let once = Observed {
             flood: Some((0, 50)),
-            ..seen(2, 1, 120)
+            ..seen(1, 1, 120)
         };
         assert_eq!(classify(once).refetches_on_unknown_kid, Some(false));
+        let rotated = Observed {
+            flood: Some((0, 50)),
+            rotation_taken: Some(0.3),
+            ..seen(1, 0, 120)
+        };
+        let source = classify(rotated);
+        assert_eq!(source.refetches_on_unknown_kid, Some(true));
+        assert!(
+            source.summary.contains("taken 0.3 s after"),
+            "{}",
+            source.summary
+        );
         let held = Observed {
             flood: Some((0, 50)),
             ..seen(0, 0, 120)

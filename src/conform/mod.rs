@@ -47,7 +47,7 @@ pub const FLOOD: usize = 50;
 /// it is published, and at the end of the window.
 pub const DEPLOYED_ROTATION_ATTEMPTS: u32 = 2;
 /// How often an environment that started without its keys is asked again once they are back.
-pub const RECOVERY_POLL: Duration = Duration::from_millis(50);
+pub const RECOVERY_POLL: Duration = Duration::from_millis(20);
 /// JWKS fetches the flood may cause.
 pub const FLOOD_FETCH_BOUND: u64 = 2;
 

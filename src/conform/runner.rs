@@ -23,6 +23,9 @@ pub(super) struct Runner {
     pub(super) good_refused: std::sync::atomic::AtomicBool,
     /// JWKS fetches during the unknown-kid flood, and the kids it sent.
     pub(super) flood_fetches: std::sync::OnceLock<(u64, usize)>,
+    /// When the run's own environment took the key-rotation case's new key (seconds after it
+    /// was published).
+    pub(super) rotation_taken: std::sync::OnceLock<f64>,
 }
 
 /// A calibrated baseline: the variants (one, or two together), and the minter that mints every

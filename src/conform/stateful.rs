@@ -281,6 +281,7 @@ impl Runner {
         let refusal_cached = sent.cached;
         let mut r = self.result(case, what, None, sent, None);
         if r.observed == Some(Outcome::Allow) {
+            let _ = self.rotation_taken.set(waited);
             r.notes.push(format!(
                 "the new key was accepted {waited:.1} s after it was published ({attempts} attempt(s); window {window:.0} s)"
             ));

@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use crate::conform::profile::{self, ProfileError, ProfileSpec};
 use crate::gateway::Route;
-use crate::tokens::Kind;
+use crate::tokens::{Kind, TokenUse};
 
 /// The built-in load scenarios: (name, TOML).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -296,7 +296,7 @@ pub fn builtin_names() -> Vec<&'static str> {
 }
 
 /// Reads a built-in scenario.
-pub fn builtin(name: &str) -> Result<Scenario, ProfileError> {
+pub fn builtin(name: &str, token_use: Option<TokenUse>) -> Result<Scenario, ProfileError> {
     let (_, text) = BUILTIN
         .iter()
         .find(|(n, _)| *n == name)
@@ -306,11 +306,12 @@ pub fn builtin(name: &str) -> Result<Scenario, ProfileError> {
         &format!("scenarios/load/{name}.toml (built in)"),
         name,
         None,
+        token_use,
     )
 }
 
 /// Reads a scenario file; a profile path in it is relative to the file.
-pub fn load(path: &Path) -> Result<Scenario, ProfileError> {
+pub fn load(path: &Path, token_use: Option<TokenUse>) -> Result<Scenario, ProfileError> {
     let text = profile::read_text(path)?;
     let name = path
         .file_stem()
@@ -321,16 +322,19 @@ pub fn load(path: &Path) -> Result<Scenario, ProfileError> {
         &path.display().to_string(),
         &name,
         Some(path.parent().unwrap_or(Path::new("."))),
+        token_use,
     )
 }
 
 /// Parses scenario text. `dir` is where a profile path is looked up (`None`: built-in
-/// profiles only).
+/// profiles only). `token_use` (`--token-use`) replaces the profile's; the scenario's good
+/// token follows it.
 pub fn parse(
     text: &str,
     origin: &str,
     name: &str,
     dir: Option<&Path>,
+    token_use: Option<TokenUse>,
 ) -> Result<Scenario, ProfileError> {
     let at = |span: Range<usize>, message: String| {
         let (line, column) = profile::position(text, span.start);
@@ -352,9 +356,12 @@ pub fn parse(
                 "a built-in scenario names a built-in profile".into(),
             )
         })?;
-        profile::load(&dir.join(profile_name))?
+        profile::load_for(&dir.join(profile_name), token_use)?
     } else {
-        profile::builtin(profile_name).map_err(|_| {
+        profile::builtin_for(profile_name, token_use).map_err(|e| {
+            if !matches!(e, ProfileError::Unknown(_)) {
+                return e;
+            }
             at(
                 raw.profile.span(),
                 format!(
@@ -473,6 +480,17 @@ pub fn parse(
                 },
             )
         })?;
+        // The other token use's good token, under --token-use, is this one's.
+        let k = if token_use.is_some()
+            && k.expect(profile.profile, profile.token_use).is_none()
+            && [TokenUse::Access, TokenUse::Id]
+                .iter()
+                .any(|t| crate::tokens::good_kind(profile.profile, *t) == k)
+        {
+            good
+        } else {
+            k
+        };
         if k.expect(profile.profile, profile.token_use).is_none() {
             return Err(at(
                 kind.span(),
@@ -681,7 +699,7 @@ mod tests {
     #[test]
     fn every_built_in_scenario_parses() {
         for name in builtin_names() {
-            let s = builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let s = builtin(name, None).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!s.cache_ttls.is_empty());
         }
     }
@@ -689,18 +707,26 @@ mod tests {
     #[test]
     fn a_bad_scenario_is_refused_at_its_line_and_column() {
         let text = "profile = \"jwks\"\nusers = 4\niterations = 10\npool = 10\ncache_ttls = [0, 9000]\n[mix]\nvalid = 1\n";
-        let err = parse(text, "x.toml", "x", None).unwrap_err().to_string();
+        let err = parse(text, "x.toml", "x", None, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.toml:5:"), "{err}");
         assert!(err.contains("9000"), "{err}");
         let text = "profile = \"jwks\"\nusers = 4\niterations = 10\npool = 10\ncache_ttls = [0]\n[mix]\nvalidd = 1\n";
-        let err = parse(text, "x.toml", "x", None).unwrap_err().to_string();
+        let err = parse(text, "x.toml", "x", None, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.toml:7:1"), "{err}");
         assert!(err.contains("did you mean valid"), "{err}");
         let text = "profile = \"jwks\"\nusers = 4\npool = 10\ncache_ttls = [0]\n[mix]\nvalid = 1\n";
-        let err = parse(text, "x.toml", "x", None).unwrap_err().to_string();
+        let err = parse(text, "x.toml", "x", None, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("run_time"), "{err}");
         let text = "profile = \"jwks\"\nusers = 4\niterations = 1\npool = 10\ncache_ttls = [0]\nthresholds = [\"ttl 300: rps > 1\"]\n[mix]\nvalid = 1\n";
-        let err = parse(text, "x.toml", "x", None).unwrap_err().to_string();
+        let err = parse(text, "x.toml", "x", None, None)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("x.toml:6:"), "{err}");
         assert!(err.contains("not one of cache_ttls"), "{err}");
     }

@@ -55,6 +55,15 @@ pub enum TokenUse {
     Id,
 }
 
+impl std::fmt::Display for TokenUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        })
+    }
+}
+
 /// Why a correct authorizer rejects a token: each bad kind is bad for exactly one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -117,7 +117,7 @@ class KeyCache:
             now = time.monotonic()
             # With no key set yet, only a short back-off: every token needs the keys, and an
             # environment that started during an IdP outage must recover with the IdP.
-            wait = self.refetch_seconds if self.keys else min(self.refetch_seconds, 0.1)
+            wait = self.refetch_seconds if self.keys else min(self.refetch_seconds, 0.05)
             if self.last_fetch is not None and now - self.last_fetch < wait:
                 raise Rejected(f"unknown kid {kid!r} (JWKS fetched recently)")
             self.last_fetch = now

@@ -121,6 +121,19 @@ impl Stateful {
         self.entry().2
     }
 
+    /// Whether it starts environments of its own or changes the key set (its JWKS fetches say
+    /// nothing of how the run's environments get their keys).
+    pub fn moves_keys(self) -> bool {
+        matches!(
+            self,
+            Stateful::KeyRotation
+                | Stateful::KeyRetired
+                | Stateful::JwksUnreachable
+                | Stateful::JwksSlow
+                | Stateful::JwksMalformed
+        )
+    }
+
     /// What it checks.
     pub fn what(self) -> &'static str {
         self.entry().3

@@ -357,6 +357,43 @@ pub const MAX_CASE_NAME: usize = 200;
 
 /// Parses profile text; `origin` names it in errors.
 pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
+    parse_with(text, origin, None)
+}
+
+/// Reads an embedded profile for `token_use` (`--token-use`): its good token becomes that
+/// token use's, the cases that do not apply to it are left out, and the kinds that apply only
+/// to it are added, each expecting what the catalogue says. Its snapshots are kept apart from
+/// the other token use's (`cognito-id`).
+pub fn builtin_for(name: &str, token_use: Option<TokenUse>) -> Result<ProfileSpec, ProfileError> {
+    let (_, text) = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| ProfileError::Unknown(name.to_string()))?;
+    parse_with(
+        text,
+        &format!("scenarios/{name}.toml (built in)"),
+        token_use.map(|t| (t, true)),
+    )
+}
+
+/// Reads a profile file with its `token_use` replaced (`--token-use`); a case that does not
+/// apply to that token use is an error at its line.
+pub fn load_for(path: &Path, token_use: Option<TokenUse>) -> Result<ProfileSpec, ProfileError> {
+    let text = read_text(path)?;
+    parse_with(
+        &text,
+        &path.display().to_string(),
+        token_use.map(|t| (t, false)),
+    )
+}
+
+/// [`parse`], with the token use replaced and, when `adapt` is set, the cases fitted to it.
+fn parse_with(
+    text: &str,
+    origin: &str,
+    token_use: Option<(TokenUse, bool)>,
+) -> Result<ProfileSpec, ProfileError> {
+    let adapt = token_use.is_some_and(|(_, adapt)| adapt);
     let at = |span: Range<usize>, message: String| {
         let (line, column) = position(text, span.start);
         ProfileError::Invalid {
@@ -366,8 +403,20 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             message,
         }
     };
-    let raw: RawProfile =
+    let mut raw: RawProfile =
         toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
+    // Only Cognito has two token uses; the command refuses --token-use for the others.
+    let token_use = token_use.filter(|_| raw.profile == Profile::Cognito);
+    let adapt = adapt && token_use.is_some();
+    if let Some((token_use, _)) = token_use
+        && raw.authorizer.token_use != token_use
+    {
+        raw.authorizer.token_use = token_use;
+        if adapt && raw.name.is_none() {
+            let name = format!("{}-{}", raw.profile, token_use);
+            raw.name = Some(Spanned::new(0..0, name));
+        }
+    }
     let routes = raw
         .api
         .routes
@@ -526,6 +575,28 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
                 ),
             ));
         }
+        let (kind, name) = match kind {
+            CaseKind::Token(k)
+                if adapt && k.expect(raw.profile, raw.authorizer.token_use).is_none() =>
+            {
+                // Fitted to the other token use: its good token becomes this one's, in its
+                // place; the rest is left out.
+                let good = crate::tokens::good_kind(raw.profile, raw.authorizer.token_use);
+                let other_good = [TokenUse::Access, TokenUse::Id]
+                    .iter()
+                    .any(|t| crate::tokens::good_kind(raw.profile, *t) == k);
+                if !other_good {
+                    continue;
+                }
+                let name = if name == k.name() {
+                    good.name().to_string()
+                } else {
+                    name
+                };
+                (CaseKind::Token(good), name)
+            }
+            _ => (kind, name),
+        };
         if let CaseKind::Token(kind) = kind {
             let span = case.kind.as_ref().map_or(0..0, |s| s.span());
             match kind.expect(raw.profile, raw.authorizer.token_use) {
@@ -585,6 +656,14 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
             route,
         });
     }
+    if adapt {
+        add_missing_kinds(
+            &mut cases,
+            raw.profile,
+            raw.authorizer.token_use,
+            &routes[0],
+        );
+    }
     let bearer = raw
         .authorizer
         .bearer
@@ -626,6 +705,41 @@ pub fn parse(text: &str, origin: &str) -> Result<ProfileSpec, ProfileError> {
         routes,
         cases,
     })
+}
+
+/// The catalogue kinds that apply to `profile` with `token_use` and that no case covers,
+/// added after the last token case (the good token first among them), on the first route.
+fn add_missing_kinds(
+    cases: &mut Vec<CaseSpec>,
+    profile: Profile,
+    token_use: TokenUse,
+    route: &Route,
+) {
+    let good = crate::tokens::good_kind(profile, token_use);
+    let missing: Vec<Kind> = std::iter::once(good)
+        .chain(Kind::ALL.iter().copied().filter(|k| *k != good))
+        .filter(|k| {
+            k.expect(profile, token_use).is_some()
+                && !cases.iter().any(|c| c.kind == CaseKind::Token(*k))
+        })
+        .collect();
+    let at = cases
+        .iter()
+        .rposition(|c| matches!(c.kind, CaseKind::Token(_)))
+        .map_or(0, |i| i + 1);
+    let added = missing.into_iter().filter_map(|kind| {
+        let allow = kind.expect(profile, token_use)?.word() == "allow";
+        let name = kind.name().to_string();
+        (!cases.iter().any(|c| c.name == name)).then(|| CaseSpec {
+            name,
+            kind: CaseKind::Token(kind),
+            expect_allow: allow,
+            header: HeaderForm::AsMinted,
+            route: route.clone(),
+        })
+    });
+    let added: Vec<CaseSpec> = added.collect();
+    cases.splice(at..at, added);
 }
 
 #[cfg(test)]
