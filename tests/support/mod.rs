@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod python;
+pub mod runtimes;
 pub mod verifier;
 
 use std::sync::OnceLock;

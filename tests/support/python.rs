@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The examples whose `requirements.txt` the virtualenv is made from.
-const EXAMPLES: &[&str] = &["correct", "flawed"];
+const EXAMPLES: &[&str] = &["correct", "flawed", "jose-cognito"];
 
 /// Written into the virtualenv last, holding the requirements it was made from: present and
 /// equal to the current requirements means the virtualenv is complete and up to date.
@@ -36,7 +36,7 @@ pub fn venv_python() -> PathBuf {
 }
 
 /// The directory Cargo builds into: the test binary is `<target>/<profile>/deps/<name>`.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its own path");
     exe.ancestors()
         .nth(3)
@@ -114,7 +114,7 @@ fn make_venv() -> PathBuf {
 }
 
 /// Runs `command` to completion; panics with its output if it cannot start or fails.
-fn run(command: &mut Command, what: &str) {
+pub fn run(command: &mut Command, what: &str) {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("cannot {what}: cannot run {command:?}: {e}"));
