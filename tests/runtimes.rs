@@ -99,11 +99,7 @@ fn the_node_jwks_rsa_sample_logs_a_lowercase_bearer_token_and_its_issuer_only_ho
         assert_eq!(severities(&report, name), ["hardening"], "{name}: {shown}");
     }
     // jwks-rsa looks the kid up, and refetches for a new one.
-    for name in [
-        "kid-unknown",
-        "kid-wrong",
-        "key-not-in-jwks",
-    ] {
+    for name in ["kid-unknown", "kid-wrong", "key-not-in-jwks"] {
         assert!(severities(&report, name).is_empty(), "{name}: {shown}");
     }
     // The rotated-in key is taken (its one finding is the method-ARN Allow every good case has).

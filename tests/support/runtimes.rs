@@ -1,8 +1,10 @@
 //! The Node and Go examples, made ready once per target directory: `npm install` of
-//! examples/node/jwks-rsa (aws-lambda-ric builds native code: cmake, autoconf, automake, libtool
-//! and g++ must be installed, as `.ci/run` does), and `go build` of examples/go/golang-jwt
-//! (golang-go and golang-github-golang-jwt-jwt-dev, from Debian). Safe across threads and test
-//! binaries: a file lock lets one of them do the work while the others wait.
+//! examples/node/jwks-rsa (aws-lambda-ric builds native code with cmake, autoconf, automake,
+//! libtool and g++), and `go build` of examples/go/golang-jwt (golang-go and
+//! golang-github-golang-jwt-jwt-dev). Debian packages that are missing are installed with
+//! apt-get when the tests run as root (as on CI and this project's machines), and named in the
+//! panic otherwise. Safe across threads and test binaries: file locks let one of them do the
+//! work while the others wait.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -58,10 +60,70 @@ fn prepared(name: &str, from: &Path, files: &[&str], build: &[(&str, &[&str], &s
     dir
 }
 
+/// Installs the Debian `packages` of the `(command or path, package)` pairs whose command is
+/// not on the PATH (or whose path does not exist).
+fn debian(needs: &[(&str, &str)]) {
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|(what, _)| {
+            if what.starts_with('/') {
+                !Path::new(what).exists()
+            } else {
+                !Command::new("sh")
+                    .args(["-c", &format!("command -v {what}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            }
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let lock_path = target_dir().join("debian-packages.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    assert!(
+        root,
+        "these tests need Debian's {}: sudo apt-get install {} (or run .ci/run, which installs them)",
+        missing.join(", "),
+        missing.join(" ")
+    );
+    run(
+        Command::new("apt-get").args(["update", "-qq"]),
+        "update the Debian package lists",
+    );
+    run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing),
+        "install the Debian packages the Node and Go examples need",
+    );
+}
+
 /// The folder of examples/node/jwks-rsa with its `node_modules` installed.
 pub fn node_jwks_rsa() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        debian(&[
+            ("cmake", "cmake"),
+            ("autoconf", "autoconf"),
+            ("automake", "automake"),
+            ("libtoolize", "libtool"),
+            ("g++", "g++"),
+            ("make", "make"),
+        ]);
         prepared(
             "node-jwks-rsa",
             &example(&["node", "jwks-rsa"]),
@@ -69,7 +131,7 @@ pub fn node_jwks_rsa() -> PathBuf {
             &[(
                 "npm",
                 &["install", "--no-audit", "--no-fund", "--foreground-scripts"],
-                "install examples/node/jwks-rsa with npm (aws-lambda-ric's native build needs cmake, autoconf, automake, libtool and g++: .ci/run installs them)",
+                "install examples/node/jwks-rsa with npm",
             )],
         )
     })
@@ -80,6 +142,13 @@ pub fn node_jwks_rsa() -> PathBuf {
 pub fn go_golang_jwt() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        debian(&[
+            ("go", "golang-go"),
+            (
+                "/usr/share/gocode/src/github.com/golang-jwt/jwt",
+                "golang-github-golang-jwt-jwt-dev",
+            ),
+        ]);
         prepared(
             "go-golang-jwt",
             &example(&["go", "golang-jwt"]),
@@ -87,7 +156,7 @@ pub fn go_golang_jwt() -> PathBuf {
             &[(
                 "go",
                 &["build", "-o", "bootstrap", "."],
-                "build examples/go/golang-jwt (needs Debian's golang-go and golang-github-golang-jwt-jwt-dev: .ci/run installs them)",
+                "build examples/go/golang-jwt",
             )],
         )
     })
