@@ -552,14 +552,29 @@ fn a_non_loopback_idp_address_needs_idp_expose() {
 }
 
 #[test]
-fn profile_show_prints_a_builtin_profile_that_loads_as_a_scenario() {
-    let out = authprobe(&["profile", "show", "jwks"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+fn profile_show_prints_each_builtin_profile_complete_and_it_loads_back_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mine.toml");
-    std::fs::write(&path, &out.stdout).unwrap();
-    let spec = authprobe::conform::profile::load(&path).unwrap();
-    assert_eq!(spec.profile, authprobe::tokens::Profile::Jwks);
+    for name in ["static", "hs256", "jwks", "cognito"] {
+        let out = authprobe(&["profile", "show", name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        // Every setting is there to edit: the name to fill in, and each top-level key.
+        for key in [
+            "# name = ",
+            "event = ",
+            "simple_responses = ",
+            "identity = ",
+            "cache_ttl = ",
+        ] {
+            assert!(text.contains(key), "{name} lacks `{key}`");
+        }
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, &text).unwrap();
+        let mut mine = authprobe::conform::profile::load(&path).unwrap();
+        let builtin = authprobe::conform::profile::builtin(name).unwrap();
+        mine.origin = builtin.origin.clone();
+        assert_eq!(format!("{mine:?}"), format!("{builtin:?}"), "{name}");
+    }
 }
 
 #[test]
