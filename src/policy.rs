@@ -193,22 +193,44 @@ pub fn evaluate(response: &Value, api: ApiKind, arn: &str) -> Result<Decision, R
     };
     let mut allowed = false;
     for (i, st) in statements.iter().enumerate() {
-        let strings = |key: &str| -> Result<Vec<&str>, Refused> {
+        // A string, or a list of strings; an empty list names nothing (an Allow of
+        // `"Resource": []` is an implicit deny on AWS: 403 after the authorizer succeeded, a
+        // real capture in aws/chalice#971, reference §9 item 4).
+        let strings = |key: &str| -> Result<Option<Vec<&str>>, Refused> {
             let bad = || {
                 Refused(format!(
-                    "Statement[{i}].{key} is missing or not a string or list of strings"
+                    "Statement[{i}].{key} is not a string or list of strings"
                 ))
             };
             match st.get(key) {
-                Some(Value::String(s)) => Ok(vec![s.as_str()]),
-                Some(Value::Array(a)) if !a.is_empty() => {
-                    a.iter().map(|v| v.as_str().ok_or_else(bad)).collect()
-                }
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(vec![s.as_str()])),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| v.as_str().ok_or_else(bad))
+                    .collect::<Result<_, _>>()
+                    .map(Some),
                 _ => Err(bad()),
             }
         };
-        let actions = strings("Action")?;
-        let resources = strings("Resource")?;
+        // Standard IAM syntax (HTTP API authorizers use it; AWS's .NET events library added
+        // NotResource for authorizer policies, aws-lambda-dotnet#2165): exactly one of
+        // Action / NotAction and of Resource / NotResource; the Not form matches everything
+        // it does not list (reference §9 item 7).
+        let one_of = |key: &str, not: &str| -> Result<(Vec<&str>, bool), Refused> {
+            match (strings(key)?, strings(not)?) {
+                (Some(v), None) => Ok((v, false)),
+                (None, Some(v)) => Ok((v, true)),
+                (None, None) => Err(Refused(format!(
+                    "Statement[{i}] has neither {key} nor {not}"
+                ))),
+                (Some(_), Some(_)) => {
+                    Err(Refused(format!("Statement[{i}] has both {key} and {not}")))
+                }
+            }
+        };
+        let (actions, not_action) = one_of("Action", "NotAction")?;
+        let (resources, not_resource) = one_of("Resource", "NotResource")?;
         if let Some(bad) = resources
             .iter()
             .find(|r| **r != "*" && !r.starts_with("arn:"))
@@ -220,12 +242,23 @@ pub fn evaluate(response: &Value, api: ApiKind, arn: &str) -> Result<Decision, R
             Some("Deny") => Decision::ExplicitDeny,
             _ => return refuse(&format!("Statement[{i}].Effect is not Allow or Deny")),
         };
-        let acts = actions.iter().any(|a| arn_matches(a, "execute-api:Invoke"));
-        if !acts || !resources.iter().any(|r| arn_matches(r, arn)) {
+        // "The prefix and the action name are case insensitive" (IAM JSON policy elements:
+        // Action): `execute-api:invoke` is `execute-api:Invoke`.
+        let acts = actions
+            .iter()
+            .any(|a| arn_matches(&a.to_ascii_lowercase(), "execute-api:invoke"))
+            != not_action;
+        let covers = resources.iter().any(|r| arn_matches(r, arn)) != not_resource;
+        if !acts || !covers {
             continue;
         }
+        // AWS does not document whether API Gateway evaluates a Condition. The conservative
+        // reading: a conditioned Deny applies, a conditioned Allow grants nothing (it never
+        // passes silently; `conditions` lets the caller report it).
+        let conditioned = st.get("Condition").is_some();
         match effect {
             Decision::ExplicitDeny => return Ok(Decision::ExplicitDeny),
+            _ if conditioned => {}
             _ => allowed = true,
         }
     }
@@ -234,6 +267,26 @@ pub fn evaluate(response: &Value, api: ApiKind, arn: &str) -> Result<Decision, R
     } else {
         Decision::ImplicitDeny
     })
+}
+
+/// The statements of a policy response that carry a `Condition`, which the emulator does not
+/// evaluate (AWS does not document whether API Gateway does): `Statement[0] (Allow)` and the
+/// like, for the caller to report. A conditioned Allow grants nothing in [`evaluate`].
+pub fn conditions(response: &Value) -> Vec<String> {
+    let statements = match response.pointer("/policyDocument/Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    };
+    statements
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| st.get("Condition").is_some())
+        .map(|(i, st)| {
+            let effect = st.get("Effect").and_then(Value::as_str).unwrap_or("?");
+            format!("Statement[{i}] ({effect})")
+        })
+        .collect()
 }
 
 /// Context values that are not strings, numbers or booleans (REST APIs refuse them).
@@ -260,6 +313,83 @@ mod tests {
     fn policy(effect: &str, resource: Value) -> Value {
         json!({"principalId": "u", "policyDocument": {"Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]}})
+    }
+
+    #[test]
+    fn iam_details_are_read_as_iam_reads_them() {
+        let with = |statement: Value| {
+            json!({"principalId": "u", "policyDocument": {"Version": "2012-10-17",
+                "Statement": [statement]}})
+        };
+        let other = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/items";
+        let rows: Vec<(&str, Value, Result<Decision, ()>)> = vec![
+            // IAM JSON policy elements, Action: "the action name [is] case insensitive".
+            (
+                "lower-case action",
+                json!({"Action": "execute-api:invoke", "Effect": "Allow", "Resource": ARN}),
+                Ok(Decision::Allow),
+            ),
+            (
+                "upper-case action",
+                json!({"Action": "EXECUTE-API:INVOKE", "Effect": "Allow", "Resource": ARN}),
+                Ok(Decision::Allow),
+            ),
+            // aws/chalice#971 (a real capture): an Allow of no resource is a 403.
+            (
+                "empty Resource",
+                json!({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": []}),
+                Ok(Decision::ImplicitDeny),
+            ),
+            // Standard IAM NotResource / NotAction.
+            (
+                "NotResource elsewhere",
+                json!({"Action": "execute-api:Invoke", "Effect": "Allow", "NotResource": other}),
+                Ok(Decision::Allow),
+            ),
+            (
+                "NotResource here",
+                json!({"Action": "execute-api:Invoke", "Effect": "Allow", "NotResource": [ARN]}),
+                Ok(Decision::ImplicitDeny),
+            ),
+            (
+                "NotAction another",
+                json!({"NotAction": "execute-api:ManageConnections", "Effect": "Allow", "Resource": "*"}),
+                Ok(Decision::Allow),
+            ),
+            (
+                "NotAction invoke",
+                json!({"NotAction": "execute-api:Invoke", "Effect": "Allow", "Resource": "*"}),
+                Ok(Decision::ImplicitDeny),
+            ),
+            (
+                "both forms",
+                json!({"Action": "execute-api:Invoke", "NotAction": "x:y", "Effect": "Allow", "Resource": "*"}),
+                Err(()),
+            ),
+            (
+                "neither form",
+                json!({"Effect": "Allow", "Resource": "*"}),
+                Err(()),
+            ),
+            // Undocumented: a Condition is never taken as met.
+            (
+                "conditioned Allow",
+                json!({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ARN, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}),
+                Ok(Decision::ImplicitDeny),
+            ),
+            (
+                "conditioned Deny",
+                json!({"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": ARN, "Condition": {"Bool": {"x": "true"}}}),
+                Ok(Decision::ExplicitDeny),
+            ),
+        ];
+        for (what, statement, want) in rows {
+            let got = evaluate(&with(statement), ApiKind::Rest, ARN).map_err(|_| ());
+            assert_eq!(got, want, "{what}");
+        }
+        let conditioned = with(json!({"Action": "execute-api:Invoke", "Effect": "Allow",
+            "Resource": ARN, "Condition": {}}));
+        assert_eq!(conditions(&conditioned), ["Statement[0] (Allow)"]);
     }
 
     #[test]

@@ -73,6 +73,30 @@ fn script(token: &str, arn: &str) -> Result<Reply, TargetError> {
         )),
         "simple-no" => Ok(Reply::Response(json!({"isAuthorized": false}))),
         "malformed" => Ok(Reply::Response(json!({"statusCode": 401}))),
+        "lower-case-action" => Ok(Reply::Response(json!({
+            "principalId": "user",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:invoke", "Effect": "Allow", "Resource": everywhere}]},
+        }))),
+        "no-resource" => Ok(Reply::Response(json!({
+            "principalId": "user",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": []}]},
+        }))),
+        "not-resource" => Ok(Reply::Response(json!({
+            "principalId": "user",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow",
+                 "NotResource": parsed.with_route("GET", "/other").to_string()}]},
+        }))),
+        "conditioned" => Ok(Reply::Response(json!({
+            "principalId": "user",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": everywhere,
+                 "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]},
+        }))),
+        // Answered, but 11 s after it was asked (see `elapsed` below).
+        "slow" => Ok(allow("user", &everywhere, json!({}))),
         "timeout" => Err(TargetError::Timeout(Duration::from_secs(3))),
         "boom" => error("boom"),
         _ => error("Unauthorized"),
@@ -95,7 +119,11 @@ impl Target for Scripted {
                 .unwrap_or_default();
             Answer {
                 reply: script(&token, &arn.unwrap_or_default()),
-                elapsed: Duration::ZERO,
+                elapsed: if token == "slow" {
+                    Duration::from_secs(11)
+                } else {
+                    Duration::ZERO
+                },
                 cold: false,
                 output: Default::default(),
                 after_answer: None,
@@ -167,7 +195,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", None),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: false,
     },
     Row {
@@ -177,7 +205,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", Some("")),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: false,
     },
     Row {
@@ -187,7 +215,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", Some("allow-x")),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: false,
     },
     Row {
@@ -197,7 +225,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", Some("allow-1 and more")),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: false,
     },
     Row {
@@ -217,7 +245,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", Some("unauthorized")),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: true,
     },
     Row {
@@ -370,7 +398,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", Some("allow")),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: false,
     },
     Row {
@@ -390,7 +418,7 @@ const ROWS: &[Row] = &[
         request: || get("/hello", Some("allow")),
         status: 401,
         body: r#"{"message":"Unauthorized"}"#,
-        error_type: None,
+        error_type: Some("UnauthorizedException"),
         invoked: false,
     },
     Row {
@@ -488,6 +516,66 @@ const ROWS: &[Row] = &[
         status: 403,
         body: "User is not authorized to access this resource",
         error_type: Some("AccessDeniedException"),
+        invoked: true,
+    },
+    Row {
+        // §9 item 7, IAM JSON policy elements: Action: "the action name [is] case insensitive".
+        source: "§9.7 lower-case execute-api:invoke",
+        setup: nothing,
+        request: || get("/hello", Some("lower-case-action")),
+        status: 200,
+        body: "",
+        error_type: None,
+        invoked: true,
+    },
+    Row {
+        // §9 item 7: NotResource is standard IAM, evaluated, not refused.
+        source: "§9.7 NotResource naming another route",
+        setup: nothing,
+        request: || get("/hello", Some("not-resource")),
+        status: 200,
+        body: "",
+        error_type: None,
+        invoked: true,
+    },
+    Row {
+        // §9 item 4, aws/chalice#971 (a real capture): an Allow of `"Resource": []` is 403.
+        source: "§9.4 Allow with an empty Resource",
+        setup: nothing,
+        request: || get("/hello", Some("no-resource")),
+        status: 403,
+        body: "User is not authorized to access this resource",
+        error_type: Some("AccessDeniedException"),
+        invoked: true,
+    },
+    Row {
+        // §9 item 3: undocumented; a conditioned Allow never passes silently.
+        source: "§9.3 Allow with a Condition",
+        setup: nothing,
+        request: || get("/hello", Some("conditioned")),
+        status: 403,
+        body: "User is not authorized to access this resource",
+        error_type: Some("AccessDeniedException"),
+        invoked: true,
+    },
+    Row {
+        // §9 item 8, HTTP API quotas: "Timeout for Lambda authorizer response: 10000 ms".
+        source: "§9.8 HTTP API authorizer answering after 11 s",
+        setup: |c| request_authorizer(c, EventKind::V2, false, &["$request.header.Authorization"]),
+        request: || get("/hello", Some("slow")),
+        status: 500,
+        body: r#"{"message":"Internal Server Error"}"#,
+        error_type: None,
+        invoked: true,
+    },
+    Row {
+        // REST has no authorizer limit of its own: the same answer is allowed.
+        source: "§9.8 REST authorizer answering after 11 s",
+        setup: nothing,
+        request: || get("/hello", Some("slow")),
+        status: 200,
+        body: "",
+        error_type: None,
         invoked: true,
     },
 ];

@@ -299,15 +299,30 @@ pub fn judge(
     {
         policy_findings(doc, cx, &mut out);
     }
+    // A Condition the emulator cannot evaluate never passes silently: it is said on the case.
+    if let Some(doc) = response {
+        let conditioned = crate::policy::conditions(doc);
+        if !conditioned.is_empty() {
+            out.push(finding(
+                Severity::Contract,
+                format!(
+                    "the policy has a Condition ({}) that the emulator does not evaluate: a conditioned Allow was taken as granting nothing, a conditioned Deny as applying",
+                    conditioned.join(", ")
+                ),
+                "AWS does not document whether API Gateway evaluates a Condition in an authorizer's policy: what this verdict shows may not be what callers get",
+                "decide in the authorizer (allow or deny for this request) instead of returning a Condition",
+            ));
+        }
+    }
     out
 }
 
-/// The routes of the API (`GET /hello`) a policy document allows.
 /// The words of a token with a wrong or missing `kid` and a genuine signature that got in.
 const KID_IGNORED: &str = "the kid is not looked at: a token with a wrong, unknown or missing kid but a genuine signature by a published key was allowed";
 /// Its fix, the same for every kid case.
 const KID_IGNORED_FIX: &str = "verify with the JWKS key the token's kid names, and only that key; reject a token whose kid is missing or not in the key set (refetching the JWKS at most once per interval); never fall back to the first or only key";
 
+/// The routes of the API (`GET /hello`) a policy document allows.
 fn allowed_routes(doc: &Value, cx: &Context<'_>) -> Vec<String> {
     let api = cx.event.api(cx.simple);
     cx.routes

@@ -163,10 +163,19 @@ impl Refusal {
             ),
             // limits.html: "the API client receives a 414 Request URI too long response".
             Refusal::ArnTooLong => (414, None, r#"{"message":"Request URI too long"}"#),
-            // §2.3 rows 1-3: missing/empty identity, regex mismatch, error `Unauthorized`.
-            Refusal::MissingIdentity | Refusal::ValidationFailed | Refusal::Unauthorized => {
+            // §2.3 rows 1-3: missing/empty identity, regex mismatch, error `Unauthorized`. A
+            // REST API's 401 carries `x-amzn-ErrorType: UnauthorizedException` (a real
+            // execute-api capture, reference §9 item 10); for HTTP APIs none is documented.
+            Refusal::MissingIdentity | Refusal::ValidationFailed | Refusal::Unauthorized
+                if http_api =>
+            {
                 (401, None, r#"{"message":"Unauthorized"}"#)
             }
+            Refusal::MissingIdentity | Refusal::ValidationFailed | Refusal::Unauthorized => (
+                401,
+                Some("UnauthorizedException"),
+                r#"{"message":"Unauthorized"}"#,
+            ),
             // §2.3 row 4: a matching Deny.
             Refusal::ExplicitDeny => (
                 403,

@@ -563,6 +563,15 @@ impl Gateway {
         arn: &str,
     ) -> Result<Arc<Value>, (Refusal, Outcome, String)> {
         let failure = |detail: String| (Refusal::AuthorizerFailure, Outcome::Error, detail);
+        if let Some(limit) = authorizer_timeout(self.api_kind())
+            && answer.elapsed > limit
+        {
+            return Err(failure(format!(
+                "the authorizer answered after {:.1} s; an HTTP API waits {} s for it",
+                answer.elapsed.as_secs_f64(),
+                limit.as_secs()
+            )));
+        }
         match &answer.reply {
             // §2.3 row 3: exactly `Unauthorized`.
             Ok(Reply::FunctionError { message, .. }) if message == "Unauthorized" => Err((
@@ -600,6 +609,16 @@ impl Gateway {
                 Ok(Arc::new(doc.clone()))
             }
         }
+    }
+}
+
+/// How long API Gateway waits for a Lambda authorizer: an HTTP API 10 s ("Timeout for Lambda
+/// authorizer response: 10000 ms", HTTP API quotas, reference §9 item 8); a REST API documents
+/// no limit of its own for authorizers, so the target's timeout decides.
+pub fn authorizer_timeout(api: ApiKind) -> Option<Duration> {
+    match api {
+        ApiKind::Rest => None,
+        ApiKind::HttpV1 | ApiKind::HttpV2 | ApiKind::HttpV2Simple => Some(Duration::from_secs(10)),
     }
 }
 
