@@ -1075,3 +1075,77 @@ fn gateway_serve_listens_beyond_loopback_only_with_expose() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--expose"), "{err}");
 }
+
+#[tokio::test]
+async fn request_events_carry_path_parameters_and_templates_and_v2_paths_the_stage() {
+    // Reference §9 items 2, 5 and 12: pathParameters from the route, REST's resource and
+    // resourcePath as the template, and a named stage in a 2.0 event's rawPath and http.path.
+    let cases: [(EventKind, &[&str]); 3] = [
+        (EventKind::Request, &["method.request.header.Authorization"]),
+        (EventKind::V1, &["$request.header.Authorization"]),
+        (EventKind::V2, &["$request.header.Authorization"]),
+    ];
+    for (kind, sources) in cases {
+        let mut c = config();
+        request_authorizer(&mut c, kind, false, sources);
+        let (gw, target) = gateway(c);
+        let r = gw.handle(get("/items/42", Some("allow"))).await;
+        assert_eq!(r.status, 200, "{kind:?}: {}", r.text());
+        let event = target.last_event.lock().unwrap().clone().unwrap();
+        assert_eq!(event["pathParameters"], json!({"id": "42"}), "{kind:?}");
+        match kind {
+            EventKind::V2 => {
+                assert_eq!(event["routeKey"], "GET /items/{id}");
+                assert_eq!(event["rawPath"], "/dev/items/42");
+                assert_eq!(event["requestContext"]["http"]["path"], "/dev/items/42");
+            }
+            _ => {
+                assert_eq!(event["resource"], "/items/{id}", "{kind:?}");
+                assert_eq!(
+                    event["requestContext"]["resourcePath"], "/items/{id}",
+                    "{kind:?}"
+                );
+                assert_eq!(event["path"], "/items/42", "{kind:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_most_specific_route_wins_whatever_the_order_they_were_declared_in() {
+    // Reference §9 item 6: a full match before a path variable before a greedy variable,
+    // and an exact method before ANY (HTTP API routes doc).
+    let routes: Vec<authprobe::gateway::Route> = [
+        "ANY /{proxy+}",
+        "GET /items/{id}",
+        "ANY /items/special",
+        "GET /items/special",
+    ]
+    .iter()
+    .map(|r| r.parse().unwrap())
+    .collect();
+    for (path, want) in [
+        ("/items/special", "GET /items/special"),
+        ("/items/7", "GET /items/{id}"),
+        ("/other/deep/path", "ANY /{proxy+}"),
+    ] {
+        let mut c = GatewayConfig {
+            clock: Clock::manual(),
+            ..GatewayConfig::new(Api::default(), routes.clone())
+        };
+        request_authorizer(
+            &mut c,
+            EventKind::V2,
+            false,
+            &["$request.header.Authorization"],
+        );
+        let (gw, target) = gateway(c);
+        let r = gw.handle(get(path, Some("allow"))).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let event = target.last_event.lock().unwrap().clone().unwrap();
+        assert_eq!(event["routeKey"], want, "{path}");
+        if want == "ANY /{proxy+}" {
+            assert_eq!(event["pathParameters"], json!({"proxy": "other/deep/path"}));
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! How a gateway is set up: the API's routes, the authorizer's kind and identity sources, the
 //! backend, and the settings API Gateway itself refuses ([`ConfigError`]).
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use super::{Clock, DEFAULT_TTL, cache};
@@ -140,6 +141,60 @@ impl Route {
                 _ => return false,
             }
         }
+    }
+
+    /// The path parameters of `path` on this route (`{id}` → the segment, `{proxy+}` → the
+    /// rest of the path), as REQUEST events carry them in `pathParameters` ("The affected
+    /// request parameters include headers, path parameters, ...", the REQUEST input doc;
+    /// reference §9 item 2). Empty when nothing matches.
+    pub fn path_parameters(&self, path: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let want: Vec<&str> = self.segments().collect();
+        let got: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        for (i, w) in want.iter().enumerate() {
+            let Some(name) = w.strip_prefix('{').and_then(|w| w.strip_suffix('}')) else {
+                continue;
+            };
+            if let Some(greedy) = name.strip_suffix('+') {
+                out.insert(
+                    greedy.to_string(),
+                    got.get(i..).unwrap_or_default().join("/"),
+                );
+                break;
+            }
+            if let Some(value) = got.get(i) {
+                out.insert(name.to_string(), (*value).to_string());
+            }
+        }
+        out
+    }
+
+    /// How specific the route is, smaller first: segment by segment, a literal before a
+    /// `{variable}` before a greedy `{proxy+}`, then an exact method before `ANY`. "1. Full
+    /// match for a route and method. 2. Match for a route and method with a greedy path
+    /// variable ({proxy+}). 3. The $default route" (HTTP API routes doc; REST resolves
+    /// resources the same way; reference §9 item 6).
+    pub fn rank(&self) -> (Vec<u8>, bool) {
+        let segments = self
+            .segments()
+            .map(|w| match w {
+                w if w.starts_with('{') && w.ends_with("+}") => 2,
+                w if w.starts_with('{') && w.ends_with('}') => 1,
+                _ => 0,
+            })
+            .collect();
+        (segments, self.method == "ANY")
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        self.path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
     }
 }
 

@@ -271,12 +271,14 @@ impl Gateway {
         self.config.routes.iter().any(|r| r.matches(method, path))
     }
 
+    /// The most specific route that matches ([`Route::rank`]); of equals, the first declared.
     fn route_for(&self, req: &GatewayRequest) -> Option<(usize, &Route)> {
         self.config
             .routes
             .iter()
             .enumerate()
-            .find(|(_, r)| r.matches(&req.method, &req.path))
+            .filter(|(_, r)| r.matches(&req.method, &req.path))
+            .min_by_key(|(i, r)| (r.rank(), *i))
     }
 
     /// Reads the identity sources. `Err` when one is missing or empty, or the token fails
@@ -376,22 +378,42 @@ impl Gateway {
     fn event(&self, req: &GatewayRequest, route: &Route, identity: &Identity) -> Value {
         let a = &self.config.authorizer;
         let mut event = event::build(a.event, &self.config.api, &Self::client_request(req));
+        // §9 item 2: the route's path parameters; item 12: REST's resourcePath is the
+        // resource template (SAM's sample event: "/{proxy+}"), like `resource`.
+        let parameters = json!(route.path_parameters(&req.path));
         match a.event {
             // §1.1: the whole value of the token header, whatever its name.
             EventKind::Token => event["authorizationToken"] = json!(identity.values[0]),
-            EventKind::Request => event["resource"] = json!(route.path),
+            EventKind::Request => {
+                event["resource"] = json!(route.path);
+                event["requestContext"]["resourcePath"] = json!(route.path);
+                event["pathParameters"] = parameters;
+            }
             // §1.3: 1.0 joins the identity values with commas, in both fields.
             EventKind::V1 => {
                 let joined = identity.values.join(",");
                 event["identitySource"] = json!(joined);
                 event["authorizationToken"] = json!(joined);
                 event["resource"] = json!(route.path);
+                event["requestContext"]["resourcePath"] = json!(route.path);
+                event["pathParameters"] = parameters;
             }
             // §1.3: 2.0 sends them as an array; the route key is the route's, not the path.
+            // §9 item 5: a named stage is part of rawPath and http.path (`/dev/agents/1234` in
+            // a real payload, logandk/serverless-wsgi#191).
             EventKind::V2 => {
                 event["identitySource"] = json!(identity.values);
                 event["routeKey"] = json!(route.to_string());
                 event["requestContext"]["routeKey"] = json!(route.to_string());
+                event["pathParameters"] = parameters;
+                let stage = &self.config.api.stage;
+                let staged = if stage == "$default" {
+                    req.path.clone()
+                } else {
+                    format!("/{stage}{}", req.path)
+                };
+                event["rawPath"] = json!(staged);
+                event["requestContext"]["http"]["path"] = json!(staged);
             }
         }
         event
