@@ -1149,3 +1149,57 @@ async fn the_most_specific_route_wins_whatever_the_order_they_were_declared_in()
         }
     }
 }
+
+#[tokio::test]
+async fn repeated_headers_and_query_values_reach_the_authorizer_as_each_payload_carries_them() {
+    // Reference §9 item 9: REST keeps every value in the multiValue fields (names as sent);
+    // 2.0 lower-cases names, joins repeats with commas and moves cookies into `cookies`.
+    let request = || {
+        get("/hello", Some("allow"))
+            .header("X-Tenant", "a")
+            .header("X-Tenant", "b")
+            .header("Cookie", "s=1; t=2")
+            .query("tag", "x")
+            .query("tag", "y")
+    };
+    let mut rest = config();
+    request_authorizer(
+        &mut rest,
+        EventKind::Request,
+        false,
+        &["method.request.header.Authorization"],
+    );
+    let (gw, target) = gateway(rest);
+    assert_eq!(gw.handle(request()).await.status, 200);
+    let event = target.last_event.lock().unwrap().clone().unwrap();
+    assert_eq!(event["multiValueHeaders"]["X-Tenant"], json!(["a", "b"]));
+    assert_eq!(event["headers"]["X-Tenant"], "b");
+    assert_eq!(
+        event["multiValueQueryStringParameters"]["tag"],
+        json!(["x", "y"])
+    );
+    // The client sent no Host: API Gateway's own, once.
+    let hosts = event["headers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| k.eq_ignore_ascii_case("host"))
+        .count();
+    assert_eq!(hosts, 1);
+
+    let mut v2 = config();
+    request_authorizer(
+        &mut v2,
+        EventKind::V2,
+        false,
+        &["$request.header.Authorization"],
+    );
+    let (gw, target) = gateway(v2);
+    assert_eq!(gw.handle(request()).await.status, 200);
+    let event = target.last_event.lock().unwrap().clone().unwrap();
+    assert_eq!(event["headers"]["x-tenant"], "a,b");
+    assert_eq!(event["cookies"], json!(["s=1", "t=2"]));
+    assert!(event["headers"].get("cookie").is_none());
+    assert_eq!(event["queryStringParameters"]["tag"], "x,y");
+    assert_eq!(event["rawQueryString"], "tag=x&tag=y");
+}

@@ -374,10 +374,72 @@ impl Gateway {
         }
     }
 
+    /// Headers and query parameters as the request carried them, repeats included (reference
+    /// §9 item 9): REST REQUEST and HTTP 1.0 events keep each name as sent, the last value in
+    /// `headers` / `queryStringParameters` and every value in the `multiValue` fields; 2.0
+    /// lower-cases names and joins repeated values with commas, and moves the cookies into
+    /// `cookies` ("Duplicate headers are combined with commas"; "all cookie headers are
+    /// combined into cookies", Lambda proxy integrations for HTTP APIs).
+    fn repeated_values(&self, event: &mut Value, req: &GatewayRequest) {
+        let mut headers = req.headers.clone();
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            let api = &self.config.api;
+            let host = format!("{}.execute-api.{}.amazonaws.com", api.api_id, api.region);
+            headers.push(("Host".into(), host));
+        }
+        let last = |pairs: &[(String, String)]| -> BTreeMap<String, String> {
+            pairs.iter().cloned().collect()
+        };
+        let every = |pairs: &[(String, String)]| {
+            let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (k, v) in pairs {
+                m.entry(k.clone()).or_default().push(v.clone());
+            }
+            m
+        };
+        match self.config.authorizer.event {
+            EventKind::Token => {}
+            EventKind::Request | EventKind::V1 => {
+                event["headers"] = json!(last(&headers));
+                event["multiValueHeaders"] = json!(every(&headers));
+                event["queryStringParameters"] = json!(last(&req.query));
+                event["multiValueQueryStringParameters"] = json!(every(&req.query));
+            }
+            EventKind::V2 => {
+                let mut cookies = Vec::new();
+                let mut joined: BTreeMap<String, String> = BTreeMap::new();
+                for (k, v) in &headers {
+                    let name = k.to_ascii_lowercase();
+                    if name == "cookie" {
+                        cookies.extend(v.split("; ").map(str::to_string));
+                        continue;
+                    }
+                    joined
+                        .entry(name)
+                        .and_modify(|all| {
+                            all.push(',');
+                            all.push_str(v);
+                        })
+                        .or_insert_with(|| v.clone());
+                }
+                let query: BTreeMap<String, String> = every(&req.query)
+                    .into_iter()
+                    .map(|(k, v)| (k, v.join(",")))
+                    .collect();
+                let raw: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                event["headers"] = json!(joined);
+                event["cookies"] = json!(cookies);
+                event["queryStringParameters"] = json!(query);
+                event["rawQueryString"] = json!(raw.join("&"));
+            }
+        }
+    }
+
     /// The event the authorizer receives for this request (§1).
     fn event(&self, req: &GatewayRequest, route: &Route, identity: &Identity) -> Value {
         let a = &self.config.authorizer;
         let mut event = event::build(a.event, &self.config.api, &Self::client_request(req));
+        self.repeated_values(&mut event, req);
         // §9 item 2: the route's path parameters; item 12: REST's resourcePath is the
         // resource template (SAM's sample event: "/{proxy+}"), like `resource`.
         let parameters = json!(route.path_parameters(&req.path));
