@@ -331,6 +331,30 @@ const ROWS: &[Row] = &[
         invoked: false,
     },
     Row {
+        // §9 item 11: an HTTP API counts the request line; a long query string is over.
+        source: "quotas: HTTP API request line",
+        setup: |c| request_authorizer(c, EventKind::V2, false, &["$request.header.Authorization"]),
+        request: || {
+            get("/hello", Some("allow")).query("q", &"a".repeat(MAX_REQUEST_LINE_AND_HEADERS))
+        },
+        status: 431,
+        body: "Request Header Fields Too Large",
+        error_type: None,
+        invoked: false,
+    },
+    Row {
+        // §9 item 11: a REST API counts the headers alone; the same query string is not.
+        source: "quotas: REST headers only",
+        setup: nothing,
+        request: || {
+            get("/hello", Some("allow")).query("q", &"a".repeat(MAX_REQUEST_LINE_AND_HEADERS))
+        },
+        status: 200,
+        body: "",
+        error_type: None,
+        invoked: true,
+    },
+    Row {
         // D-GWR MISSING_AUTHENTICATION_TOKEN: a REST resource that does not exist.
         source: "D-GWR missing resource",
         setup: nothing,

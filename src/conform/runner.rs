@@ -231,7 +231,9 @@ impl Runner {
             return false;
         };
         let good = good.header_value().len();
-        let bytes = gateway_request(request).line_and_header_bytes(&self.api.stage);
+        let profile = &self.options.profile;
+        let http_api = profile.event.api(profile.simple_responses) != crate::policy::ApiKind::Rest;
+        let bytes = gateway_request(request).quota_bytes(&self.api.stage, http_api);
         bytes - credential.map_or(0, String::len) + good
             <= crate::gateway::MAX_REQUEST_LINE_AND_HEADERS
     }

@@ -12,11 +12,13 @@ use serde_json::Value;
 use crate::event::{self, Api};
 use crate::target::{Answer, Outcome};
 
-/// API Gateway's quota on the request line and the header values together, in bytes, for
-/// REST and HTTP APIs alike: "Total combined size of request line and header values: 10240
-/// bytes" (AWS, "Quotas for configuring and running a REST API in API Gateway",
-/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html,
-/// and "Quotas for configuring and running an HTTP API in API Gateway",
+/// API Gateway's quota on what a request carries before its body, in bytes: 10,240 for both
+/// API kinds, counted differently ([`GatewayRequest::quota_bytes`]). REST: "Total combined size
+/// of all header values, including header names, values, any line terminators, and
+/// whitespaces: 10240 Bytes" ("Quotas for configuring and running a REST API in API Gateway",
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html);
+/// HTTP: "Total combined size of request line and header values: 10240 bytes" ("Quotas for
+/// configuring and running an HTTP API in API Gateway",
 /// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
 /// Those pages name the figure but not the status; see [`Refusal::TooLarge`].
 pub const MAX_REQUEST_LINE_AND_HEADERS: usize = 10_240;
@@ -94,13 +96,23 @@ impl GatewayRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Bytes of the request line (`METHOD /stage/path?query HTTP/1.1`) and the headers
-    /// (name and value), as counted against [`MAX_REQUEST_LINE_AND_HEADERS`].
-    pub fn line_and_header_bytes(&self, stage: &str) -> usize {
-        let query: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-        let line = self.method.len() + 1 + 1 + stage.len() + self.path.len() + query + 9;
-        let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
-        line + headers
+    /// Bytes counted against [`MAX_REQUEST_LINE_AND_HEADERS`], as each API kind's quota
+    /// words it (reference §9 item 11): a REST API counts "all header values, including
+    /// header names, values, any line terminators, and whitespaces" (REST quotas page); an
+    /// HTTP API "request line and header values" (HTTP API quotas page).
+    pub fn quota_bytes(&self, stage: &str, http_api: bool) -> usize {
+        if http_api {
+            let query: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+            // `METHOD /stage/path?query HTTP/1.1`
+            let line = self.method.len() + 1 + 1 + stage.len() + self.path.len() + query + 9;
+            line + self.headers.iter().map(|(_, v)| v.len()).sum::<usize>()
+        } else {
+            // `Name: value\r\n`
+            self.headers
+                .iter()
+                .map(|(k, v)| k.len() + 2 + v.len() + 2)
+                .sum()
+        }
     }
 }
 
@@ -108,7 +120,8 @@ impl GatewayRequest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Refusal {
-    /// The request line and headers exceed [`MAX_REQUEST_LINE_AND_HEADERS`].
+    /// The headers (REST) or the request line and header values (HTTP API) exceed
+    /// [`MAX_REQUEST_LINE_AND_HEADERS`].
     TooLarge,
     /// The body exceeds [`MAX_PAYLOAD`].
     PayloadTooLarge,

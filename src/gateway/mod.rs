@@ -542,7 +542,8 @@ impl Gateway {
         };
         // Quotas come first: such a request never reaches the authorizer, so the authorizer
         // is never blamed for a token that could not reach it.
-        if req.line_and_header_bytes(&self.config.api.stage) > MAX_REQUEST_LINE_AND_HEADERS {
+        let http_api = self.api_kind() != ApiKind::Rest;
+        if req.quota_bytes(&self.config.api.stage, http_api) > MAX_REQUEST_LINE_AND_HEADERS {
             return refuse(Refusal::TooLarge, None, AuthStep::NotInvoked);
         }
         if req.body.len() > MAX_PAYLOAD {
