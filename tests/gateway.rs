@@ -1227,3 +1227,65 @@ async fn repeated_headers_and_query_values_reach_the_authorizer_as_each_payload_
     assert_eq!(event["queryStringParameters"]["tag"], "x,y");
     assert_eq!(event["rawQueryString"], "tag=x&tag=y");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_documented_request_authorizer_allows_with_its_header_query_and_stage_variable() {
+    // The REQUEST authorizer of AWS's "Input to an API Gateway Lambda authorizer", rewritten in
+    // Python (examples/python/aws-request-sample), under the real runtime interface client: it
+    // reads `headers["HeaderAuth1"]` under the name the client sent.
+    use authprobe::target::{self, TargetOptions, TargetSpec};
+    let python = support::python::venv_python();
+    let spec = TargetSpec::Lambda(vec![
+        python.display().to_string(),
+        "-m".into(),
+        "awslambdaric".into(),
+        "app.handler".into(),
+    ]);
+    let options = TargetOptions {
+        workdir: Some(support::python::example_dir("aws-request-sample")),
+        timeout: Duration::from_secs(10),
+        ..TargetOptions::default()
+    };
+    let target = target::start(&spec, options).await.unwrap();
+    let gateway_with = |stage_variable: Option<&str>| {
+        let mut api = Api {
+            stage: "dev".into(),
+            ..Api::default()
+        };
+        if let Some(value) = stage_variable {
+            api.stage_variables.insert("StageVar1".into(), value.into());
+        }
+        let mut c = GatewayConfig {
+            clock: Clock::manual(),
+            cache_ttl: 0,
+            ..GatewayConfig::new(api, vec!["GET /hello".parse().unwrap()])
+        };
+        request_authorizer(
+            &mut c,
+            EventKind::Request,
+            false,
+            &[
+                "method.request.header.HeaderAuth1",
+                "method.request.querystring.QueryString1",
+            ],
+        );
+        Gateway::new(c, target.clone()).unwrap()
+    };
+    let request = |header: &str, query: &str| {
+        GatewayRequest::new("GET", "/hello")
+            .header("HeaderAuth1", header)
+            .query("QueryString1", query)
+    };
+    let documented = gateway_with(Some("stageValue1"));
+    let r = documented
+        .handle(request("headerValue1", "queryValue1"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = documented.handle(request("headerValue1", "other")).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = gateway_with(None)
+        .handle(request("headerValue1", "queryValue1"))
+        .await;
+    assert_eq!(r.status, 401, "without StageVar1: {}", r.text());
+    target.shutdown().await;
+}
