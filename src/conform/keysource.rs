@@ -104,23 +104,23 @@ pub fn classify(seen: Observed) -> KeySource {
     };
     if let Some(refetches) = refetches_on_unknown_kid {
         let (during, kids) = seen.flood.unwrap_or((0, 0));
+        let flood_quiet = if kids > 0 {
+            format!(", under a limit: {kids} unknown kids in a row caused no fetch")
+        } else {
+            String::new()
+        };
         summary.push_str(&match (refetches, seen.rotation_taken) {
             _ if during > 0 => format!(
                 "; an unknown kid makes it fetch again ({during} fetch(es) for {kids} unknown kids)"
             ),
             (true, Some(after)) => format!(
-                "; an unknown kid makes it fetch again, under a limit (the rotated-in key was taken {after:.1} s after it was published{})",
-                if kids > 0 {
-                    format!(", {kids} unknown kids in a row caused no fetch")
-                } else {
-                    String::new()
-                }
+                "; an unknown kid makes it fetch again (the rotated-in key was taken {after:.1} s after it was published){flood_quiet}"
             ),
             (true, None) => format!(
-                "; an unknown kid makes it fetch again, under a limit ({extra} more than one fetch per environment, none for {kids} unknown kids in a row)"
+                "; an unknown kid makes it fetch again ({extra} fetch(es) more than one per environment){flood_quiet}"
             ),
             (false, _) => format!(
-                "; an unknown kid does not make it fetch again ({kids} unknown kids, no fetch, and the rotated-in key was not taken)"
+                "; an unknown kid does not make it fetch again ({kids} unknown kids, no fetch)"
             ),
         });
     }
@@ -200,7 +200,7 @@ mod tests {
         let source = classify(limited);
         assert_eq!(source.refetches_on_unknown_kid, Some(true));
         assert!(
-            source.summary.contains("under a limit"),
+            source.summary.contains("under a limit: 50 unknown kids"),
             "{}",
             source.summary
         );
