@@ -845,3 +845,59 @@ fn a_key_removed_from_the_jwks_that_a_fresh_environment_still_accepts_is_securit
         "{case}"
     );
 }
+
+#[test]
+fn a_request_authorizer_that_takes_the_token_from_the_query_string_is_told_so_and_one_that_does_not_passes()
+ {
+    // The plain runtime in `query-token` mode reads access_token from the query when the
+    // header is absent; the reference authorizer reads the header alone.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = "profile = \"jwks\"\nevent = \"request\"\n[run]\ncases = [\n  { kind = \"valid\", expect = \"allow\" },\n  { stateful = \"token-in-query\", expect = \"reject\" },\n]\n";
+    std::fs::write(dir.path().join("request.toml"), profile).unwrap();
+    let (code, report) = conform(
+        dir.path(),
+        "query-token",
+        &["--scenario", "request.toml", "--no-snapshots"],
+    );
+    let case = case_of(&report, "token-in-query");
+    assert_eq!(case["observed"], "allow", "{case}");
+    assert_eq!(
+        severities(&report, "token-in-query"),
+        ["hardening"],
+        "{case}"
+    );
+    assert!(
+        case["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("query string"),
+        "{case}"
+    );
+    // A warning, which --strict fails; the good token was allowed, so the run passes.
+    assert_eq!(code, Some(0), "{report}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("request.toml"), profile).unwrap();
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--scenario",
+            "request.toml",
+            "--target",
+            "builtin:jwks",
+            "--no-snapshots",
+            "--report-dir",
+            "reports",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report = report_in(dir.path());
+    assert_eq!(case_of(&report, "token-in-query")["status"], "passed");
+}

@@ -48,6 +48,9 @@ pub const FLOOD: usize = 50;
 pub const DEPLOYED_ROTATION_ATTEMPTS: u32 = 2;
 /// How often an environment that started without its keys is asked again once they are back.
 pub const RECOVERY_POLL: Duration = Duration::from_millis(20);
+/// The query parameters the token-in-query case puts the token in: RFC 6750's own name, and
+/// the ones authorizers are seen reading.
+pub const QUERY_TOKEN_NAMES: &[&str] = &["access_token", "token", "accessToken", "id_token", "jwt"];
 /// JWKS fetches the flood may cause.
 pub const FLOOD_FETCH_BOUND: u64 = 2;
 
@@ -324,6 +327,8 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
                 CaseKind::Stateful(Stateful::CacheKey) => 2,
                 // The good token under two header names.
                 CaseKind::Stateful(Stateful::HeaderCase) => 2,
+                // The good token in the query string.
+                CaseKind::Stateful(Stateful::TokenInQuery) => 1,
                 // Skipped for a deployed target: retiring a key is the run's own IdP's.
                 CaseKind::Stateful(Stateful::KeyRetired) => 0,
                 // Skipped for a deployed target: the flood would be a load test, and the cold

@@ -42,6 +42,7 @@ impl Runner {
             Stateful::CachedDeny => self.cached_deny(case).await,
             Stateful::HeaderCase => self.header_case(case).await,
             Stateful::CacheKey => self.cache_key(case).await,
+            Stateful::TokenInQuery => self.token_in_query(case).await,
             _ if !jwt_rsa => {
                 self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
             }
@@ -122,6 +123,70 @@ impl Runner {
         let mut result = last.expect("two names were sent");
         result.notes.extend(seen);
         result
+    }
+
+    /// The good token in the query string under the names authorizers read it from, with no
+    /// Authorization header, through a gateway whose authorizer is given every request (no
+    /// identity source, no cache: what a REST REQUEST or HTTP API authorizer with caching off
+    /// may be): allowed, the authorizer takes tokens from URLs.
+    pub(super) async fn token_in_query(&self, case: &CaseSpec) -> CaseResult {
+        let what = Stateful::TokenInQuery.what();
+        if self.options.profile.event == crate::event::EventKind::Token {
+            return self.skipped(
+                case,
+                what,
+                "a TOKEN authorizer is given its header alone: the query string never reaches it",
+            );
+        }
+        if self.options.token_header.is_some() {
+            return self.skipped(
+                case,
+                what,
+                "the token goes in a header of its own (--token-header)",
+            );
+        }
+        let mut request = self.good_request(case).await;
+        let Some(header) = request.authorization.take() else {
+            return self.skipped(
+                case,
+                what,
+                "the good request carries no Authorization header",
+            );
+        };
+        // The token itself, without a scheme.
+        let token = header.rsplit(' ').next().unwrap_or_default().to_string();
+        for name in QUERY_TOKEN_NAMES {
+            request.query.insert((*name).to_string(), token.clone());
+        }
+        let sent = match &self.gateway {
+            Some(_) => {
+                let mut config = self.gateway_config.clone();
+                config.cache_ttl = 0;
+                config.authorizer.identity_sources.clear();
+                match Gateway::new(config, self.harness.target.clone()) {
+                    Ok(gateway) => self.send_via(&gateway, request).await,
+                    Err(e) => return self.skipped(case, what, &e.to_string()),
+                }
+            }
+            None => self.send(request).await,
+        };
+        let allowed = sent.outcome == Some(Outcome::Allow);
+        let mut r = self.result(case, what, None, sent, None);
+        if allowed {
+            r.findings.retain(|f| f.threat.is_none());
+            r.findings.push(Finding {
+                threat: None,
+                severity: Severity::Hardening,
+                message: format!(
+                    "the good token was allowed from the query string alone (sent as {})",
+                    QUERY_TOKEN_NAMES.join(", ")
+                ),
+                why: "only its holder gets in, but a token in a URL is written to access logs, proxy logs, browser history and Referer headers, where others read it (RFC 6750 §2.3: not to be used unless the header cannot be)".into(),
+                fix: "read the token from the Authorization header only; if a query parameter is meant, name it as the API's identity source (method.request.querystring.NAME) and keep its lifetime short".into(),
+            });
+            r.status = status_of(&r.findings, false, self.options.strict);
+        }
+        r
     }
 
     /// A token under the second published key is allowed; the key is removed from the JWKS

@@ -29,6 +29,8 @@ pub enum Stateful {
     HeaderCase,
     /// A token under a key the IdP has removed from its JWKS is refused.
     KeyRetired,
+    /// The good token only in the query string (REQUEST-style events) is refused.
+    TokenInQuery,
 }
 
 impl Stateful {
@@ -100,6 +102,12 @@ impl Stateful {
             "key-retired",
             false,
             "a token under a key the IdP has removed from its JWKS (a leaked key) is refused",
+        ),
+        (
+            Stateful::TokenInQuery,
+            "token-in-query",
+            false,
+            "the good token only in the query string (`access_token=` and the like), no Authorization header: refused",
         ),
     ];
 
