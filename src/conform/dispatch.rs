@@ -351,8 +351,11 @@ pub async fn run(
     );
     let target_stats = harness.target.stats();
     harness.target.shutdown().await;
+    // Only a target the run starts has environments it counts and a start it sees: an invoke:
+    // endpoint or a deployed function may have fetched before the run, in environments unseen.
     let key_source = (matches!(p.profile, Profile::Jwks | Profile::Cognito)
-        && !harness.minter.is_keyless())
+        && !harness.minter.is_keyless()
+        && matches!(options.target, TargetSpec::Builtin(_) | TargetSpec::Lambda(_)))
     .then(|| {
         keysource::classify(keysource::Observed {
             jwks_fetches: harness.idp.jwks_fetches() - set_aside,

@@ -269,7 +269,7 @@ pub struct RunReport {
     /// JWKS fetches the IdP served.
     pub jwks_fetches: u64,
     /// How the authorizer gets its keys, as the IdP saw it (JWKS profiles with the run's own
-    /// keys; `None` otherwise).
+    /// keys and a `builtin:` or `lambda:` target, which the run starts; `None` otherwise).
     pub key_source: Option<keysource::KeySource>,
     /// Fetches of the attacker `jku`/`x5u` targets (should be 0).
     pub attacker_fetches: u64,
