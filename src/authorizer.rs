@@ -187,7 +187,7 @@ struct Key {
 }
 
 /// How soon a key cache that has never loaded tries again after a failed fetch.
-const EMPTY_RETRY: Duration = Duration::from_millis(50);
+const EMPTY_RETRY: Duration = Duration::from_millis(20);
 
 /// Keys fetched from the JWKS URL, refetched on an unknown kid at most once per interval.
 struct KeyCache {

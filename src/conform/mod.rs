@@ -47,7 +47,7 @@ pub const FLOOD: usize = 50;
 /// it is published, and at the end of the window.
 pub const DEPLOYED_ROTATION_ATTEMPTS: u32 = 2;
 /// How often an environment that started without its keys is asked again once they are back.
-pub const RECOVERY_POLL: Duration = Duration::from_millis(20);
+pub const RECOVERY_POLL: Duration = Duration::from_millis(10);
 /// The query parameters the token-in-query case puts the token in: RFC 6750's own name, and
 /// the ones authorizers are seen reading.
 pub const QUERY_TOKEN_NAMES: &[&str] = &["access_token", "token", "accessToken", "id_token", "jwt"];
