@@ -355,7 +355,10 @@ pub async fn run(
     // endpoint or a deployed function may have fetched before the run, in environments unseen.
     let key_source = (matches!(p.profile, Profile::Jwks | Profile::Cognito)
         && !harness.minter.is_keyless()
-        && matches!(options.target, TargetSpec::Builtin(_) | TargetSpec::Lambda(_)))
+        && matches!(
+            options.target,
+            TargetSpec::Builtin(_) | TargetSpec::Lambda(_)
+        ))
     .then(|| {
         keysource::classify(keysource::Observed {
             jwks_fetches: harness.idp.jwks_fetches() - set_aside,
