@@ -457,13 +457,7 @@ impl Harness {
             ),
             ("region", "us-east-1".to_string()),
             ("pool_id", idp.pool_id().to_string()),
-            (
-                "token_use",
-                match settings.token_use {
-                    crate::tokens::TokenUse::Access => "access".to_string(),
-                    crate::tokens::TokenUse::Id => "id".to_string(),
-                },
-            ),
+            ("token_use", settings.token_use.to_string()),
             (
                 "jwks_timeout",
                 options.jwks_timeout.as_secs_f64().to_string(),

@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use support::authprobe_in;
+use support::{authprobe_in, severities};
 
 /// `conform` against `target` in `workdir`, with `args` and `env` (`--env` values); the exit
 /// code, the terminal output and report.json.
@@ -47,20 +47,6 @@ fn conform(
         shown,
         serde_json::from_str(&text).unwrap(),
     )
-}
-
-fn severities(report: &serde_json::Value, name: &str) -> Vec<String> {
-    report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no case {name}"))["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["severity"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn cause_saying<'a>(report: &'a serde_json::Value, words: &str) -> &'a serde_json::Value {

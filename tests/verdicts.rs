@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 
 use authprobe::tokens::{Kind, Profile, TokenUse};
-use support::{authprobe_in, bootstrap};
+use support::{authprobe_in, bootstrap, severities};
 
 /// `conform` with `args` against the plain runtime in `mode`; the run's report.json.
 fn conform(dir: &Path, mode: &str, args: &[&str]) -> (Option<i32>, serde_json::Value) {
@@ -44,20 +44,6 @@ fn example(dir: &Path, name: &str, args: &[&str], env: &[&str]) -> std::process:
         all.extend(["--env", e]);
     }
     authprobe_in(dir, &all, &[])
-}
-
-fn severities(report: &serde_json::Value, name: &str) -> Vec<String> {
-    report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no case {name}"))["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["severity"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

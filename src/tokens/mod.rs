@@ -254,11 +254,7 @@ impl MintError {
             } if kind.expect(*profile, *token_use).is_none()
                 && kind.expect(*profile, other_use(*token_use)).is_some() =>
             {
-                let flag = match other_use(*token_use) {
-                    TokenUse::Access => "access",
-                    TokenUse::Id => "id",
-                };
-                format!("use --token-use {flag}")
+                format!("use --token-use {}", other_use(*token_use))
             }
             MintError::NotApplicable { kind, .. } => {
                 let fits: Vec<&str> = [

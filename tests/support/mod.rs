@@ -172,3 +172,18 @@ impl axum::body::HttpBody for Endless {
         std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(self.0.clone()))))
     }
 }
+
+/// The severities of the findings of case `name` in a report.json.
+pub fn severities(report: &serde_json::Value, name: &str) -> Vec<String> {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["severity"].as_str().unwrap().to_string())
+        .collect()
+}

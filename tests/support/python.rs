@@ -73,16 +73,8 @@ fn make_venv() -> PathBuf {
     let marker = venv.join(MARKER);
     let wanted = requirements();
 
-    let lock_path = target.join("py-venv.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
-    // Held until `lock` is dropped at the end of this function.
+    // Held until `_lock` is dropped at the end of this function.
+    let _lock = locked(&target.join("py-venv.lock"));
 
     if python.exists() && fs::read_to_string(&marker).is_ok_and(|m| m == wanted) {
         return python;
@@ -111,6 +103,20 @@ fn make_venv() -> PathBuf {
     run(&mut pip, "install the examples' requirements with pip");
     fs::write(&marker, wanted).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
     python
+}
+
+/// `path`, opened and locked exclusively: one test binary at a time gets past this, until the
+/// file is dropped.
+pub fn locked(path: &Path) -> fs::File {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
 }
 
 /// Runs `command` to completion; panics with its output if it cannot start or fails.

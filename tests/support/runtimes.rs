@@ -6,12 +6,12 @@
 //! panic otherwise. Safe across threads and test binaries: file locks let one of them do the
 //! work while the others wait.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use super::python::{run, target_dir};
+use super::python::{locked, run, target_dir};
 
 fn example(parts: &[&str]) -> PathBuf {
     parts.iter().fold(
@@ -30,15 +30,7 @@ fn prepared(name: &str, from: &Path, files: &[&str], build: &[(&str, &[&str], &s
         .iter()
         .map(|f| fs::read_to_string(from.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
         .collect();
-    let lock_path = target.join(format!("{name}.lock"));
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let _lock = locked(&target.join(format!("{name}.lock")));
     if fs::read_to_string(&marker).is_ok_and(|m| m == wanted) {
         return dir;
     }
@@ -80,15 +72,7 @@ fn debian(needs: &[(&str, &str)]) {
     if missing.is_empty() {
         return;
     }
-    let lock_path = target_dir().join("debian-packages.lock");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let _lock = locked(&target_dir().join("debian-packages.lock"));
     let root = Command::new("id")
         .arg("-u")
         .output()
