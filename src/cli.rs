@@ -124,8 +124,8 @@ pub struct GatewayServeArgs {
     /// authorizer); the counters then need the control token printed at start.
     #[arg(long)]
     pub expose: bool,
-    /// A route of the API, repeatable: 'GET /hello', 'ANY /items/{id}' (default: the
-    /// profile's [api] routes).
+    /// A route of the API, repeatable: 'GET /hello', 'ANY /items/{id}', '$default' (HTTP
+    /// APIs; default: the profile's [api] routes).
     #[arg(long = "route", value_name = "'METHOD /path'")]
     pub routes: Vec<crate::gateway::Route>,
     /// Forward allowed requests to this URL (+ path) instead of the built-in echo backend.

@@ -155,6 +155,10 @@ pub enum Decision {
     ImplicitDeny,
 }
 
+/// The longest Resource ARN a policy statement may hold ("currently limited to 512
+/// characters", Lambda authorizer output doc; reference §2.2).
+pub const MAX_RESOURCE: usize = 512;
+
 /// A response API Gateway would refuse (it answers 500), with what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -236,6 +240,15 @@ pub fn evaluate(response: &Value, api: ApiKind, arn: &str) -> Result<Decision, R
             .find(|r| **r != "*" && !r.starts_with("arn:"))
         {
             return refuse(&format!("Statement[{i}].Resource `{bad}` is not an ARN"));
+        }
+        // "The Resource ARN ... is currently limited to 512 characters" (output doc). What
+        // API Gateway does past it is not documented; refusing the whole policy is the answer
+        // that cannot open anything, where skipping the statement could skip a Deny.
+        if let Some(long) = resources.iter().find(|r| r.chars().count() > MAX_RESOURCE) {
+            return refuse(&format!(
+                "Statement[{i}].Resource is {} characters; API Gateway takes at most {MAX_RESOURCE}",
+                long.chars().count()
+            ));
         }
         let effect = match st.get("Effect").and_then(Value::as_str) {
             Some("Allow") => Decision::Allow,

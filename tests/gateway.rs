@@ -95,6 +95,12 @@ fn script(token: &str, arn: &str) -> Result<Reply, TargetError> {
                 {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": everywhere,
                  "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]},
         }))),
+        // An Allow of the whole stage under a Resource past the 512-character limit.
+        "long-resource" => Ok(allow(
+            "user",
+            &format!("{everywhere}{}", "x".repeat(600)),
+            json!({}),
+        )),
         // Answered, but 11 s after it was asked (see `elapsed` below).
         "slow" => Ok(allow("user", &everywhere, json!({}))),
         "timeout" => Err(TargetError::Timeout(Duration::from_secs(3))),
@@ -580,6 +586,18 @@ const ROWS: &[Row] = &[
         status: 403,
         body: "User is not authorized to access this resource",
         error_type: Some("AccessDeniedException"),
+        invoked: true,
+    },
+    Row {
+        // §2.2, the output doc: a Resource ARN is "currently limited to 512 characters";
+        // past it is undocumented, so the whole policy is refused (skipping the statement
+        // could skip a Deny).
+        source: "§2.2 Resource longer than 512 characters",
+        setup: nothing,
+        request: || get("/hello", Some("long-resource")),
+        status: 500,
+        body: r#"{"message": null}"#,
+        error_type: Some("AuthorizerConfigurationException"),
         invoked: true,
     },
     Row {
@@ -1288,4 +1306,128 @@ async fn aws_documented_request_authorizer_allows_with_its_header_query_and_stag
         .await;
     assert_eq!(r.status, 401, "without StageVar1: {}", r.text());
     target.shutdown().await;
+}
+
+/// Sends `head` (a request line and header lines, without the final empty line) over a new
+/// connection, byte for byte, as curl would, and returns the status code of the answer.
+fn raw_status(base: &str, head: &str) -> u16 {
+    use std::io::{Read, Write};
+    let authority = base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer}"))
+}
+
+#[test]
+fn aws_documented_request_authorizer_allows_through_gateway_serve_with_header_names_as_sent() {
+    // Over HTTP/1 the front hands the REQUEST event the header names as the client spelled
+    // them, as API Gateway does: `HeaderAuth1` from curl stays `HeaderAuth1`.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = authprobe(&["profile", "show", "jwks"]);
+    let text = String::from_utf8(profile.stdout).unwrap().replacen(
+        "event = \"token\"",
+        "event = \"request\"",
+        1,
+    );
+    let scenario = dir.path().join("request.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let python = support::python::venv_python();
+    let workdir = support::python::example_dir("aws-request-sample");
+    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(["gateway", "serve", "--scenario"])
+        .arg(&scenario)
+        .arg("--target")
+        .arg(format!(
+            "lambda:{} -m awslambdaric app.handler",
+            python.display()
+        ))
+        .arg("--workdir")
+        .arg(&workdir)
+        .args([
+            "--route",
+            "GET /hello",
+            "--cache-ttl",
+            "0",
+            "--identity-source",
+            "method.request.header.HeaderAuth1",
+            "--identity-source",
+            "method.request.querystring.QueryString1",
+            "--stage-variable",
+            "StageVar1=stageValue1",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let base = lines.next().unwrap().unwrap();
+    let documented =
+        "GET /dev/hello?QueryString1=queryValue1 HTTP/1.1\r\nHeaderAuth1: headerValue1";
+    assert_eq!(raw_status(&base, documented), 200);
+    let wrong_value = "GET /dev/hello?QueryString1=queryValue1 HTTP/1.1\r\nHeaderAuth1: other";
+    assert_eq!(raw_status(&base, wrong_value), 401);
+    // A client that lower-cases the name (every HTTP/2 client) reaches a handler that reads
+    // `headers["HeaderAuth1"]` without it, on AWS as here.
+    let lower = "GET /dev/hello?QueryString1=queryValue1 HTTP/1.1\r\nheaderauth1: headerValue1";
+    assert_eq!(raw_status(&base, lower), 401);
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    assert_eq!(server.0.wait().unwrap().code(), Some(0));
+}
+
+#[tokio::test]
+async fn the_default_route_takes_what_no_other_route_does_on_an_http_api_only() {
+    // §9 item 6: "3. The $default route" comes after every full and greedy match; its
+    // routeKey is `$default`, its routeArn the request's own verb and path (the 2.0 payload
+    // example of the HTTP API authorizer doc).
+    let mut c = config();
+    c.routes = vec![
+        "$default".parse().unwrap(),
+        "GET /items/{proxy+}".parse().unwrap(),
+    ];
+    c.cache_ttl = 0;
+    request_authorizer(
+        &mut c,
+        EventKind::V2,
+        false,
+        &["$request.header.Authorization"],
+    );
+    let (gw, target) = gateway(c);
+    let r = gw.handle(get("/items/a/b", Some("allow"))).await;
+    assert_eq!(r.route.as_deref(), Some("GET /items/{proxy+}"));
+    let r = gw.handle(get("/anything/else", Some("allow"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.route.as_deref(), Some("$default"));
+    let event = target.last_event.lock().unwrap().clone().unwrap();
+    assert_eq!(event["routeKey"], "$default");
+    assert_eq!(event["pathParameters"], json!({}));
+    assert!(
+        event["routeArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dev/GET/anything/else"),
+        "{event}"
+    );
+    let mut rest = config();
+    rest.routes = vec!["$default".parse().unwrap()];
+    let refused = Gateway::new(rest, target.clone()).unwrap_err();
+    assert!(refused.to_string().contains("ANY /{proxy+}"), "{refused}");
 }

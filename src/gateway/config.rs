@@ -86,26 +86,40 @@ impl std::fmt::Display for IdentitySource {
     }
 }
 
-/// A route of the API: `GET /hello`, `ANY /items/{id}`, `GET /files/{proxy+}`.
+/// A route of the API: `GET /hello`, `ANY /items/{id}`, `GET /files/{proxy+}`, or an HTTP
+/// API's `$default` ([`Route::is_default`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
     /// HTTP method, upper case, or `ANY`.
     pub method: String,
-    /// Path template, with its leading `/`.
+    /// Path template, with its leading `/`; [`DEFAULT_ROUTE`] for the `$default` route.
     pub path: String,
 }
+
+/// An HTTP API's catch-all route key: "The $default route acts as a catch-all for requests
+/// that don't match other routes" (HTTP API routes doc). The authorizer still gets the
+/// request's own verb and path in `routeArn` and `$default` as `routeKey`, as in the 2.0
+/// payload example of the HTTP API Lambda authorizer doc (`routeArn …/test/GET/request`,
+/// `"routeKey": "$default"`).
+pub const DEFAULT_ROUTE: &str = "$default";
 
 impl FromStr for Route {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim() == DEFAULT_ROUTE {
+            return Ok(Route {
+                method: "ANY".into(),
+                path: DEFAULT_ROUTE.into(),
+            });
+        }
         let (method, path) = s
             .trim()
             .split_once(' ')
             .map(|(m, p)| (m.trim(), p.trim()))
             .filter(|(m, p)| !m.is_empty() && p.starts_with('/'))
             .ok_or_else(|| {
-                format!("`{s}` is not a route: write METHOD /path, e.g. 'GET /hello'")
+                format!("`{s}` is not a route: write METHOD /path, e.g. 'GET /hello', or $default")
             })?;
         Ok(Route {
             method: method.to_ascii_uppercase(),
@@ -116,6 +130,9 @@ impl FromStr for Route {
 
 impl std::fmt::Display for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_default() {
+            return f.write_str(DEFAULT_ROUTE);
+        }
         write!(f, "{} {}", self.method, self.path)
     }
 }
@@ -124,6 +141,9 @@ impl Route {
     /// Whether a request `method path` goes to this route: `{name}` matches one segment,
     /// `{name+}` the rest of the path.
     pub fn matches(&self, method: &str, path: &str) -> bool {
+        if self.is_default() {
+            return true;
+        }
         if self.method != "ANY" && !self.method.eq_ignore_ascii_case(method) {
             return false;
         }
@@ -149,6 +169,9 @@ impl Route {
     /// reference §9 item 2). Empty when nothing matches.
     pub fn path_parameters(&self, path: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
+        if self.is_default() {
+            return out;
+        }
         let want: Vec<&str> = self.segments().collect();
         let got: Vec<&str> = path
             .trim_matches('/')
@@ -179,6 +202,9 @@ impl Route {
     /// variable ({proxy+}). 3. The $default route" (HTTP API routes doc; REST resolves
     /// resources the same way; reference §9 item 6).
     pub fn rank(&self) -> (Vec<u8>, bool) {
+        if self.is_default() {
+            return (vec![3], true);
+        }
         let segments = self
             .segments()
             .map(|w| match w {
@@ -188,6 +214,11 @@ impl Route {
             })
             .collect();
         (segments, self.method == "ANY")
+    }
+
+    /// Whether this is the `$default` route, which takes every request no other route does.
+    pub fn is_default(&self) -> bool {
+        self.path == DEFAULT_ROUTE
     }
 
     fn segments(&self) -> impl Iterator<Item = &str> {
@@ -285,6 +316,11 @@ pub enum ConfigError {
     /// A stage name API Gateway refuses.
     #[error("stage name `{0}`: API Gateway takes 1 to 128 letters, digits, `-` and `_`")]
     Stage(String),
+    /// `$default` on a REST API, which has no such route.
+    #[error(
+        "route `$default` is an HTTP API route: a REST API catches every path with `ANY /{{proxy+}}`"
+    )]
+    DefaultOnRest,
     /// A route no authorizer could ever be invoked for.
     #[error("route `{route}`: {reason}")]
     Route {

@@ -18,6 +18,7 @@ use axum::routing::get;
 use hyper::body::{Body as _, Incoming};
 use hyper::service::Service as _;
 
+use super::names::{Heads, Tapped, as_sent};
 use super::{Gateway, GatewayRequest, MAX_PAYLOAD, Refusal};
 use crate::net::{ControlToken, check_listen, require_token};
 
@@ -156,13 +157,16 @@ impl Front {
                     }
                 };
                 let (stats, front) = (stats.clone(), front.clone());
+                let heads = Heads::default();
+                let stream = Tapped::new(stream, heads.clone());
                 let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                     let (stats, front) = (stats.clone(), front.clone());
+                    let sent = heads.next(request.headers());
                     async move {
                         if request.uri().path() == STATS_PATH {
                             stats.call(request).await
                         } else {
-                            Ok::<_, Infallible>(handle(&front, request).await)
+                            Ok::<_, Infallible>(handle(&front, request, sent).await)
                         }
                     }
                 });
@@ -255,8 +259,8 @@ fn refused(refusal: Refusal, http_api: bool) -> Response {
 
 /// Turns the HTTP request into a [`GatewayRequest`], hands it to [`Gateway::handle`] and
 /// the answer back to hyper. Each part of the request is copied once, straight into the
-/// request's strings.
-async fn handle(stage: &Stage, request: Request<Incoming>) -> Response {
+/// request's strings; header names are spelled as `sent` ([`Heads::next`]).
+async fn handle(stage: &Stage, request: Request<Incoming>, sent: Option<Vec<String>>) -> Response {
     let (parts, body) = request.into_parts();
     // Everything lives under the stage: `/STAGE` is the root, `/STAGE/x` is `/x`.
     let Some(rest) = parts.uri.path().strip_prefix(stage.prefix.as_str()) else {
@@ -295,14 +299,7 @@ async fn handle(stage: &Stage, request: Request<Incoming>) -> Response {
                 .collect()
         })
         .unwrap_or_default();
-    let mut headers = Vec::with_capacity(parts.headers.len());
-    for (k, v) in &parts.headers {
-        let v = match v.to_str() {
-            Ok(v) => v.to_string(),
-            Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-        };
-        headers.push((k.as_str().to_string(), v));
-    }
+    let headers = as_sent(&parts.headers, sent);
     let answer = stage
         .gateway
         .handle(GatewayRequest {

@@ -14,6 +14,7 @@ mod config;
 mod exchange;
 pub mod front;
 mod integration;
+mod names;
 pub mod path;
 
 use std::borrow::Cow;
@@ -29,8 +30,8 @@ use crate::target::{Answer, Call, Outcome, Reply, Target};
 
 pub use cache::{Clock, ResultCache};
 pub use config::{
-    AuthorizerSettings, Backend, CONTEXT_VARIABLES, ConfigError, GatewayConfig, IdentitySource,
-    Route,
+    AuthorizerSettings, Backend, CONTEXT_VARIABLES, ConfigError, DEFAULT_ROUTE, GatewayConfig,
+    IdentitySource, Route,
 };
 pub use exchange::{
     AuthStep, DEFAULT_TTL, GatewayRequest, GatewayResponse, GatewayStats, MAX_METHOD_ARN,
@@ -139,6 +140,12 @@ impl Gateway {
             return Err(ConfigError::Stage(stage.clone()));
         }
         for route in &config.routes {
+            if route.is_default() {
+                if !a.is_http_api() {
+                    return Err(ConfigError::DefaultOnRest);
+                }
+                continue;
+            }
             check_method_arn(&config.api, &route.method, &route.path).map_err(|reason| {
                 ConfigError::Route {
                     route: route.to_string(),

@@ -2,13 +2,12 @@
 rewritten in Python: it allows when the header ``HeaderAuth1``, the query string parameter
 ``QueryString1`` and the stage variable ``StageVar1`` hold the documented values, and raises
 ``Unauthorized`` otherwise. It reads the header under the name the client sent, as API Gateway
-passes REST REQUEST header names unchanged; authprobe's emulator does too (but see below).
+passes REST REQUEST header names unchanged; authprobe's emulator does too, in process and
+through ``gateway serve``.
 
 Run by tests/gateway.rs through the emulator (identity sources
 ``method.request.header.HeaderAuth1`` and ``method.request.querystring.QueryString1``, the
-stage variable ``StageVar1=stageValue1``, a profile with ``event = "request"``). Through
-``gateway serve`` over HTTP/1 the header arrives lower-cased (see the README's Fidelity
-section), so this handler would refuse there what AWS allows.
+stage variable ``StageVar1=stageValue1``, a profile with ``event = "request"``), both ways.
 """
 
 
