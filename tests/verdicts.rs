@@ -887,3 +887,69 @@ fn a_request_authorizer_that_takes_the_token_from_the_query_string_is_told_so_an
     let report = report_in(dir.path());
     assert_eq!(case_of(&report, "token-in-query")["status"], "passed");
 }
+
+#[test]
+fn an_hs256_authorizer_that_also_takes_a_default_secret_is_found_and_one_with_only_its_own_passes()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "hs256-fallback",
+        &[
+            "--profile",
+            "hs256",
+            "--env",
+            "SECRET={secret}",
+            "--case",
+            "hs256-valid",
+            "--case",
+            "hs256-weak-secret",
+            "--no-snapshots",
+        ],
+    );
+    let case = case_of(&report, "hs256-weak-secret");
+    assert_eq!(case["observed"], "allow", "{case}");
+    assert_eq!(
+        severities(&report, "hs256-weak-secret"),
+        ["security"],
+        "{case}"
+    );
+    let message = case["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("`changeme`"), "{message}");
+    // The run's own secret is never printed.
+    assert!(
+        !report.to_string().contains("authprobe-hs256-shared-secret"),
+        "{report}"
+    );
+
+    // The reference authorizer holds one secret, 40 bytes, not in the list.
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--target",
+            "builtin:hs256",
+            "--case",
+            "hs256-weak-secret",
+            "--no-snapshots",
+            "--report-dir",
+            "reports",
+        ],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let case = case_of(&report, "hs256-weak-secret");
+    assert_eq!(case["status"], "passed", "{case}");
+    assert!(
+        case["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("guessable secrets tried"),
+        "{case}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

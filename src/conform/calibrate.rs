@@ -57,6 +57,9 @@ pub enum Change {
     Header(HeaderShape),
     /// The token's claims; the header form stays the profile's.
     Claims(ClaimEdit),
+    /// The HS256 secret: one from the list of guessable ones ([`crate::tokens::secrets`]),
+    /// searched for by [`Runner::guess_secret`] after every other change was refused.
+    Secret,
 }
 
 /// One documented change to the good request, tried when the profile's form is refused.
@@ -90,6 +93,9 @@ impl Variant {
         match self.change {
             Change::Header(_) => format!("sends every token as {}", self.sends),
             Change::Claims(_) => format!("mints every token on {}", self.sends),
+            Change::Secret => {
+                "signs every token with the guessable secret the authorizer accepts".into()
+            }
         }
     }
 }
@@ -242,6 +248,16 @@ pub const VARIANTS: &[Variant] = &[
         skips: &[],
     },
     Variant {
+        name: WEAK_SECRET,
+        sends: "the good token signed with a secret from public lists",
+        change: Change::Secret,
+        applies: |p| p.profile == Profile::Hs256,
+        severity: |_| Severity::Security,
+        why: "the good token signed with the profile's secret is refused, and the same claims signed with a secret anyone can look up are allowed: anyone can sign tokens this authorizer accepts, with every claim (sub, scope, exp) of their choosing",
+        fix: "sign and verify with a random secret of at least 32 bytes (RFC 7518 §3.2) kept in a secret store, never a word or a value from documentation; rotate it now, since every token ever signed with the old one can be forged; then set the profile's secret (or pass {secret} to the handler) so the run signs with yours",
+        skips: &[],
+    },
+    Variant {
         name: "iat-absent",
         sends: "the good token without `iat`",
         change: Change::Claims(ClaimEdit::Remove("iat")),
@@ -253,6 +269,9 @@ pub const VARIANTS: &[Variant] = &[
     },
 ];
 
+/// The name of the guessable-secret variant.
+pub const WEAK_SECRET: &str = "weak-secret";
+
 /// What calibration found, as reports show it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Calibration {
@@ -263,6 +282,10 @@ pub struct Calibration {
     pub profile_form: String,
     /// Every variant tried, with what it got.
     pub tried: Vec<Tried>,
+    /// The guessable secret the authorizer accepts, when the baseline is `weak-secret` (it
+    /// is in a public list: printing it gives nothing away).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<&'static str>,
 }
 
 /// One variant tried.
@@ -315,9 +338,10 @@ impl Runner {
         };
         // Probes go through a gateway of their own: the run's result cache starts empty, as
         // if calibration had not happened.
-        let probes = self.fresh_gateway();
-        let probe = |request: ClientRequest| async {
-            match &probes {
+        let gateway = self.fresh_gateway();
+        let probes = gateway.as_ref();
+        let probe = |request: ClientRequest| async move {
+            match probes {
                 Some(gateway) => self.send_via(gateway, request).await,
                 None => self.send(request).await,
             }
@@ -336,6 +360,7 @@ impl Runner {
             baseline: None,
             profile_form: got(&first),
             tried: Vec::new(),
+            secret: None,
         };
         let mut probes = 1;
         for combination in self.combinations() {
@@ -402,7 +427,14 @@ impl Runner {
             let _ = self.baseline.set(Baseline {
                 variants: combination,
                 minter,
+                secret: None,
             });
+            return Some((found, Some(root)));
+        }
+        if let Some(root) = self
+            .guess_secret(&case, &first, &mut found, gateway.as_ref())
+            .await
+        {
             return Some((found, Some(root)));
         }
         self.good_refused
@@ -422,6 +454,11 @@ impl Runner {
         let profile = &self.options.profile;
         let applicable: Vec<&'static Variant> =
             VARIANTS.iter().filter(|v| (v.applies)(profile)).collect();
+        // A secret is not one change but a search: `guess_secret` runs it last.
+        let applicable: Vec<&'static Variant> = applicable
+            .into_iter()
+            .filter(|v| v.change != Change::Secret)
+            .collect();
         let mut all: Vec<Vec<&'static Variant>> = applicable.iter().map(|v| vec![*v]).collect();
         for (i, a) in applicable.iter().enumerate() {
             for b in &applicable[i + 1..] {
@@ -446,8 +483,18 @@ impl Runner {
         case: &CaseSpec,
         combination: &[&'static Variant],
     ) -> Option<(crate::tokens::Minter, String)> {
-        let good = self.harness.minter.good_kind();
-        let mut minter = self.harness.minter.clone();
+        self.form_on(&self.harness.minter, case, combination)
+    }
+
+    /// [`Runner::form`] on `base` instead of the run's minter.
+    pub(super) fn form_on(
+        &self,
+        base: &crate::tokens::Minter,
+        case: &CaseSpec,
+        combination: &[&'static Variant],
+    ) -> Option<(crate::tokens::Minter, String)> {
+        let good = base.good_kind();
+        let mut minter = base.clone();
         let mut shape = None;
         for variant in combination {
             match variant.change {
@@ -458,6 +505,7 @@ impl Runner {
                     }
                     minter = minter.with_edit(edit);
                 }
+                Change::Secret => return None,
             }
         }
         let minted = minter.mint(good).ok()?;

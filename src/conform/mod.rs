@@ -7,6 +7,7 @@ mod cases;
 pub mod cause;
 mod dispatch;
 mod evidence;
+mod guess;
 pub mod keysource;
 pub mod profile;
 mod runner;
@@ -329,8 +330,9 @@ pub fn deployed_limit(profile: &ProfileSpec, calibrate: bool) -> u64 {
                 CaseKind::Stateful(Stateful::HeaderCase) => 2,
                 // The good token in the query string.
                 CaseKind::Stateful(Stateful::TokenInQuery) => 1,
-                // Skipped for a deployed target: retiring a key is the run's own IdP's.
-                CaseKind::Stateful(Stateful::KeyRetired) => 0,
+                // Skipped for a deployed target: retiring a key is the run's own IdP's, and
+                // the secret search sends hundreds of tokens.
+                CaseKind::Stateful(Stateful::KeyRetired | Stateful::WeakSecret) => 0,
                 // Skipped for a deployed target: the flood would be a load test, and the cold
                 // starts need a target the harness starts.
                 CaseKind::Stateful(

@@ -33,6 +33,8 @@ pub(super) struct Runner {
 pub(super) struct Baseline {
     pub(super) variants: Vec<&'static calibrate::Variant>,
     pub(super) minter: crate::tokens::Minter,
+    /// The guessable secret `minter` signs with, when calibration found one.
+    pub(super) secret: Option<&'static str>,
 }
 
 pub(super) struct Sent {
@@ -256,7 +258,7 @@ impl Runner {
         if let (Some(b), HeaderForm::AsMinted) = (self.baseline.get(), case.header)
             && let Some(shape) = b.variants.iter().find_map(|v| match v.change {
                 calibrate::Change::Header(shape) => Some(shape),
-                calibrate::Change::Claims(_) => None,
+                calibrate::Change::Claims(_) | calibrate::Change::Secret => None,
             })
         {
             return Some(calibrate::header_on(shape, minted));

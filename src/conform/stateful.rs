@@ -43,6 +43,7 @@ impl Runner {
             Stateful::HeaderCase => self.header_case(case).await,
             Stateful::CacheKey => self.cache_key(case).await,
             Stateful::TokenInQuery => self.token_in_query(case).await,
+            Stateful::WeakSecret => self.weak_secret(case).await,
             _ if !jwt_rsa => {
                 self.skipped(case, what, "only for JWKS-based profiles (jwks, cognito)")
             }

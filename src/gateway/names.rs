@@ -85,22 +85,15 @@ pub fn as_sent(parsed: &axum::http::HeaderMap, sent: Option<Vec<String>>) -> Vec
             .map(|(k, v)| (k.as_str().to_string(), text(v)))
             .collect();
     };
-    // The n-th field of a name takes the n-th value hyper kept under it.
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    let mut out = Vec::with_capacity(sent.len());
+    // The n-th field of a name takes the n-th value hyper kept under it (HeaderMap looks
+    // names up without regard to case).
+    let mut out: Vec<(String, String)> = Vec::with_capacity(sent.len());
     for name in sent {
-        let lower = name.to_ascii_lowercase();
-        let nth = match seen.iter_mut().find(|(n, _)| *n == lower) {
-            Some((_, count)) => {
-                *count += 1;
-                *count
-            }
-            None => {
-                seen.push((lower.clone(), 0));
-                0
-            }
-        };
-        if let Some(v) = parsed.get_all(lower.as_str()).iter().nth(nth) {
+        let nth = out
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .count();
+        if let Some(v) = parsed.get_all(name.as_str()).iter().nth(nth) {
             out.push((name, text(v)));
         }
     }
@@ -155,13 +148,28 @@ impl<S> Tapped<S> {
         while !bytes.is_empty() {
             let used = match &mut self.frame {
                 Frame::Lost => return,
+                // A whole head in one read, the common case, is parsed where it lies.
+                Frame::Head(buf) if buf.is_empty() && ends_head(bytes) => match head(bytes) {
+                    Ok(Some((length, names, body))) => {
+                        self.heads.push(names);
+                        self.frame = body;
+                        length
+                    }
+                    Ok(None) => {
+                        buf.extend_from_slice(bytes);
+                        bytes.len()
+                    }
+                    Err(()) => {
+                        self.lost();
+                        return;
+                    }
+                },
                 Frame::Head(buf) => {
                     let from = buf.len().saturating_sub(3);
                     buf.extend_from_slice(bytes);
                     let taken = bytes.len();
                     // A head ends at an empty line; nothing is parsed before one arrives.
-                    let ended = buf[from..].windows(2).any(|w| w == b"\n\n")
-                        || buf[from..].windows(3).any(|w| w == b"\n\r\n");
+                    let ended = ends_head(&buf[from..]);
                     if !ended {
                         if buf.len() > MAX_HEAD {
                             self.lost();
@@ -218,6 +226,11 @@ impl<S> Tapped<S> {
         self.frame = Frame::Lost;
         self.heads.lose();
     }
+}
+
+/// Whether `bytes` hold the empty line that ends a head (CRLF or bare LF line ends).
+fn ends_head(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// A head's length, its header names as sent, and how its body is framed.

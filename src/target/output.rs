@@ -176,7 +176,10 @@ pub fn find_token<'a>(output: &'a Output, token: &str) -> Option<(usize, &'a Lin
             token
         }
     });
-    if token.len() < 16 {
+    // A whole token as short as a static API token (`allow-token`) counts, standing alone:
+    // a static token is the same for every caller, so it in the logs is always a leak. A
+    // JWT's segments must be long enough not to turn up by chance.
+    if token.len() < MIN_WHOLE_TOKEN {
         return None;
     }
     let segments: Vec<&str> = token.split('.').collect();
@@ -186,19 +189,36 @@ pub fn find_token<'a>(output: &'a Output, token: &str) -> Option<(usize, &'a Lin
         needles.push((segments[1], "the token's payload segment"));
     }
     for (needle, what) in needles {
-        if needle.len() < 16 {
+        if needle.len() < MIN_SEGMENT && needle != token {
             continue;
         }
         if let Some((i, line)) = output
             .lines
             .iter()
             .enumerate()
-            .find(|(_, l)| l.text.contains(needle))
+            .find(|(_, l)| stands_alone(&l.text, needle))
         {
             return Some((i + 1, line, what));
         }
     }
     None
+}
+
+/// The shortest whole token looked for in the output.
+const MIN_WHOLE_TOKEN: usize = 8;
+
+/// The shortest part of a JWT (signature, payload segment) looked for on its own.
+const MIN_SEGMENT: usize = 16;
+
+/// Whether `needle` occurs in `text` not run into other token characters (`allow-token` is
+/// not found in `allow-tokens`).
+fn stands_alone(text: &str, needle: &str) -> bool {
+    let part = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
 }
 
 #[cfg(test)]
@@ -270,6 +290,16 @@ mod tests {
         );
         let clean = Output::from_text(Stream::Stdout, "user-1234567890 allowed");
         assert!(find_token(&clean, token).is_none());
+    }
+
+    #[test]
+    fn a_static_token_is_found_only_standing_alone() {
+        let logged = Output::from_text(Stream::Stdout, r#"{"authorizationToken": "allow-token"}"#);
+        assert_eq!(find_token(&logged, "allow-token").unwrap().2, "the token");
+        let longer = Output::from_text(Stream::Stdout, "allow-tokens: 3, xallow-token");
+        assert!(find_token(&longer, "allow-token").is_none());
+        let short = Output::from_text(Stream::Stdout, "token abc123");
+        assert!(find_token(&short, "abc123").is_none(), "under 8 characters");
     }
 
     #[test]

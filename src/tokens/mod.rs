@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod dangerous;
 pub mod jws;
 pub mod keyless;
+pub mod secrets;
 pub mod source;
 
 use std::sync::Arc;
@@ -453,6 +454,13 @@ impl Minter {
         let mut edited = self.clone();
         edited.settings.edits.push(edit);
         edited
+    }
+
+    /// The same minter, signing HS256 tokens with `secret` instead of the profile's.
+    pub fn with_secret(&self, secret: &[u8]) -> Minter {
+        let mut other = self.clone();
+        other.settings.secret = secret.to_vec();
+        other
     }
 
     /// Whether `edit` changes this minter's good token (a static token has no claims, a

@@ -31,6 +31,8 @@ pub enum Stateful {
     KeyRetired,
     /// The good token only in the query string (REQUEST-style events) is refused.
     TokenInQuery,
+    /// HS256 tokens signed with guessable secrets are refused.
+    WeakSecret,
 }
 
 impl Stateful {
@@ -108,6 +110,12 @@ impl Stateful {
             "token-in-query",
             false,
             "the good token only in the query string (`access_token=` and the like), no Authorization header: refused",
+        ),
+        (
+            Stateful::WeakSecret,
+            "hs256-weak-secret",
+            false,
+            "the good token's claims signed with each of a few hundred guessable secrets (`secret`, `mysecretkey`, jwt.io's `your-256-bit-secret`, …): every one refused",
         ),
     ];
 
