@@ -446,6 +446,7 @@ impl Harness {
         }
         settings.jku_url = idp.jku_url();
         settings.x5u_url = idp.x5u_url();
+        settings.canary_url = idp.canary_url();
         let known = [
             ("jwks_url", jwks_url.clone().unwrap_or_default()),
             ("issuer", settings.issuer.clone()),

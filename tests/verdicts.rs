@@ -953,3 +953,58 @@ fn an_hs256_authorizer_that_also_takes_a_default_secret_is_found_and_one_with_on
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn an_authorizer_that_fetches_keys_at_the_issuer_a_token_names_is_reported_as_ssrf_naming_the_claim()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "iss-fetch",
+        &[
+            "--env",
+            "ISSUER={issuer}",
+            "--case",
+            "valid",
+            "--case",
+            "iss-url",
+            "--case",
+            "iss-wrong",
+            "--no-snapshots",
+        ],
+    );
+    let case = case_of(&report, "iss-url");
+    // Refused, but only after it called the URL the token named.
+    assert_eq!(case["observed"], "unauthorized", "{case}");
+    assert_eq!(severities(&report, "iss-url"), ["security"], "{case}");
+    let message = case["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`iss` claim") && message.contains("/.canary/iss-url"),
+        "{message}"
+    );
+    // The reference authorizer compares iss before anything else: refused, nothing fetched.
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe_in(
+        dir.path(),
+        &[
+            "conform",
+            "--case",
+            "iss-url",
+            "--no-snapshots",
+            "--report-dir",
+            "reports",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(case_of(&report, "iss-url")["status"], "passed");
+}

@@ -107,6 +107,7 @@ impl Runner {
             _ => None,
         };
         let followed_before = self.harness.idp.attacker_fetches();
+        let canary_before = self.harness.idp.canary_fetches(kind.name());
         let request = self.request(case, self.header(case, &minted));
         let sent = self.send(request.clone()).await;
         let allowed = case.expect_allow && sent.outcome == Some(Outcome::Allow);
@@ -117,6 +118,25 @@ impl Runner {
         }
         if kind == Kind::ExpString && result.observed == Some(Outcome::Allow) {
             self.string_exp_enforced(case, &mut result).await;
+        }
+        let fetched = self.harness.idp.canary_fetches(kind.name()) - canary_before;
+        if fetched > 0 {
+            result.findings.push(Finding {
+                threat: None,
+                severity: Severity::Security,
+                message: format!(
+                    "the authorizer fetched a URL taken from the token's `{}` claim ({fetched} request(s) to {}/{})",
+                    match kind {
+                        Kind::IssUrl => "iss",
+                        _ => kind.name(),
+                    },
+                    self.minter().settings().canary_url,
+                    kind.name()
+                ),
+                why: "server-side request forgery: anyone can make the authorizer call a URL of their choosing from inside your network (cloud metadata, internal services), and an authorizer that finds keys at the issuer a token names trusts any issuer".into(),
+                fix: "derive no URL from a token before it is verified: keep an allow-list of issuers, each with its configured JWKS URL, compare `iss` exactly against it first, and fetch only those URLs".into(),
+            });
+            result.status = status_of(&result.findings, false, self.options.strict);
         }
         let followed = self.harness.idp.attacker_fetches() - followed_before;
         if followed > 0 {

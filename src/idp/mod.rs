@@ -40,6 +40,12 @@ pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub const ATTACKER_JWKS_PATH: &str = "/.attacker/jwks.json";
 /// Where the `x5u` case points.
 pub const ATTACKER_X5U_PATH: &str = "/.attacker/cert.pem";
+/// Where URL-valued claims point (`iss-url`): every request under it is counted by its first
+/// segment (the kind's name) and answered 404. A correct authorizer never fetches a URL a
+/// token names before the token is verified, so any count is server-side request forgery.
+pub const CANARY_PATH: &str = "/.canary";
+/// Distinct canary tags counted; requests under further tags are counted as `other`.
+const MAX_CANARY_TAGS: usize = 64;
 /// Prefix of the control endpoints used by `authprobe idp serve`.
 pub const ADMIN_PREFIX: &str = "/_authprobe/idp";
 /// Path of the OAuth 2.0 token endpoint under the base URL (and under a Cognito pool's
@@ -225,6 +231,8 @@ struct Shared {
     fault: RwLock<Option<Fault>>,
     jwks_fetches: AtomicU64,
     attacker_fetches: AtomicU64,
+    /// Requests under [`CANARY_PATH`], by tag.
+    canary_fetches: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     /// The ring whose attacker key the `jku`/`x5u` targets serve instead of the one given
     /// at start ([`Idp::serve_attacker_key_of`]), and its key set once made.
     attacker_from: std::sync::OnceLock<KeyRing>,
@@ -291,6 +299,7 @@ impl Idp {
             fault: RwLock::new(None),
             jwks_fetches: AtomicU64::new(0),
             attacker_fetches: AtomicU64::new(0),
+            canary_fetches: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             attacker_from: std::sync::OnceLock::new(),
             attacker_made: tokio::sync::OnceCell::new(),
             tokens_issued: AtomicU64::new(0),
@@ -330,6 +339,14 @@ impl Idp {
             )
             .route(ATTACKER_JWKS_PATH, get(serve_attacker))
             .route(ATTACKER_X5U_PATH, get(serve_attacker))
+            .route(
+                &format!("{CANARY_PATH}/{{tag}}"),
+                axum::routing::any(serve_canary),
+            )
+            .route(
+                &format!("{CANARY_PATH}/{{tag}}/{{*rest}}"),
+                axum::routing::any(serve_canary),
+            )
             .layer(axum::middleware::from_fn(discard_body));
         // The token endpoint reads its form body (within the limit below).
         let oauth = Router::new()
@@ -423,6 +440,21 @@ impl Idp {
     /// Where the `x5u-header` case points.
     pub fn x5u_url(&self) -> String {
         format!("{}{ATTACKER_X5U_PATH}", self.base_url)
+    }
+
+    /// The canary's base URL ([`CANARY_PATH`]); a token names `<it>/<tag>`.
+    pub fn canary_url(&self) -> String {
+        format!("{}{CANARY_PATH}", self.base_url)
+    }
+
+    /// Requests so far under the canary's `tag`, whatever path below it.
+    pub fn canary_fetches(&self, tag: &str) -> u64 {
+        let counts = self
+            .shared
+            .canary_fetches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        counts.get(tag).copied().unwrap_or(0)
     }
 
     /// A wiremock server behind this IdP, started on the first call: mount mocks on it to
@@ -571,6 +603,33 @@ async fn serve_pool_discovery(
     } else {
         fallback(State(shared), req).await
     }
+}
+
+/// A request under the canary: counted by its tag, answered 404.
+async fn serve_canary(
+    State(shared): State<Arc<Shared>>,
+    Path(params): Path<Vec<(String, String)>>,
+) -> Response {
+    let tag = params
+        .iter()
+        .find(|(k, _)| k == "tag")
+        .map_or("other", |(_, v)| v.as_str());
+    {
+        let mut counts = shared
+            .canary_fetches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let tag = if counts.contains_key(tag) || counts.len() < MAX_CANARY_TAGS {
+            tag
+        } else {
+            "other"
+        };
+        *counts.entry(tag.to_string()).or_insert(0) += 1;
+    }
+    json_response(
+        StatusCode::NOT_FOUND,
+        Bytes::from_static(br#"{"message":"authprobe canary: a URL taken from a token"}"#),
+    )
 }
 
 /// The attacker's key set, at the `jku` and `x5u` targets: every fetch is counted.

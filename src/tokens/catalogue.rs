@@ -309,6 +309,7 @@ kinds! {
     IssMissing = "iss-missing", Claims, "no iss claim";
     IssTrailingSlash = "iss-trailing-slash", Claims, "iss with a trailing `/` added";
     IssPrefix = "iss-prefix", Claims, "iss a strict prefix of the right one (CVE-2024-53861 class)";
+    IssUrl = "iss-url", Claims, "iss a URL on the harness that is no issuer: refused, and never fetched (SSRF)";
     SubMissing = "sub-missing", Claims, "no sub claim";
     TokenUseSwapped = "token-use-swapped", Claims, "Cognito ID token where access is required, or the reverse";
     ClientIdWrong = "client-id-wrong", Claims, "Cognito access token of another app client";
@@ -375,7 +376,7 @@ impl Kind {
             SigStripped | SigTruncated | SigBitFlipped | PayloadTampered => T::Anyone,
             AudWrong | AudMissing | TokenUseSwapped | ClientIdWrong => T::Holder,
             AudEmptyArray | IssMissing | SubMissing | CritUnknown => T::Issuer,
-            IssWrong | IssTrailingSlash | IssPrefix => T::IssuerUnlessShared,
+            IssWrong | IssTrailingSlash | IssPrefix | IssUrl => T::IssuerUnlessShared,
             WrongStaticToken | EmptyHeader => T::Anyone,
             // No signature at all, or no token at all.
             TwoParts | ManyDots => T::Anyone,
@@ -445,7 +446,7 @@ impl Kind {
 
             AudWrong | AudEmptyArray if has_aud => reject(R::WrongAudience),
             AudMissing if has_aud => reject(R::MissingClaim),
-            IssWrong | IssTrailingSlash | IssPrefix if jwt => reject(R::WrongIssuer),
+            IssWrong | IssTrailingSlash | IssPrefix | IssUrl if jwt => reject(R::WrongIssuer),
             IssMissing | SubMissing if jwt => reject(R::MissingClaim),
             TokenUseSwapped if profile == Cognito => reject(R::WrongTokenUse),
             ClientIdWrong if profile == Cognito && token_use == TokenUse::Access => {

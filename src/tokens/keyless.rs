@@ -69,6 +69,10 @@ pub const NEEDS_ISSUER_KEY: &[(Kind, &str)] = &[
         "a wrong iss must be under the issuer's signature to test the iss check",
     ),
     (
+        Kind::IssUrl,
+        "an iss naming a URL must be under the issuer's signature to reach the code that might fetch it",
+    ),
+    (
         Kind::IssMissing,
         "a missing iss must be under the issuer's signature to test that iss is required",
     ),

@@ -92,6 +92,9 @@ pub struct MintSettings {
     pub jku_url: String,
     /// Where the `x5u-header` case points.
     pub x5u_url: String,
+    /// Where URL-valued claims point (`iss-url`): the IdP's canary, which counts every fetch
+    /// under the kind's name ([`crate::idp::Idp::canary_fetches`]).
+    pub canary_url: String,
     /// Changes to the good token that every token is minted on, in order (calibration's
     /// token-shape baselines); empty: the profile's good token as it is.
     pub edits: Vec<ClaimEdit>,
@@ -175,6 +178,7 @@ impl Default for MintSettings {
             extra: Map::new(),
             jku_url: "https://idp.authprobe.test/.attacker/jwks.json".into(),
             x5u_url: "https://idp.authprobe.test/.attacker/cert.pem".into(),
+            canary_url: "https://idp.authprobe.test/.canary".into(),
             edits: Vec::new(),
         }
     }
@@ -711,6 +715,12 @@ impl Minter {
             }
             IssMissing => {
                 d.claims.remove("iss");
+            }
+            IssUrl => {
+                d.claims.insert(
+                    "iss".into(),
+                    json!(format!("{}/{}", s.canary_url, kind.name())),
+                );
             }
             IssTrailingSlash => {
                 let iss = match s.issuer.strip_suffix('/') {
