@@ -468,8 +468,13 @@ impl Authorizer {
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
+        // The signature is checked first; a claim the library cannot read after it (`sub` as
+        // an array) is a claim of the wrong type.
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
-            .map_err(|_| no(Reason::BadSignature))?
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::Json(_) => no(Reason::ClaimType),
+                _ => no(Reason::BadSignature),
+            })?
             .claims;
         self.check_claims(&claims).map_err(no)?;
         Ok(claims)
@@ -496,22 +501,28 @@ impl Authorizer {
         if time("iat")?.is_some_and(|iat| iat.saturating_sub(leeway) > now) {
             return Err(Reason::IssuedInFuture);
         }
-        match c.get("iss").and_then(Value::as_str) {
+        match c.get("iss") {
             None => return Err(Reason::MissingClaim),
-            Some(iss) if iss != cfg.issuer => return Err(Reason::WrongIssuer),
-            _ => {}
+            Some(Value::String(iss)) if *iss != cfg.issuer => return Err(Reason::WrongIssuer),
+            Some(Value::String(_)) => {}
+            Some(_) => return Err(Reason::ClaimType),
         }
-        if c.get("sub")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            return Err(Reason::MissingClaim);
+        match c.get("sub") {
+            None => return Err(Reason::MissingClaim),
+            Some(Value::String(sub)) if sub.is_empty() => return Err(Reason::MissingClaim),
+            Some(Value::String(_)) => {}
+            Some(_) => return Err(Reason::ClaimType),
         }
+        // "aud" is a string or an array of strings (RFC 7519 §4.1.3); anything else is
+        // refused for its type, before its value.
         let audience = |want: &str| match c.get("aud") {
             None => Err(Reason::MissingClaim),
             Some(Value::String(s)) if s == want => Ok(()),
+            Some(Value::String(_)) => Err(Reason::WrongAudience),
+            Some(Value::Array(a)) if !a.iter().all(Value::is_string) => Err(Reason::ClaimType),
             Some(Value::Array(a)) if a.iter().any(|v| v == want) => Ok(()),
-            Some(_) => Err(Reason::WrongAudience),
+            Some(Value::Array(_)) => Err(Reason::WrongAudience),
+            Some(_) => Err(Reason::ClaimType),
         };
         match cfg.profile {
             Profile::Cognito => {

@@ -1482,10 +1482,20 @@ async fn the_pyjwkclient_example_gets_only_findings_a_reviewer_would_agree_with(
             // A string exp is read as a number (int()): expiry is enforced, only the type is
             // lax.
             expected("exp-string", Status::Warned, Severity::Contract),
+            // PyJWT reads a NumericDate with int(), and a JSON boolean is an int in Python:
+            // `iat: true` is 1970. Only the issuer could sign one (a warning).
+            expected("iat-false", Status::Warned, Severity::Hardening),
+            expected("iat-true", Status::Warned, Severity::Hardening),
             // The cold-start JWKS is not JSON: PyJWKClient lets the JSONDecodeError through.
             expected("jwks-malformed", Status::Failed, Severity::Availability),
             // PyJWKClient's HTTP timeout (30 s) is longer than the function's (3 s).
             expected("jwks-slow", Status::Failed, Severity::Availability),
+            // The same for `nbf`.
+            expected("nbf-false", Status::Warned, Severity::Hardening),
+            expected("nbf-true", Status::Warned, Severity::Hardening),
+            // PyJWT takes an empty `sub`, the handler makes it the principalId, and API
+            // Gateway refuses an empty principalId with a 500.
+            expected("sub-empty-string", Status::Failed, Severity::Availability),
             // The handler reads claims["sub"] of a token PyJWT did not require it in.
             expected("sub-missing", Status::Failed, Severity::Availability),
             // PyJWT's default leeway is 0.

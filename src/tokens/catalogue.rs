@@ -231,29 +231,330 @@ pub enum Family {
     Format,
 }
 
+/// A claim with a JSON type it must not have: one kind of [`CLAIM_TYPES`] (claim type
+/// confusion, the class of CVE-2026-25537). The good token with `claim` set to `value`, under
+/// the issuer's signature, so it is bad in that one way.
+#[derive(Debug)]
+pub struct ClaimType {
+    /// Its kind's name.
+    pub name: &'static str,
+    /// The claim it changes.
+    pub claim: &'static str,
+    /// The claim's value, as JSON.
+    pub value: &'static str,
+    /// What the token is.
+    pub what: &'static str,
+}
+
+impl ClaimType {
+    /// Why a correct authorizer refuses it: the type, except for an empty string where a
+    /// string belongs, which is a wrong value (or, for `sub`, none).
+    pub fn reason(&self) -> Reason {
+        match (self.claim, self.value) {
+            ("iss", EMPTY) => Reason::WrongIssuer,
+            ("aud", EMPTY) => Reason::WrongAudience,
+            ("sub", EMPTY) => Reason::MissingClaim,
+            _ => Reason::ClaimType,
+        }
+    }
+}
+
+/// An empty JSON string.
+const EMPTY: &str = r#""""#;
+
+/// Every registered claim authprobe mints (RFC 7519 §4.1) with every JSON type it must not
+/// have: null, true, false, 0, "", [] and {} (a NumericDate is a number, `iss` and `sub` are
+/// strings, `aud` a string or an array of strings). Left out: the values that are valid
+/// (`nbf` and `iat` of 0 are dates in 1970), kinds the catalogue has already (`aud-empty-array`)
+/// and an `exp` of 0, which is a date, long past (`expired`).
+pub const CLAIM_TYPES: &[ClaimType] = &[
+    ClaimType {
+        name: "exp-null",
+        claim: "exp",
+        value: r#"null"#,
+        what: "exp as JSON null",
+    },
+    ClaimType {
+        name: "exp-true",
+        claim: "exp",
+        value: r#"true"#,
+        what: "exp as JSON true",
+    },
+    ClaimType {
+        name: "exp-false",
+        claim: "exp",
+        value: r#"false"#,
+        what: "exp as JSON false",
+    },
+    ClaimType {
+        name: "exp-empty-string",
+        claim: "exp",
+        value: r#""""#,
+        what: "exp as an empty string",
+    },
+    ClaimType {
+        name: "exp-array",
+        claim: "exp",
+        value: r#"[]"#,
+        what: "exp as an empty array",
+    },
+    ClaimType {
+        name: "exp-object",
+        claim: "exp",
+        value: r#"{}"#,
+        what: "exp as an empty object",
+    },
+    ClaimType {
+        name: "nbf-null",
+        claim: "nbf",
+        value: r#"null"#,
+        what: "nbf as JSON null",
+    },
+    ClaimType {
+        name: "nbf-true",
+        claim: "nbf",
+        value: r#"true"#,
+        what: "nbf as JSON true",
+    },
+    ClaimType {
+        name: "nbf-false",
+        claim: "nbf",
+        value: r#"false"#,
+        what: "nbf as JSON false",
+    },
+    ClaimType {
+        name: "nbf-empty-string",
+        claim: "nbf",
+        value: r#""""#,
+        what: "nbf as an empty string",
+    },
+    ClaimType {
+        name: "nbf-array",
+        claim: "nbf",
+        value: r#"[]"#,
+        what: "nbf as an empty array",
+    },
+    ClaimType {
+        name: "nbf-object",
+        claim: "nbf",
+        value: r#"{}"#,
+        what: "nbf as an empty object",
+    },
+    ClaimType {
+        name: "iat-null",
+        claim: "iat",
+        value: r#"null"#,
+        what: "iat as JSON null",
+    },
+    ClaimType {
+        name: "iat-true",
+        claim: "iat",
+        value: r#"true"#,
+        what: "iat as JSON true",
+    },
+    ClaimType {
+        name: "iat-false",
+        claim: "iat",
+        value: r#"false"#,
+        what: "iat as JSON false",
+    },
+    ClaimType {
+        name: "iat-empty-string",
+        claim: "iat",
+        value: r#""""#,
+        what: "iat as an empty string",
+    },
+    ClaimType {
+        name: "iat-array",
+        claim: "iat",
+        value: r#"[]"#,
+        what: "iat as an empty array",
+    },
+    ClaimType {
+        name: "iat-object",
+        claim: "iat",
+        value: r#"{}"#,
+        what: "iat as an empty object",
+    },
+    ClaimType {
+        name: "iss-null",
+        claim: "iss",
+        value: r#"null"#,
+        what: "iss as JSON null",
+    },
+    ClaimType {
+        name: "iss-true",
+        claim: "iss",
+        value: r#"true"#,
+        what: "iss as JSON true",
+    },
+    ClaimType {
+        name: "iss-false",
+        claim: "iss",
+        value: r#"false"#,
+        what: "iss as JSON false",
+    },
+    ClaimType {
+        name: "iss-zero",
+        claim: "iss",
+        value: r#"0"#,
+        what: "iss as the number 0",
+    },
+    ClaimType {
+        name: "iss-empty-string",
+        claim: "iss",
+        value: r#""""#,
+        what: "iss as an empty string",
+    },
+    ClaimType {
+        name: "iss-array",
+        claim: "iss",
+        value: r#"[]"#,
+        what: "iss as an empty array",
+    },
+    ClaimType {
+        name: "iss-object",
+        claim: "iss",
+        value: r#"{}"#,
+        what: "iss as an empty object",
+    },
+    ClaimType {
+        name: "aud-null",
+        claim: "aud",
+        value: r#"null"#,
+        what: "aud as JSON null",
+    },
+    ClaimType {
+        name: "aud-true",
+        claim: "aud",
+        value: r#"true"#,
+        what: "aud as JSON true",
+    },
+    ClaimType {
+        name: "aud-false",
+        claim: "aud",
+        value: r#"false"#,
+        what: "aud as JSON false",
+    },
+    ClaimType {
+        name: "aud-zero",
+        claim: "aud",
+        value: r#"0"#,
+        what: "aud as the number 0",
+    },
+    ClaimType {
+        name: "aud-empty-string",
+        claim: "aud",
+        value: r#""""#,
+        what: "aud as an empty string",
+    },
+    ClaimType {
+        name: "aud-object",
+        claim: "aud",
+        value: r#"{}"#,
+        what: "aud as an empty object",
+    },
+    ClaimType {
+        name: "sub-null",
+        claim: "sub",
+        value: r#"null"#,
+        what: "sub as JSON null",
+    },
+    ClaimType {
+        name: "sub-true",
+        claim: "sub",
+        value: r#"true"#,
+        what: "sub as JSON true",
+    },
+    ClaimType {
+        name: "sub-false",
+        claim: "sub",
+        value: r#"false"#,
+        what: "sub as JSON false",
+    },
+    ClaimType {
+        name: "sub-zero",
+        claim: "sub",
+        value: r#"0"#,
+        what: "sub as the number 0",
+    },
+    ClaimType {
+        name: "sub-empty-string",
+        claim: "sub",
+        value: r#""""#,
+        what: "sub as an empty string",
+    },
+    ClaimType {
+        name: "sub-array",
+        claim: "sub",
+        value: r#"[]"#,
+        what: "sub as an empty array",
+    },
+    ClaimType {
+        name: "sub-object",
+        claim: "sub",
+        value: r#"{}"#,
+        what: "sub as an empty object",
+    },
+];
+
 macro_rules! kinds {
     ($( $variant:ident = $name:literal, $family:ident, $what:literal; )*) => {
         /// A kind of token in the catalogue.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Kind { $( #[doc = $what] $variant, )* }
+        pub enum Kind {
+            $( #[doc = $what] $variant, )*
+            /// A claim of the wrong JSON type: [`CLAIM_TYPES`]`[i]`.
+            ClaimType(u8),
+        }
+
+        /// The kinds written out above, before the claim types.
+        const LISTED: &[Kind] = &[ $( Kind::$variant, )* ];
+
+        /// The listed kinds, then one per [`CLAIM_TYPES`] entry.
+        const fn every_kind<const N: usize>() -> [Kind; N] {
+            let mut out = [LISTED[0]; N];
+            let mut i = 0;
+            while i < LISTED.len() {
+                out[i] = LISTED[i];
+                i += 1;
+            }
+            let mut j = 0;
+            while j < CLAIM_TYPES.len() {
+                out[i + j] = Kind::ClaimType(j as u8);
+                j += 1;
+            }
+            out
+        }
+
+        const EVERY_KIND: [Kind; LISTED.len() + CLAIM_TYPES.len()] = every_kind();
 
         impl Kind {
             /// Every kind, in catalogue order.
-            pub const ALL: &'static [Kind] = &[ $( Kind::$variant, )* ];
+            pub const ALL: &'static [Kind] = &EVERY_KIND;
 
             /// Kebab-case name, as on the command line.
             pub fn name(self) -> &'static str {
-                match self { $( Kind::$variant => $name, )* }
+                match self {
+                    $( Kind::$variant => $name, )*
+                    Kind::ClaimType(i) => CLAIM_TYPES[i as usize].name,
+                }
             }
 
             /// One line on what the token is.
             pub fn what(self) -> &'static str {
-                match self { $( Kind::$variant => $what, )* }
+                match self {
+                    $( Kind::$variant => $what, )*
+                    Kind::ClaimType(i) => CLAIM_TYPES[i as usize].what,
+                }
             }
 
             /// Its family.
             pub fn family(self) -> Family {
-                match self { $( Kind::$variant => Family::$family, )* }
+                match self {
+                    $( Kind::$variant => Family::$family, )*
+                    Kind::ClaimType(_) => Family::Claims,
+                }
             }
         }
     };
@@ -377,6 +678,8 @@ impl Kind {
             AudWrong | AudMissing | TokenUseSwapped | ClientIdWrong => T::Holder,
             AudEmptyArray | IssMissing | SubMissing | CritUnknown => T::Issuer,
             IssWrong | IssTrailingSlash | IssPrefix | IssUrl => T::IssuerUnlessShared,
+            // Under the issuer's signature: only the issuer could make one.
+            ClaimType(_) => T::Issuer,
             WrongStaticToken | EmptyHeader => T::Anyone,
             // No signature at all, or no token at all.
             TwoParts | ManyDots => T::Anyone,
@@ -453,6 +756,9 @@ impl Kind {
                 reject(R::WrongClientId)
             }
             CritUnknown if jwt => reject(R::UnknownCrit),
+            ClaimType(i) if jwt && (CLAIM_TYPES[i as usize].claim != "aud" || has_aud) => {
+                reject(CLAIM_TYPES[i as usize].reason())
+            }
             Kind::WrongStaticToken if profile == Static => reject(R::WrongStaticToken),
 
             TwoParts | FourParts | Base64Padding | Base64Standard | WhitespaceInside | ManyDots

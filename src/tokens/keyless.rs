@@ -178,6 +178,11 @@ pub const STATEFUL_NEEDS_ISSUER: &[(&str, &str)] = &[
 
 /// Why `kind` cannot be derived without the issuer's key; `None` when it can.
 pub fn needs_issuer_key(kind: Kind) -> Option<&'static str> {
+    if let Kind::ClaimType(_) = kind {
+        return Some(
+            "a claim of the wrong JSON type must be under the issuer's signature to test the type check",
+        );
+    }
     NEEDS_ISSUER_KEY
         .iter()
         .find(|(k, _)| *k == kind)

@@ -716,6 +716,11 @@ impl Minter {
             IssMissing => {
                 d.claims.remove("iss");
             }
+            ClaimType(i) => {
+                let c = &catalogue::CLAIM_TYPES[i as usize];
+                let value: Value = serde_json::from_str(c.value).expect("CLAIM_TYPES holds JSON");
+                d.claims.insert(c.claim.into(), value);
+            }
             IssUrl => {
                 d.claims.insert(
                     "iss".into(),

@@ -122,7 +122,10 @@ impl Verifier {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-            .map_err(|_| Reason::BadSignature)?
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::Json(_) => Reason::ClaimType,
+                _ => Reason::BadSignature,
+            })?
             .claims;
         self.check_claims(&claims)?;
         Ok(claims)
@@ -152,17 +155,26 @@ impl Verifier {
         }
         match c.get("iss") {
             None => return Err(Reason::MissingClaim),
-            Some(iss) if iss != e.issuer.as_str() => return Err(Reason::WrongIssuer),
-            _ => {}
+            Some(Value::String(iss)) if iss != e.issuer.as_str() => {
+                return Err(Reason::WrongIssuer);
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => return Err(Reason::ClaimType),
         }
-        if c.get("sub").is_none() {
-            return Err(Reason::MissingClaim);
+        match c.get("sub") {
+            None => return Err(Reason::MissingClaim),
+            Some(Value::String(s)) if s.is_empty() => return Err(Reason::MissingClaim),
+            Some(Value::String(_)) => {}
+            Some(_) => return Err(Reason::ClaimType),
         }
         let check_aud = |want: &str| match c.get("aud") {
             None => Err(Reason::MissingClaim),
             Some(Value::String(s)) if s == want => Ok(()),
+            Some(Value::String(_)) => Err(Reason::WrongAudience),
+            Some(Value::Array(a)) if !a.iter().all(Value::is_string) => Err(Reason::ClaimType),
             Some(Value::Array(a)) if a.iter().any(|v| v == want) => Ok(()),
-            Some(_) => Err(Reason::WrongAudience),
+            Some(Value::Array(_)) => Err(Reason::WrongAudience),
+            Some(_) => Err(Reason::ClaimType),
         };
         match e.profile {
             Profile::Cognito => {
