@@ -1008,3 +1008,37 @@ fn an_authorizer_that_fetches_keys_at_the_issuer_a_token_names_is_reported_as_ss
     .unwrap();
     assert_eq!(case_of(&report, "iss-url")["status"], "passed");
 }
+
+#[test]
+fn a_handler_that_crashes_on_a_boolean_aud_or_takes_a_null_exp_is_caught_on_each() {
+    // Claim type confusion: `AUDIENCE in aud` raises TypeError on `aud: true`; `if exp and
+    // exp < now` lets `exp: null` through.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "lax-claims",
+        &[
+            "--env",
+            "AUDIENCE={audience}",
+            "--case",
+            "valid",
+            "--case",
+            "aud-true",
+            "--case",
+            "exp-null",
+            "--case",
+            "exp-array",
+            "--no-snapshots",
+        ],
+    );
+    assert_eq!(case_of(&report, "valid")["observed"], "allow");
+    let aud = case_of(&report, "aud-true");
+    assert_eq!(aud["observed"], "error", "{aud}");
+    assert_eq!(severities(&report, "aud-true"), ["availability"], "{aud}");
+    // Allowed, under the issuer's signature: only the issuer could sign one.
+    let exp = case_of(&report, "exp-null");
+    assert_eq!(exp["observed"], "allow", "{exp}");
+    assert_eq!(severities(&report, "exp-null"), ["hardening"], "{exp}");
+    // An empty array is falsy in Python too: the same hole, its own case.
+    assert_eq!(severities(&report, "exp-array"), ["hardening"]);
+}
