@@ -1042,3 +1042,32 @@ fn a_handler_that_crashes_on_a_boolean_aud_or_takes_a_null_exp_is_caught_on_each
     // An empty array is falsy in Python too: the same hole, its own case.
     assert_eq!(severities(&report, "exp-array"), ["hardening"]);
 }
+
+#[test]
+fn a_kid_run_by_a_shell_is_found_by_its_delay_against_an_inert_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "kid-shell",
+        &[
+            "--case",
+            "kid-command-injection",
+            "--case",
+            "kid-unknown",
+            "--no-snapshots",
+            "--timeout",
+            "10s",
+        ],
+    );
+    let case = case_of(&report, "kid-command-injection");
+    // Refused, as a correct authorizer would: only the time gives it away.
+    assert_eq!(case["observed"], "unauthorized", "{case}");
+    assert_eq!(
+        severities(&report, "kid-command-injection"),
+        ["security"],
+        "{case}"
+    );
+    let message = case["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("run by a shell"), "{message}");
+    assert!(severities(&report, "kid-unknown").is_empty());
+}

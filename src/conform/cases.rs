@@ -5,6 +5,10 @@
 use super::runner::{Runner, status_of};
 use super::*;
 
+/// How much later than an inert kid a `kid-command-injection` token must be answered, twice,
+/// to count as run by a shell: its kid sleeps 1 s double-quoted, 2 s unquoted.
+const SHELL_DELAY_MS: f64 = 700.0;
+
 impl Runner {
     /// After an Allow, the same request to every other route of the API through the live
     /// cache; the routes that answered 403.
@@ -119,6 +123,9 @@ impl Runner {
         if kind == Kind::ExpString && result.observed == Some(Outcome::Allow) {
             self.string_exp_enforced(case, &mut result).await;
         }
+        if kind == Kind::KidCommandInjection {
+            self.kid_run_by_a_shell(case, &request, &mut result).await;
+        }
         let fetched = self.harness.idp.canary_fetches(kind.name()) - canary_before;
         if fetched > 0 {
             result.findings.push(Finding {
@@ -150,6 +157,50 @@ impl Runner {
             result.status = status_of(&result.findings, false, self.options.strict);
         }
         result
+    }
+
+    /// `kid-command-injection` answered at least [`SHELL_DELAY_MS`] late: whether the delay
+    /// is the kid's `sleep` (a control token with an inert unknown kid answers in time, and
+    /// the same injected token is as late again) or the machine (nothing reported). A
+    /// deployed target is not asked twice more.
+    pub(super) async fn kid_run_by_a_shell(
+        &self,
+        case: &CaseSpec,
+        request: &crate::event::ClientRequest,
+        result: &mut CaseResult,
+    ) {
+        if result.elapsed_ms < SHELL_DELAY_MS || self.options.target.is_deployed() {
+            return;
+        }
+        let Ok(control) = self.minter().mint(Kind::KidUnknown) else {
+            return;
+        };
+        let control = self
+            .send(self.request(case, self.header(case, &control)))
+            .await;
+        let again = self.send(request.clone()).await;
+        let late = |ms: f64| ms - control.elapsed_ms >= SHELL_DELAY_MS;
+        if control.cold || again.cold || !late(result.elapsed_ms) || !late(again.elapsed_ms) {
+            result.notes.push(format!(
+                "answered in {:.0} ms, but a token with an inert unknown kid took {:.0} ms and the same token again {:.0} ms: the delay is not the kid's",
+                result.elapsed_ms, control.elapsed_ms, again.elapsed_ms
+            ));
+            return;
+        }
+        result.findings.push(Finding {
+            threat: None,
+            severity: Severity::Security,
+            message: format!(
+                "the kid appears to be run by a shell: the token whose kid is `{}` took {:.0} ms and {:.0} ms, one with an inert unknown kid {:.0} ms",
+                crate::tokens::KID_COMMAND_INJECTION,
+                result.elapsed_ms,
+                again.elapsed_ms,
+                control.elapsed_ms
+            ),
+            why: "remote code execution: anyone can put a command in a token header and the authorizer runs it, with the function's role and network".into(),
+            fix: "never pass a kid (or any token field) to a shell, a file path or a query; look it up as a plain string in the key set you fetched".into(),
+        });
+        result.status = status_of(&result.findings, false, self.options.strict);
     }
 
     /// `exp-string` was allowed: whether the string is read as a number (an hour-old string

@@ -584,6 +584,7 @@ kinds! {
     WeakKey = "weak-key", Keys, "signed by a 1024-bit key that is in the JWKS";
     KidPathTraversal = "kid-path-traversal", Keys, "kid `../../dev/null`";
     KidSqlInjection = "kid-sql-injection", Keys, "kid `x' UNION SELECT '1';--`";
+    KidCommandInjection = "kid-command-injection", Keys, "kid `k$(sleep 1);sleep 1;#`: a shell that runs it takes a second or two longer";
     JwkEmbedded = "jwk-embedded", Keys, "attacker key in a `jwk` header, signed by it (CVE-2018-0114)";
     JkuHeader = "jku-header", Keys, "`jku` header pointing at an attacker JWKS on the harness";
     X5uHeader = "x5u-header", Keys, "`x5u` header pointing at a harness URL";
@@ -663,9 +664,8 @@ impl Kind {
             Expired | ExpiredBeyondLeeway => T::Holder,
             NotYetValid | IatFuture | ExpMissing | ExpString => T::Issuer,
             // Signed by the published key; only the kid is wrong.
-            KidMissing | KidUnknown | KidWrong | KidPathTraversal | KidSqlInjection => {
-                T::KidIgnored
-            }
+            KidMissing | KidUnknown | KidWrong | KidPathTraversal | KidSqlInjection
+            | KidCommandInjection => T::KidIgnored,
             // Signed by a key that was never published: anyone's.
             KeyNotInJwks => T::Anyone,
             WeakKey => T::Issuer,
@@ -731,7 +731,9 @@ impl Kind {
             ExpString if jwt => reject(R::ClaimType),
 
             Kind::KidMissing if rsa => reject(R::KidMissing),
-            Kind::KidUnknown | KidPathTraversal | KidSqlInjection if rsa => reject(R::KidUnknown),
+            Kind::KidUnknown | KidPathTraversal | KidSqlInjection | KidCommandInjection if rsa => {
+                reject(R::KidUnknown)
+            }
             KidWrong | KeyNotInJwks if rsa => reject(R::BadSignature),
             Kind::WeakKey if rsa => reject(R::WeakKey),
             JwkEmbedded | JkuHeader | X5uHeader if rsa => reject(R::UntrustedKeyHeader),

@@ -135,6 +135,10 @@ pub const DERIVED_AS: &[(Kind, &str)] = &[
         "kid `x' UNION SELECT '1';--`, the issuer's signature kept",
     ),
     (
+        Kind::KidCommandInjection,
+        "kid `k$(sleep 1);sleep 1;#`, the issuer's signature kept",
+    ),
+    (
         Kind::KidWrong,
         "the header names another key of the issuer's JWKS, the signature kept",
     ),
@@ -459,6 +463,9 @@ impl Minter {
             })),
             KidSqlInjection => ok(good.with_header(|h| {
                 h.insert("kid".into(), json!("x' UNION SELECT '1';--"));
+            })),
+            KidCommandInjection => ok(good.with_header(|h| {
+                h.insert("kid".into(), json!(super::KID_COMMAND_INJECTION));
             })),
             KidWrong => match ext.issuer.other_kid(good.kid()) {
                 Some(other) => ok(good.with_header(|h| {

@@ -301,6 +301,11 @@ fn other_use(token_use: TokenUse) -> TokenUse {
     }
 }
 
+/// The kid of `kid-command-injection`: run by a shell unquoted it sleeps 2 s (the command
+/// substitution, then the command after `;`), double-quoted 1 s; `#` comments out whatever
+/// the handler appends.
+pub const KID_COMMAND_INJECTION: &str = "k$(sleep 1);sleep 1;#";
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
     SystemTime::now()
@@ -625,6 +630,9 @@ impl Minter {
             KidSqlInjection => {
                 d.header
                     .insert("kid".into(), json!("x' UNION SELECT '1';--"));
+            }
+            KidCommandInjection => {
+                d.header.insert("kid".into(), json!(KID_COMMAND_INJECTION));
             }
             KidWrong => {
                 let other =
