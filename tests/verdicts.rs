@@ -1071,3 +1071,33 @@ fn a_kid_run_by_a_shell_is_found_by_its_delay_against_an_inert_kid() {
     assert!(message.contains("run by a shell"), "{message}");
     assert!(severities(&report, "kid-unknown").is_empty());
 }
+
+#[test]
+fn a_user_set_claim_handed_on_in_the_context_as_it_came_is_a_contract_warning_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "echo-claims",
+        &[
+            "--case",
+            "valid",
+            "--case",
+            "valid-markup-name",
+            "--no-snapshots",
+        ],
+    );
+    let case = case_of(&report, "valid-markup-name");
+    assert_eq!(case["observed"], "allow", "{case}");
+    assert_eq!(
+        severities(&report, "valid-markup-name"),
+        ["contract"],
+        "{case}"
+    );
+    let message = case["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("context.name") && message.contains("onerror"),
+        "{message}"
+    );
+    // The good token's context holds only what the issuer set: nothing to say.
+    assert!(severities(&report, "valid").is_empty());
+}

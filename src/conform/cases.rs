@@ -5,6 +5,42 @@
 use super::runner::{Runner, status_of};
 use super::*;
 
+/// A finding when `response` hands on the `name` of `valid-markup-name` as it came: in the
+/// principalId or a context value, where the integration (a mapping template, a page, a log
+/// view) takes it for the authorizer's word.
+fn echoed(response: &serde_json::Value, findings: &mut Vec<Finding>) {
+    let marker = crate::tokens::MARKUP_NAME;
+    let mut places = Vec::new();
+    if response["principalId"]
+        .as_str()
+        .is_some_and(|p| p.contains(marker))
+    {
+        places.push("principalId".to_string());
+    }
+    if let Some(context) = response["context"].as_object() {
+        for (key, value) in context {
+            if value.to_string().contains(&marker.replace('"', "\\\""))
+                || value.as_str().is_some_and(|v| v.contains(marker))
+            {
+                places.push(format!("context.{key}"));
+            }
+        }
+    }
+    if places.is_empty() {
+        return;
+    }
+    findings.push(Finding {
+        threat: None,
+        severity: Severity::Contract,
+        message: format!(
+            "the token's `name` claim, which users set for themselves, comes back unchanged in the policy's {}: `{marker}`",
+            places.join(", ")
+        ),
+        why: "API Gateway hands principalId and context to the integration as the authorizer's word; a value any user typed into their profile arrives there unescaped, ready for a mapping template, a page or a log view that trusts it".into(),
+        fix: "pass identifiers the issuer controls (sub, client_id, scope), not free text; if a user-set claim must pass, validate or encode it for where it goes".into(),
+    });
+}
+
 /// How much later than an inert kid a `kid-command-injection` token must be answered, twice,
 /// to count as run by a shell: its kid sleeps 1 s double-quoted, 2 s unquoted.
 const SHELL_DELAY_MS: f64 = 700.0;
@@ -122,6 +158,12 @@ impl Runner {
         }
         if kind == Kind::ExpString && result.observed == Some(Outcome::Allow) {
             self.string_exp_enforced(case, &mut result).await;
+        }
+        if kind == Kind::ValidMarkupName
+            && let Some(response) = &result.response
+        {
+            echoed(response, &mut result.findings);
+            result.status = status_of(&result.findings, false, self.options.strict);
         }
         if kind == Kind::KidCommandInjection {
             self.kid_run_by_a_shell(case, &request, &mut result).await;

@@ -301,6 +301,10 @@ fn other_use(token_use: TokenUse) -> TokenUse {
     }
 }
 
+/// The `name` of `valid-markup-name`: HTML, a template expression of three syntaxes and both
+/// quotes, as a user could write into their own profile at the IdP.
+pub const MARKUP_NAME: &str = "<img src=x onerror=alert(1)>\"'${7*7}{{7*7}}#{7*7}";
+
 /// The kid of `kid-command-injection`: run by a shell unquoted it sleeps 2 s (the command
 /// substitution, then the command after `;`), double-quoted 1 s; `#` comments out whatever
 /// the handler appends.
@@ -592,6 +596,9 @@ impl Minter {
                 d.keep_iat(now - leeway / 2 - ttl);
             }
             BearerLowercase => return Ok(self.finish(kind, d.encode(), Scheme::LowercaseBearer)),
+            ValidMarkupName => {
+                d.claims.insert("name".into(), json!(MARKUP_NAME));
+            }
             BearerDoubleSpace => return Ok(self.finish(kind, d.encode(), Scheme::DoubleSpace)),
             BareToken => return Ok(self.finish(kind, d.encode(), Scheme::Unprefixed)),
 
