@@ -982,6 +982,40 @@ fn an_authorizer_that_fetches_keys_at_the_issuer_a_token_names_is_reported_as_ss
         message.contains("`iss` claim") && message.contains("/.canary/iss-url"),
         "{message}"
     );
+    // A good token is not refused for a fetch of a user-set URL, but the fetch is reported.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = conform(
+        dir.path(),
+        "fetch-picture",
+        &[
+            "--case",
+            "valid",
+            "--case",
+            "valid-url-claims",
+            "--no-snapshots",
+        ],
+    );
+    let case = case_of(&report, "valid-url-claims");
+    assert_eq!(case["observed"], "allow", "{case}");
+    // The plain runtime allows exactly the method asked for (a contract warning on every
+    // allowed case); the fetch is the security finding, on this case alone.
+    let security = |name: &str| {
+        severities(&report, name)
+            .iter()
+            .filter(|s| *s == "security")
+            .count()
+    };
+    assert_eq!(security("valid-url-claims"), 1, "{case}");
+    assert_eq!(security("valid"), 0);
+    let message = case["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "security")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap();
+    assert!(message.contains("`picture` claim"), "{message}");
     // The reference authorizer compares iss before anything else: refused, nothing fetched.
     let dir = tempfile::tempdir().unwrap();
     let out = authprobe_in(

@@ -147,7 +147,7 @@ impl Runner {
             _ => None,
         };
         let followed_before = self.harness.idp.attacker_fetches();
-        let canary_before = self.harness.idp.canary_fetches(kind.name());
+        let canary_before = self.harness.idp.canary_paths(kind.name());
         let request = self.request(case, self.header(case, &minted));
         let sent = self.send(request.clone()).await;
         let allowed = case.expect_allow && sent.outcome == Some(Outcome::Allow);
@@ -168,22 +168,26 @@ impl Runner {
         if kind == Kind::KidCommandInjection {
             self.kid_run_by_a_shell(case, &request, &mut result).await;
         }
-        let fetched = self.harness.idp.canary_fetches(kind.name()) - canary_before;
-        if fetched > 0 {
+        // Each URL a token carries is CANARY/KIND/CLAIM: a request under it names the claim.
+        for (place, after) in self.harness.idp.canary_paths(kind.name()) {
+            let before = canary_before
+                .iter()
+                .find(|(p, _)| *p == place)
+                .map_or(0, |(_, n)| *n);
+            if after <= before {
+                continue;
+            }
+            let claim = place.split_once('/').map_or(place.as_str(), |(_, c)| c);
             result.findings.push(Finding {
                 threat: None,
                 severity: Severity::Security,
                 message: format!(
-                    "the authorizer fetched a URL taken from the token's `{}` claim ({fetched} request(s) to {}/{})",
-                    match kind {
-                        Kind::IssUrl => "iss",
-                        _ => kind.name(),
-                    },
+                    "the authorizer fetched a URL taken from the token's `{claim}` claim ({} request(s) to {}/{place})",
+                    after - before,
                     self.minter().settings().canary_url,
-                    kind.name()
                 ),
-                why: "server-side request forgery: anyone can make the authorizer call a URL of their choosing from inside your network (cloud metadata, internal services), and an authorizer that finds keys at the issuer a token names trusts any issuer".into(),
-                fix: "derive no URL from a token before it is verified: keep an allow-list of issuers, each with its configured JWKS URL, compare `iss` exactly against it first, and fetch only those URLs".into(),
+                why: "server-side request forgery: anyone can make the authorizer call a URL of their choosing from inside your network (cloud metadata, internal services); and an authorizer that finds keys at the issuer a token names trusts any issuer".into(),
+                fix: "derive no URL from a token before it is verified, and none from user-set claims after: keep an allow-list of issuers, each with its configured JWKS URL, compare `iss` exactly against it first, and fetch only those URLs".into(),
             });
             result.status = status_of(&result.findings, false, self.options.strict);
         }

@@ -449,12 +449,22 @@ impl Idp {
 
     /// Requests so far under the canary's `tag`, whatever path below it.
     pub fn canary_fetches(&self, tag: &str) -> u64 {
+        self.canary_paths(tag).iter().map(|(_, n)| n).sum()
+    }
+
+    /// The places under the canary's `tag` requested so far (`tag`, `tag/SEGMENT`), with how
+    /// many requests each.
+    pub fn canary_paths(&self, tag: &str) -> Vec<(String, u64)> {
         let counts = self
             .shared
             .canary_fetches
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        counts.get(tag).copied().unwrap_or(0)
+        counts
+            .iter()
+            .filter(|(k, _)| *k == tag || k.strip_prefix(tag).is_some_and(|r| r.starts_with('/')))
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 
     /// A wiremock server behind this IdP, started on the first call: mount mocks on it to
@@ -610,10 +620,22 @@ async fn serve_canary(
     State(shared): State<Arc<Shared>>,
     Path(params): Path<Vec<(String, String)>>,
 ) -> Response {
-    let tag = params
-        .iter()
-        .find(|(k, _)| k == "tag")
-        .map_or("other", |(_, v)| v.as_str());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // The tag and the first segment under it: `iss-url`, `url-claims/picture`.
+    let tag = match (
+        param("tag"),
+        param("rest").and_then(|r| r.split('/').next()),
+    ) {
+        (Some(tag), Some(sub)) if !sub.is_empty() => format!("{tag}/{sub}"),
+        (Some(tag), _) => tag.to_string(),
+        (None, _) => "other".to_string(),
+    };
+    let tag = tag.as_str();
     {
         let mut counts = shared
             .canary_fetches

@@ -569,6 +569,7 @@ kinds! {
     Hs256Valid = "hs256-valid", Good, "HS256 signed with the shared secret";
     AllowToken = "allow-token", Good, "the static token `allow-token`";
     BearerLowercase = "bearer-lowercase", Good, "valid token after `bearer ` (the scheme is case-insensitive)";
+    ValidUrlClaims = "valid-url-claims", Good, "valid, with URL claims users set (`picture`, `profile`, `website`, `callback_url`) naming the harness: allowed, and never fetched";
     ValidMarkupName = "valid-markup-name", Good, "valid, with a `name` claim (one users set themselves) holding markup and template syntax";
 
     Expired = "expired", Time, "exp an hour ago";
@@ -660,7 +661,7 @@ impl Kind {
         use Threat as T;
         Some(match self {
             Valid | ValidAudArray | ValidWithinLeeway | CognitoAccess | CognitoId | Hs256Valid
-            | AllowToken | BearerLowercase | ValidMarkupName => return None,
+            | AllowToken | BearerLowercase | ValidMarkupName | ValidUrlClaims => return None,
             // A token once valid: anyone who held one (or found one in a log).
             Expired | ExpiredBeyondLeeway => T::Holder,
             NotYetValid | IatFuture | ExpMissing | ExpString => T::Issuer,
@@ -719,7 +720,7 @@ impl Kind {
         let allow_if = |c: bool| c.then_some(Expect::Allow);
         match self {
             Valid | ValidAudArray => allow_if(profile == Jwks),
-            ValidWithinLeeway | BearerLowercase | ValidMarkupName => allow_if(jwt),
+            ValidWithinLeeway | BearerLowercase | ValidMarkupName | ValidUrlClaims => allow_if(jwt),
             CognitoAccess => allow_if(profile == Cognito && token_use == TokenUse::Access),
             CognitoId => allow_if(profile == Cognito && token_use == TokenUse::Id),
             Hs256Valid => allow_if(profile == Hs256),

@@ -182,7 +182,7 @@ pub const STATEFUL_NEEDS_ISSUER: &[(&str, &str)] = &[
 
 /// Why `kind` cannot be derived without the issuer's key; `None` when it can.
 pub fn needs_issuer_key(kind: Kind) -> Option<&'static str> {
-    if kind == Kind::ValidMarkupName {
+    if matches!(kind, Kind::ValidMarkupName | Kind::ValidUrlClaims) {
         return Some("a claim added to the good token must be under the issuer's signature");
     }
     if let Kind::ClaimType(_) = kind {

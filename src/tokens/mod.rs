@@ -301,6 +301,10 @@ fn other_use(token_use: TokenUse) -> TokenUse {
     }
 }
 
+/// The URL-valued claims of `valid-url-claims`: OpenID Connect's `picture`, `profile` and
+/// `website` (users set them at most IdPs) and an application's own `callback_url`.
+pub const URL_CLAIMS: &[&str] = &["picture", "profile", "website", "callback_url"];
+
 /// The `name` of `valid-markup-name`: HTML, a template expression of three syntaxes and both
 /// quotes, as a user could write into their own profile at the IdP.
 pub const MARKUP_NAME: &str = "<img src=x onerror=alert(1)>\"'${7*7}{{7*7}}#{7*7}";
@@ -739,8 +743,14 @@ impl Minter {
             IssUrl => {
                 d.claims.insert(
                     "iss".into(),
-                    json!(format!("{}/{}", s.canary_url, kind.name())),
+                    json!(format!("{}/{}/iss", s.canary_url, kind.name())),
                 );
+            }
+            ValidUrlClaims => {
+                for claim in URL_CLAIMS {
+                    let url = format!("{}/{}/{claim}", s.canary_url, kind.name());
+                    d.claims.insert((*claim).into(), json!(url));
+                }
             }
             IssTrailingSlash => {
                 let iss = match s.issuer.strip_suffix('/') {
