@@ -1389,6 +1389,36 @@ fn aws_documented_request_authorizer_allows_through_gateway_serve_with_header_na
     // `headers["HeaderAuth1"]` without it, on AWS as here.
     let lower = "GET /dev/hello?QueryString1=queryValue1 HTTP/1.1\r\nheaderauth1: headerValue1";
     assert_eq!(raw_status(&base, lower), 401);
+    // One kept-alive connection: a POST with a body that looks like headers, a chunked one,
+    // then the documented request. Each is answered under its own header names.
+    let authority = base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = "HeaderAuth1: headerValue1\r\n\r\n";
+    let wire = format!(
+        "POST /dev/hello HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\n\r\n{body}\
+         POST /dev/hello HTTP/1.1\r\nHost: {authority}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\
+         GET /dev/hello?QueryString1=queryValue1 HTTP/1.1\r\nHost: {authority}\r\nHeaderAuth1: headerValue1\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    {
+        use std::io::{Read, Write};
+        stream.write_all(wire.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        // Bodies end without a line break: each answer starts where the text says HTTP/1.1.
+        let statuses: Vec<&str> = answer.split("HTTP/1.1 ").skip(1).map(|a| &a[..3]).collect();
+        // No route for POST: 404s (HTTP API) or 403s (REST) need no authorizer; the GET is
+        // allowed only if its names reached the handler as sent, after the two bodies.
+        assert_eq!(statuses.len(), 3, "{answer}");
+        assert_eq!(statuses[2], "200", "{answer}");
+    }
     unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
     assert_eq!(server.0.wait().unwrap().code(), Some(0));
 }

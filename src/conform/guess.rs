@@ -59,10 +59,28 @@ impl Runner {
             );
         }
         let own = self.minter().settings().secret.clone();
-        let good_allowed = !self.good_refused.load(std::sync::atomic::Ordering::SeqCst);
+        // Two requests first. The good token: the run's secret is the authorizer's only when
+        // it is allowed, so only then is it judged. And the good claims under a random secret:
+        // allowed, the authorizer checks no signature at all, which the sig-* cases report;
+        // a guessable secret would say nothing more.
+        let good = self.send(self.good_request(case).await).await;
+        let good_allowed = good.outcome == Some(Outcome::Allow);
+        let mut random = vec![0u8; MIN_HS256_SECRET_BYTES];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut random);
+        let control = self.minter().with_secret(&random);
+        if let Ok(minted) = control.mint(control.good_kind()) {
+            let sent = self
+                .send(self.request(case, self.header(case, &minted)))
+                .await;
+            if sent.outcome == Some(Outcome::Allow) {
+                return self.skipped(
+                    case,
+                    what,
+                    "the good claims signed with a random secret were allowed: the authorizer checks no signature, so any secret is as good as a guessed one (the sig-* cases report it)",
+                );
+            }
+        }
         let mut findings = Vec::new();
-        // Before any request: the secret the good token is signed with is the authorizer's
-        // when the good token is allowed; otherwise it says nothing of the authorizer.
         if good_allowed {
             findings.extend(own_secret_finding(&own));
         }
@@ -87,9 +105,14 @@ impl Runner {
                     threat: None,
                     severity: Severity::Security,
                     message: format!(
-                        "a token signed with `{secret}`, a secret from public lists, was allowed (the {tried}th of {count} tried)"
+                        "a token signed with `{secret}`, a secret from public lists, was allowed (found after {tried} of the {count} listed)"
                     ),
-                    why: "anyone can sign tokens with a secret that can be looked up: every claim (sub, scope, exp) is theirs to choose. The authorizer also accepts its real secret, so it holds more than one (a fallback or default left in)".into(),
+                    why: if good_allowed {
+                        "anyone can sign tokens with a secret that can be looked up: every claim (sub, scope, exp) is theirs to choose. The authorizer also accepts the run's secret, so it holds more than one (a fallback or default left in)"
+                    } else {
+                        "anyone can sign tokens with a secret that can be looked up: every claim (sub, scope, exp) is theirs to choose"
+                    }
+                    .into(),
                     fix: "accept exactly one secret, random and at least 32 bytes (RFC 7518 §3.2), from a secret store; remove the default or fallback, and rotate every secret the code ever held".into(),
                 });
             }
@@ -282,9 +305,10 @@ fn own_secret_finding(secret: &[u8]) -> Option<Finding> {
         Weakness::Listed => Some(Finding {
             threat: None,
             severity: Severity::Security,
+            // The run's own secret is never printed, listed or not: the line says which.
             message: format!(
-                "the secret the authorizer accepts (the profile's, `{}`) is in public lists of guessable secrets",
-                String::from_utf8_lossy(secret)
+                "the secret the authorizer accepts (the profile's) is in public lists of guessable secrets: line {} of src/tokens/weak-secrets.txt",
+                secrets::line_of(secret).unwrap_or(0)
             ),
             why: "anyone can sign tokens with a secret that can be looked up: every claim (sub, scope, exp) is theirs to choose".into(),
             fix: "use a random secret of at least 32 bytes (RFC 7518 §3.2) from a secret store, and rotate it now: every token ever signed with it can be forged".into(),
@@ -317,12 +341,18 @@ mod tests {
             Some(Severity::Hardening)
         );
         assert!(own_secret_finding(b"authprobe-hs256-shared-secret-0123456789").is_none());
-        // A listed secret's finding quotes it; it is public. A short one is never quoted.
+        // The run's own secret is never quoted, listed or not.
         let short = own_secret_finding(b"an-unlisted-16ch").unwrap();
         assert!(
             !short.message.contains("an-unlisted-16ch"),
             "{}",
             short.message
+        );
+        let listed = own_secret_finding(b"mysecretkey").unwrap();
+        assert!(
+            !listed.message.contains("mysecretkey") && listed.message.contains("line 8 "),
+            "{}",
+            listed.message
         );
     }
 

@@ -215,7 +215,9 @@ impl Runner {
         for (_, value) in &self.options.extra_headers {
             secrets.push((value.expose(), "[header value]"));
         }
-        if let Ok(secret) = std::str::from_utf8(&self.minter().settings().secret) {
+        // The run's own secret, whatever minter a calibrated baseline signs with (a guessed
+        // secret is public: it is in the list).
+        if let Ok(secret) = std::str::from_utf8(&self.harness.minter.settings().secret) {
             secrets.push((secret, "[secret]"));
         }
         secrets

@@ -25,6 +25,10 @@ const MAX_HEAD: usize = 1 << 20;
 /// Most header fields in one head: hyper's own limit, beyond which it refuses the request.
 const MAX_FIELDS: usize = 100;
 
+/// Most heads read ahead of the requests hyper has handed over (pipelining); past it the
+/// connection falls back to lower case rather than hold the names of a flood of heads.
+const MAX_QUEUED: usize = 16;
+
 /// The header names of a connection's request heads, oldest first, shared between the
 /// reader and the requests hyper hands over.
 #[derive(Clone, Debug, Default)]
@@ -60,9 +64,15 @@ impl Heads {
 
     fn push(&self, names: Vec<String>) {
         let mut queue = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !queue.lost {
-            queue.heads.push_back(names);
+        if queue.lost {
+            return;
         }
+        if queue.heads.len() >= MAX_QUEUED {
+            queue.lost = true;
+            queue.heads.clear();
+            return;
+        }
+        queue.heads.push_back(names);
     }
 
     fn lose(&self) {
@@ -228,9 +238,18 @@ impl<S> Tapped<S> {
     }
 }
 
-/// Whether `bytes` hold the empty line that ends a head (CRLF or bare LF line ends).
+/// Whether `bytes` hold the empty line that ends a head (CRLF or bare LF line ends): one pass,
+/// stopping at the first, so a read of many pipelined heads costs its length once.
 fn ends_head(bytes: &[u8]) -> bool {
-    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
+    let mut at = 0;
+    while let Some(i) = bytes[at..].iter().position(|&b| b == b'\n') {
+        let next = at + i + 1;
+        match bytes.get(next..) {
+            Some([b'\n', ..]) | Some([b'\r', b'\n', ..]) => return true,
+            _ => at = next,
+        }
+    }
+    false
 }
 
 /// A head's length, its header names as sent, and how its body is framed.
@@ -264,7 +283,8 @@ fn framed(length: usize, fields: &[httparse::Header<'_>]) -> Option<Parsed> {
             }
             content_length = Some(n);
         } else if field.name.eq_ignore_ascii_case("transfer-encoding") {
-            // The last coding decides; a request whose last coding is not chunked is refused.
+            // Each field's last coding must be chunked (hyper refuses a request whose is not);
+            // anything else and the reader gives up: the connection falls back to lower case.
             let value = std::str::from_utf8(field.value).ok()?;
             chunked = value
                 .rsplit(',')

@@ -17,6 +17,13 @@ pub fn weak_secrets() -> impl Iterator<Item = &'static str> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
 }
 
+/// The line of `weak-secrets.txt` that holds `secret`, counted from 1.
+pub fn line_of(secret: &[u8]) -> Option<usize> {
+    LIST.lines()
+        .position(|line| !line.starts_with('#') && line.as_bytes() == secret)
+        .map(|i| i + 1)
+}
+
 /// What is wrong with a secret as an HS256 key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weakness {
