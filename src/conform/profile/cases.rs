@@ -265,3 +265,59 @@ impl std::fmt::Display for CaseGlob {
         f.write_str(&self.text)
     }
 }
+
+/// The kinds a group stands for.
+pub type KindsOf = fn() -> Vec<Kind>;
+
+/// Families of kinds a profile lists in one line (`{ group = "claim-types", expect =
+/// "reject" }`), each with the kinds it stands for.
+pub const CASE_GROUPS: &[(&str, KindsOf)] = &[("claim-types", || {
+    (0..crate::tokens::catalogue::CLAIM_TYPES.len())
+        .map(|i| Kind::ClaimType(i as u8))
+        .collect()
+})];
+
+/// The profile's cases with each `group` line replaced by one case per kind of the group that
+/// means something to `profile` (no `aud` kinds on a Cognito access token); an error is the
+/// span and message of the line at fault.
+pub(super) fn expand_groups(
+    cases: &[RawCase],
+    profile: Profile,
+    token_use: TokenUse,
+) -> Result<Vec<RawCase>, (Range<usize>, String)> {
+    let mut expanded = Vec::new();
+    for case in cases {
+        let Some(group) = &case.group else {
+            expanded.push(case.clone());
+            continue;
+        };
+        if case.kind.is_some() || case.stateful.is_some() || case.name.is_some() {
+            return Err((
+                group.span(),
+                "a `group` case names no `kind`, `stateful` or `name`: it stands for one case per kind of the group".into(),
+            ));
+        }
+        let Some((_, kinds)) = CASE_GROUPS.iter().find(|(n, _)| n == group.get_ref()) else {
+            let names: Vec<&str> = CASE_GROUPS.iter().map(|(n, _)| *n).collect();
+            return Err((
+                group.span(),
+                format!(
+                    "unknown group `{}`: expected one of {}",
+                    group.get_ref(),
+                    names.join(", ")
+                ),
+            ));
+        };
+        for kind in kinds() {
+            if kind.expect(profile, token_use).is_none() {
+                continue;
+            }
+            expanded.push(RawCase {
+                kind: Some(Spanned::new(group.span(), kind.name().to_string())),
+                group: None,
+                ..case.clone()
+            });
+        }
+    }
+    Ok(expanded)
+}

@@ -12,7 +12,8 @@ use crate::tokens::{Kind, Profile, TokenUse};
 
 mod cases;
 
-pub use cases::{CaseGlob, CaseKind, CaseSpec, HeaderForm, Route, Stateful};
+use cases::expand_groups;
+pub use cases::{CASE_GROUPS, CaseGlob, CaseKind, CaseSpec, HeaderForm, KindsOf, Route, Stateful};
 
 /// The embedded profiles, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -120,17 +121,6 @@ pub enum Identity {
     /// `--token-file`, `--oauth-token-url`) and only the key-less kinds are derived.
     External,
 }
-
-/// The kinds a group stands for.
-pub type KindsOf = fn() -> Vec<Kind>;
-
-/// Families of kinds a profile lists in one line (`{ group = "claim-types", expect =
-/// "reject" }`), each with the kinds it stands for.
-pub const CASE_GROUPS: &[(&str, KindsOf)] = &[("claim-types", || {
-    (0..crate::tokens::catalogue::CLAIM_TYPES.len())
-        .map(|i| Kind::ClaimType(i as u8))
-        .collect()
-})];
 
 /// A profile, checked.
 #[derive(Clone, Debug)]
@@ -501,42 +491,12 @@ fn parse_with(
             "[run] cases is empty: a run of no cases proves nothing; list at least one, e.g. { kind = \"valid\", expect = \"allow\" }".into(),
         ));
     }
-    let mut expanded = Vec::new();
-    for case in raw.run.cases.get_ref() {
-        let Some(group) = &case.group else {
-            expanded.push(case.clone());
-            continue;
-        };
-        if case.kind.is_some() || case.stateful.is_some() || case.name.is_some() {
-            return Err(at(
-                group.span(),
-                "a `group` case names no `kind`, `stateful` or `name`: it stands for one case per kind of the group".into(),
-            ));
-        }
-        let Some((_, kinds)) = CASE_GROUPS.iter().find(|(n, _)| n == group.get_ref()) else {
-            let names: Vec<&str> = CASE_GROUPS.iter().map(|(n, _)| *n).collect();
-            return Err(at(
-                group.span(),
-                format!(
-                    "unknown group `{}`: expected one of {}",
-                    group.get_ref(),
-                    names.join(", ")
-                ),
-            ));
-        };
-        for kind in kinds() {
-            // Only the kinds that mean something to this profile (no `aud` on a Cognito
-            // access token).
-            if kind.expect(raw.profile, raw.authorizer.token_use).is_none() {
-                continue;
-            }
-            expanded.push(RawCase {
-                kind: Some(Spanned::new(group.span(), kind.name().to_string())),
-                group: None,
-                ..case.clone()
-            });
-        }
-    }
+    let expanded = expand_groups(
+        raw.run.cases.get_ref(),
+        raw.profile,
+        raw.authorizer.token_use,
+    )
+    .map_err(|(span, message)| at(span, message))?;
     let mut cases = Vec::new();
     for case in &expanded {
         let kind = match (&case.kind, &case.stateful) {
