@@ -175,7 +175,7 @@ async fn the_cognito_reference_authorizer_passes_when_id_tokens_are_required() {
 async fn the_correct_python_authorizer_passes_the_cognito_profile_without_calibrating() {
     let mut opts = options(
         profile::builtin("cognito").unwrap(),
-        python_example(),
+        support::python::example_target(),
         &[
             ("AUTH_PROFILE", "cognito"),
             ("JWKS_URL", "{jwks_url}"),
@@ -199,16 +199,6 @@ async fn the_correct_python_authorizer_passes_the_cognito_profile_without_calibr
 }
 
 /// A Python example under its real runtime client (both take the same command).
-fn python_example() -> TargetSpec {
-    let python = support::python::venv_python();
-    TargetSpec::Lambda(vec![
-        python.display().to_string(),
-        "-m".into(),
-        "awslambdaric".into(),
-        "app.handler".into(),
-    ])
-}
-
 const FLAWED_ENV: &[(&str, &str)] = &[
     ("AUTH_PROFILE", "cognito"),
     ("JWKS_URL", "{jwks_url}"),
@@ -222,7 +212,7 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
     // Access tokens required: the mistakes that show on access tokens.
     let mut opts = options(
         profile::builtin("cognito").unwrap(),
-        python_example(),
+        support::python::example_target(),
         FLAWED_ENV,
     );
     opts.workdir = Some(support::python::example_dir("flawed"));
@@ -281,7 +271,7 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
 
     // ID tokens required: good tokens get in, so the mistakes behind them show too.
     let spec = cognito_id_profile();
-    let mut opts = options(spec, python_example(), FLAWED_ENV);
+    let mut opts = options(spec, support::python::example_target(), FLAWED_ENV);
     opts.workdir = Some(support::python::example_dir("flawed"));
     let id = run(&opts).await;
     assert_eq!(id.exit_code(), 1);
@@ -350,7 +340,7 @@ async fn every_planted_mistake_of_the_flawed_authorizer_is_reported_as_its_kind_
 async fn the_correct_python_authorizer_passes_the_jwks_profile_through_the_gateway() {
     let mut opts = options(
         profile::builtin("jwks").unwrap(),
-        python_example(),
+        support::python::example_target(),
         &[
             ("AUTH_PROFILE", "jwks"),
             ("JWKS_URL", "{jwks_url}"),
@@ -650,7 +640,11 @@ async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() 
         "def handler(event, context):\n    token = event.get(\"authorizationToken\")\n    return verify(token)\n",
     )
     .unwrap();
-    let mut opts = options(profile::builtin("static").unwrap(), python_example(), &[]);
+    let mut opts = options(
+        profile::builtin("static").unwrap(),
+        support::python::example_target(),
+        &[],
+    );
     opts.workdir = Some(dir.path().to_path_buf());
     let report = run(&opts).await;
     // Cases the gateway answers without invoking (no header, an empty one) prove nothing when
@@ -847,7 +841,11 @@ def handler(event, context):
 async fn calibration_reports_a_header_form_mistake_once_and_judges_the_rest_on_the_accepted_form() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("app.py"), BEARER_STATIC).unwrap();
-    let mut opts = options(profile::builtin("static").unwrap(), python_example(), &[]);
+    let mut opts = options(
+        profile::builtin("static").unwrap(),
+        support::python::example_target(),
+        &[],
+    );
     opts.workdir = Some(dir.path().to_path_buf());
     let report = run(&opts).await;
     let calibration = report.calibration.as_ref().expect("calibration ran");
@@ -881,7 +879,7 @@ async fn calibration_reports_a_header_form_mistake_once_and_judges_the_rest_on_t
 async fn the_masked_example_shows_its_bearer_root_cause_once_and_every_defect_behind_it() {
     let mut opts = options(
         profile::builtin("cognito").unwrap(),
-        python_example(),
+        support::python::example_target(),
         &[
             ("JWKS_URL", "{jwks_url}"),
             ("ISSUER", "{issuer}"),
@@ -1182,7 +1180,7 @@ async fn an_http_api_authorizer_rejecting_with_is_authorized_false_gets_no_contr
     spec.key_publish_ahead = Duration::ZERO;
     let mut opts = options(
         spec,
-        python_example(),
+        support::python::example_target(),
         &[
             ("AUTH_PROFILE", "jwks"),
             ("JWKS_URL", "{jwks_url}"),
@@ -1258,7 +1256,11 @@ async fn assert_calibrated(
         ("JWKS_REFETCH_SECONDS", "2"),
     ];
     all.extend_from_slice(env);
-    let mut opts = options(profile::builtin(profile).unwrap(), python_example(), &all);
+    let mut opts = options(
+        profile::builtin(profile).unwrap(),
+        support::python::example_target(),
+        &all,
+    );
     opts.workdir = Some(dir.path().to_path_buf());
     opts.rotation_window = Duration::from_secs(5);
     let report = run(&opts).await;
@@ -1449,7 +1451,7 @@ async fn the_pyjwkclient_example_gets_only_findings_a_reviewer_would_agree_with(
     use authprobe::target::Outcome;
     let mut opts = options(
         profile::builtin("jwks").unwrap(),
-        python_example(),
+        support::python::example_target(),
         &[
             ("JWKS_URL", "{jwks_url}"),
             ("ISSUER", "{issuer}"),

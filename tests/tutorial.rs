@@ -13,17 +13,6 @@ use std::time::Duration;
 use authprobe::conform::profile;
 use authprobe::conform::verdict::Severity;
 use authprobe::conform::{self, ConformOptions, RunReport};
-use authprobe::target::TargetSpec;
-
-fn python_example() -> TargetSpec {
-    let python = support::python::venv_python();
-    TargetSpec::Lambda(vec![
-        python.display().to_string(),
-        "-m".into(),
-        "awslambdaric".into(),
-        "app.handler".into(),
-    ])
-}
 
 async fn run_level(profile: &str, example: &str, env: &[(&str, &str)]) -> RunReport {
     let options = ConformOptions {
@@ -34,7 +23,10 @@ async fn run_level(profile: &str, example: &str, env: &[(&str, &str)]) -> RunRep
         workdir: Some(support::python::example_dir(example)),
         // None of them refetches: no need to wait the full window.
         rotation_window: Duration::from_secs(3),
-        ..ConformOptions::new(profile::builtin(profile).unwrap(), python_example())
+        ..ConformOptions::new(
+            profile::builtin(profile).unwrap(),
+            support::python::example_target(),
+        )
     };
     conform::run(&options, &mut |_| {})
         .await

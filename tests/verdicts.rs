@@ -271,10 +271,7 @@ fn a_pinned_key_authorizer_gets_no_security_finding_and_the_rotation_finding_it_
     );
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{shown}");
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
-    )
-    .unwrap();
+    let report = report_in(dir.path());
     assert_eq!(report["summary"]["security"], 0, "{shown}");
     assert_eq!(report["jwks_fetches"], 0, "{shown}");
     assert_eq!(report["key_source"]["fetches"], "never", "{shown}");
@@ -424,10 +421,7 @@ fn an_init_fetch_authorizer_gets_availability_for_a_jwks_down_at_start_and_never
         ],
     );
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
-    )
-    .unwrap();
+    let report = report_in(dir.path());
     assert_eq!(report["summary"]["security"], 0, "{shown}");
     let case = |name: &str| {
         report["cases"]
@@ -938,10 +932,7 @@ fn an_hs256_authorizer_that_also_takes_a_default_secret_is_found_and_one_with_on
         ],
         &[],
     );
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
-    )
-    .unwrap();
+    let report = report_in(dir.path());
     let case = case_of(&report, "hs256-weak-secret");
     assert_eq!(case["status"], "passed", "{case}");
     assert!(
@@ -1036,10 +1027,7 @@ fn an_authorizer_that_fetches_keys_at_the_issuer_a_token_names_is_reported_as_ss
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let report: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
-    )
-    .unwrap();
+    let report = report_in(dir.path());
     assert_eq!(case_of(&report, "iss-url")["status"], "passed");
 }
 

@@ -385,24 +385,7 @@ impl Runner {
             found.baseline = Some(name_of(&combination));
             let shown = shorten(&profile_form);
             let sends = sends_of(&combination);
-            let mut root = CaseResult {
-                what: "the good token, in the form the profile says clients send it".into(),
-                observed: first.outcome,
-                http_status: first.http_status,
-                detail: first.detail.clone(),
-                elapsed_ms: first.elapsed_ms,
-                cold: first.cold,
-                notes: vec![format!(
-                    "the rest of the run {}, so each bad kind is bad in one way only relative to what the authorizer accepts",
-                    run_does(&combination)
-                )],
-                output: first
-                    .output
-                    .redacted(&self.secrets(first.credential.as_deref())),
-                ..blank(&case, "")
-            };
-            root.kind = "calibration".into();
-            root.stateful = true;
+            let mut root = self.root_case(&case, &first, &run_does(&combination));
             // One root cause a change, in the order to fix them: the header form first.
             for variant in &combination {
                 let message = if combination.len() == 1 {
@@ -445,6 +428,29 @@ impl Runner {
             return None;
         }
         Some((found, None))
+    }
+
+    /// The case that reports a calibrated baseline: what the good token in the profile's form
+    /// (`first`) got, and a note that the rest of the run `does` ("sends every token as …").
+    pub(super) fn root_case(&self, case: &CaseSpec, first: &Sent, does: &str) -> CaseResult {
+        let mut root = CaseResult {
+            what: "the good token, in the form the profile says clients send it".into(),
+            observed: first.outcome,
+            http_status: first.http_status,
+            detail: first.detail.clone(),
+            elapsed_ms: first.elapsed_ms,
+            cold: first.cold,
+            notes: vec![format!(
+                "the rest of the run {does}, so each bad kind is bad in one way only relative to what the authorizer accepts"
+            )],
+            output: first
+                .output
+                .redacted(&self.secrets(first.credential.as_deref())),
+            ..blank(case, "")
+        };
+        root.kind = "calibration".into();
+        root.stateful = true;
+        root
     }
 
     /// The changes to try, smallest first: each variant alone, then two together (a header

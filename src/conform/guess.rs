@@ -14,7 +14,7 @@
 use super::CaseResult;
 use super::calibrate::{self, Calibration, Tried, WEAK_SECRET};
 use super::profile::{CaseSpec, Stateful};
-use super::runner::{Baseline, Runner, Sent, blank, status_of};
+use super::runner::{Baseline, Runner, Sent, status_of};
 use super::verdict::{Finding, Severity};
 use crate::event::ClientRequest;
 use crate::gateway::Gateway;
@@ -229,29 +229,11 @@ impl Runner {
                 });
                 found.baseline = Some(name);
                 found.secret = Some(secret);
-                let also: Vec<String> = form.iter().map(|v| v.run_does()).collect();
-                let mut root = CaseResult {
-                    what: "the good token, in the form the profile says clients send it".into(),
-                    observed: first.outcome,
-                    http_status: first.http_status,
-                    detail: first.detail.clone(),
-                    elapsed_ms: first.elapsed_ms,
-                    cold: first.cold,
-                    notes: vec![format!(
-                        "the rest of the run signs every token with `{secret}`{}, so each bad kind is bad in one way only relative to what the authorizer accepts",
-                        if also.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" and {}", also.join(", and "))
-                        }
-                    )],
-                    output: first
-                        .output
-                        .redacted(&self.secrets(first.credential.as_deref())),
-                    ..blank(case, "")
-                };
-                root.kind = "calibration".into();
-                root.stateful = true;
+                let does = std::iter::once(format!("signs every token with `{secret}`"))
+                    .chain(form.iter().map(|v| v.run_does()))
+                    .collect::<Vec<_>>()
+                    .join(", and ");
+                let mut root = self.root_case(case, first, &does);
                 // One root cause a change, in the order to fix them: the form first.
                 for v in form {
                     root.findings.push(Finding {

@@ -6,6 +6,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// `lambda:VENV/bin/python -m awslambdaric app.handler`: an example under the real runtime
+/// interface client (give the example's folder as the workdir).
+pub fn example_target() -> authprobe::target::TargetSpec {
+    authprobe::target::TargetSpec::Lambda(vec![
+        venv_python().display().to_string(),
+        "-m".into(),
+        "awslambdaric".into(),
+        "app.handler".into(),
+    ])
+}
+
 /// The examples whose `requirements.txt` the virtualenv is made from.
 const EXAMPLES: &[&str] = &["correct", "flawed", "jose-cognito"];
 
