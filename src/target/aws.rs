@@ -1,32 +1,82 @@
 //! `aws-lambda:FUNCTION`: a deployed authorizer function, invoked with Lambda's Invoke API
-//! (`POST /2015-03-31/functions/FUNCTION/invocations`, SigV4) through the AWS SDK for Rust,
-//! with credentials from the SDK's chain: environment, shared config and SSO profiles, web
-//! identity (GitHub Actions OIDC), container and instance roles. The SDK also reads
-//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_LAMBDA`, which the tests point at a stand-in.
+//! (`POST /2015-03-31/functions/FUNCTION/invocations`), signed here with SigV4, with
+//! credentials from the AWS SDK's chain (`aws-config`): environment, shared config and SSO
+//! profiles, web identity (GitHub Actions OIDC), credential processes, container and instance
+//! roles.
+//!
+//! Invoke is one signed POST, so it is made here with `aws-sigv4` and the HTTP client every
+//! other target uses, instead of the generated Lambda client (the largest crate of a clean
+//! build; docs/PERFORMANCE.md, "Cold build"). The endpoint is found as the SDK finds it:
+//! `AWS_ENDPOINT_URL_LAMBDA`, then `AWS_ENDPOINT_URL` or a profile's `endpoint_url`, then the
+//! region's own (FIPS and dual-stack as configured). The tests point it at a stand-in.
 //!
 //! Answers map as for `lambda:` (reference/deployed-aws.md): `X-Amz-Function-Error` is a
 //! function error, `Sandbox.Timedout` and a call past `--timeout` are timeouts, throttling
 //! (429) and Lambda's 5xx are errors (API Gateway answers 500); a refused signature, a missing
 //! function or an unreachable endpoint means the authorizer could not be asked.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_credential_types::provider::ProvideCredentials;
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_lambda::primitives::Blob;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 
 use super::output::{Output, Stream};
 use super::{Answer, AwsFunction, BoxFuture, Call, Reply, Target, TargetError, TargetStats};
 
-/// A deployed function and the Lambda client that invokes it.
+/// Credentials that expire sooner than this are fetched anew before a call.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// A deployed function and how to invoke it.
 pub(crate) struct AwsLambdaTarget {
     function: AwsFunction,
     region: String,
-    client: aws_sdk_lambda::Client,
+    /// The function's invocations URL.
+    url: String,
+    credentials: Keys,
+    client: reqwest::Client,
     timeout: Duration,
     stats: std::sync::Mutex<TargetStats>,
+}
+
+/// The chain's credentials, held until they are about to expire (the chain itself caches
+/// nothing: without this, every call would ask the instance role or STS again).
+struct Keys {
+    provider: SharedCredentialsProvider,
+    held: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl Keys {
+    async fn current(&self) -> Result<Credentials, String> {
+        let mut held = self.held.lock().await;
+        if let Some(credentials) = held.as_ref()
+            && credentials
+                .expiry()
+                .is_none_or(|at| at > SystemTime::now() + REFRESH_MARGIN)
+        {
+            return Ok(credentials.clone());
+        }
+        let fresh = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| chain(&e))?;
+        *held = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
+
+/// An error and its sources, `: `-joined.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 impl AwsLambdaTarget {
@@ -36,15 +86,7 @@ impl AwsLambdaTarget {
         function: &AwsFunction,
         timeout: Duration,
     ) -> Result<AwsLambdaTarget, TargetError> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            // One invocation per case: a retried throttle would hide itself and count twice.
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(timeout)
-                    .operation_attempt_timeout(timeout)
-                    .build(),
-            );
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = &function.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -60,62 +102,154 @@ impl AwsLambdaTarget {
         let provider = config.credentials_provider().ok_or_else(|| {
             TargetError::Start("no AWS credentials provider is configured".into())
         })?;
-        provider.provide_credentials().await.map_err(|e| {
+        let credentials = Keys {
+            provider,
+            held: Default::default(),
+        };
+        credentials.current().await.map_err(|e| {
             TargetError::Start(format!(
-                "no AWS credentials from the SDK's chain (environment, profile, SSO, web identity, container or instance role): {}",
-                DisplayErrorContext(&e)
+                "no AWS credentials from the SDK's chain (environment, profile, SSO, web identity, container or instance role): {e}"
             ))
         })?;
-        // The SDK reads a whole answer before looking at it; this client stops at Lambda's
-        // 6 MB, so a hostile endpoint's endless payload costs no more than that.
-        let inner = config
-            .http_client()
-            .unwrap_or_else(capped::default_https_client);
-        let lambda = aws_sdk_lambda::config::Builder::from(&config)
-            .http_client(capped::client(inner, super::http::MAX_RESPONSE));
+        let endpoint = endpoint(
+            lambda_endpoint_from_env().or_else(|| config.endpoint_url().map(str::to_string)),
+            &region,
+            config.use_fips().unwrap_or(false),
+            config.use_dual_stack().unwrap_or(false),
+        );
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| TargetError::Start(format!("cannot make an HTTPS client: {e}")))?;
         Ok(AwsLambdaTarget {
+            url: format!(
+                "{}/2015-03-31/functions/{}/invocations",
+                endpoint.trim_end_matches('/'),
+                label(&function.function)
+            ),
             function: function.clone(),
             region,
-            client: aws_sdk_lambda::Client::from_conf(lambda.build()),
+            credentials,
+            client,
             timeout,
             stats: Default::default(),
         })
     }
 
+    /// The headers that sign an Invoke of `body` now.
+    fn signed(
+        &self,
+        credentials: Credentials,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, String> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+        let identity = credentials.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("lambda")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let request = SignableRequest::new(
+            "POST",
+            &self.url,
+            INVOKE_HEADERS.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| e.to_string())?;
+        let (instructions, _) = sign(request, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        Ok(INVOKE_HEADERS
+            .iter()
+            .copied()
+            .chain(instructions.headers())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    fn unreachable(&self, reason: String) -> TargetError {
+        TargetError::Unreachable {
+            url: self.describe(),
+            reason,
+        }
+    }
+
     /// Invokes the function; the reply, and the tail of its log (the last 4 KB Lambda
-    /// returns with `LogType: Tail`).
+    /// returns with `X-Amz-Log-Type: Tail`).
     async fn invoke(&self, event: &serde_json::Value) -> (Result<Reply, TargetError>, Output) {
         let payload = serde_json::to_vec(event).expect("events serialize");
-        let sent = self
-            .client
-            .invoke()
-            .function_name(&self.function.function)
-            .log_type(aws_sdk_lambda::types::LogType::Tail)
-            .payload(Blob::new(payload))
-            .send()
-            .await;
-        let output = match sent {
-            Ok(output) => output,
-            Err(e) => return (self.service_error(e), Output::default()),
+        let credentials = match self.credentials.current().await {
+            Ok(c) => c,
+            Err(e) => {
+                return (
+                    Err(self.unreachable(format!("no AWS credentials: {e}"))),
+                    Output::default(),
+                );
+            }
         };
-        let log = output
-            .log_result()
+        let headers = match self.signed(credentials, &payload) {
+            Ok(h) => h,
+            Err(e) => {
+                return (
+                    Err(self.unreachable(format!("cannot sign the request: {e}"))),
+                    Output::default(),
+                );
+            }
+        };
+        let mut request = self.client.post(&self.url).body(payload);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let mut answer = match request.send().await {
+            Ok(answer) => answer,
+            Err(e) => {
+                return (
+                    Err(super::http::request_error(
+                        &self.describe(),
+                        self.timeout,
+                        &e,
+                    )),
+                    Output::default(),
+                );
+            }
+        };
+        let status = answer.status();
+        let header = |name: &str| {
+            answer
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let function_error = header("x-amz-function-error").is_some();
+        let error_type = header("x-amzn-errortype");
+        let log = header("x-amz-log-result")
             .and_then(|b64| {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD.decode(b64).ok()
             })
             .map(|bytes| Output::from_text(Stream::Log, &String::from_utf8_lossy(&bytes)))
             .unwrap_or_default();
-        (self.reply(&output), log)
+        let body = match super::http::read_body(&mut answer, &self.describe(), self.timeout).await {
+            Ok(body) => body,
+            Err(e) => return (Err(e), log),
+        };
+        let reply = if status.is_success() {
+            self.reply(function_error, &body)
+        } else {
+            self.service_error(status.as_u16(), error_type, &body)
+        };
+        (reply, log)
     }
 
-    fn reply(
-        &self,
-        output: &aws_sdk_lambda::operation::invoke::InvokeOutput,
-    ) -> Result<Reply, TargetError> {
-        let body = output.payload().map_or(&[][..], Blob::as_ref);
-        let reply = super::http::read_invoke_answer(output.function_error().is_some(), body)?;
-        match reply {
+    fn reply(&self, function_error: bool, body: &[u8]) -> Result<Reply, TargetError> {
+        match super::http::read_invoke_answer(function_error, body)? {
             // Lambda reports a function that ran past its own timeout as a function error.
             Reply::FunctionError { error_type, .. } if error_type == "Sandbox.Timedout" => {
                 Err(TargetError::Timeout(self.timeout))
@@ -124,44 +258,96 @@ impl AwsLambdaTarget {
         }
     }
 
+    /// An answer of Lambda's own (not the function's): its error code comes in
+    /// `x-amzn-ErrorType` (`Code:` and a URL) or the body's `__type`/`code`/`Type`, its
+    /// message in the body's `message`/`Message`.
     fn service_error(
         &self,
-        e: SdkError<
-            aws_sdk_lambda::operation::invoke::InvokeError,
-            aws_sdk_lambda::config::http::HttpResponse,
-        >,
+        status: u16,
+        error_type: Option<String>,
+        body: &[u8],
     ) -> Result<Reply, TargetError> {
-        let unreachable = |reason: String| TargetError::Unreachable {
-            url: format!("aws-lambda:{} ({})", self.function.function, self.region),
-            reason,
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let field = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| json.get(k).and_then(|v| v.as_str()))
+                .map(str::to_string)
         };
-        match e {
-            SdkError::TimeoutError(_) => Err(TargetError::Timeout(self.timeout)),
-            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-                Err(TargetError::Timeout(self.timeout))
-            }
-            SdkError::ServiceError(context) => {
-                let status = context.raw().status().as_u16();
-                let err = context.err();
-                let code = err.code().unwrap_or("unknown error").to_string();
-                let message = err.message().unwrap_or_default().to_string();
-                match status {
-                    // Throttled, or Lambda could not run the function: API Gateway answers 500.
-                    429 | 500..=599 => Ok(Reply::FunctionError {
-                        error_type: code,
-                        message: format!("Lambda answered HTTP {status}: {message}"),
-                        stack: Vec::new(),
-                    }),
-                    _ => Err(unreachable(format!("HTTP {status}: {code}: {message}"))),
-                }
-            }
-            // The answer was over Lambda's limit (`capped`): an `error`, as for invoke:.
-            other if capped::too_large(&other) => {
-                Err(TargetError::Oversized(super::http::MAX_RESPONSE + 1))
-            }
-            other => Err(unreachable(DisplayErrorContext(&other).to_string())),
+        let code = error_type
+            .or_else(|| field(&["__type", "code", "Type"]))
+            .map(|c| {
+                let c = c.split(':').next().unwrap_or_default();
+                c.rsplit('#').next().unwrap_or_default().to_string()
+            })
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "unknown error".into());
+        let message = field(&["message", "Message"])
+            .unwrap_or_else(|| super::http::cut(&String::from_utf8_lossy(body)));
+        match status {
+            // Throttled, or Lambda could not run the function: API Gateway answers 500.
+            429 | 500..=599 => Ok(Reply::FunctionError {
+                error_type: code,
+                message: format!("Lambda answered HTTP {status}: {message}"),
+                stack: Vec::new(),
+            }),
+            _ => Err(self.unreachable(format!("HTTP {status}: {code}: {message}"))),
         }
     }
+}
+
+/// Headers of every Invoke, signed with it.
+const INVOKE_HEADERS: &[(&str, &str)] = &[
+    ("content-type", "application/json"),
+    ("x-amz-log-type", "Tail"),
+];
+
+/// `AWS_ENDPOINT_URL_LAMBDA`, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true (the SDK's
+/// service-specific endpoint variable).
+fn lambda_endpoint_from_env() -> Option<String> {
+    let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    std::env::var("AWS_ENDPOINT_URL_LAMBDA")
+        .ok()
+        .filter(|v| !v.is_empty() && !ignored)
+}
+
+/// The Lambda endpoint: the configured one, else the region's (its partition's DNS suffix,
+/// FIPS and dual-stack as the SDK names them).
+fn endpoint(configured: Option<String>, region: &str, fips: bool, dual_stack: bool) -> String {
+    if let Some(url) = configured {
+        return url;
+    }
+    let suffix = if region.starts_with("cn-") {
+        if dual_stack {
+            "api.amazonwebservices.com.cn"
+        } else {
+            "amazonaws.com.cn"
+        }
+    } else if region.starts_with("us-isob-") {
+        "sc2s.sgov.gov"
+    } else if region.starts_with("us-iso-") {
+        "c2s.ic.gov"
+    } else if dual_stack {
+        "api.aws"
+    } else {
+        "amazonaws.com"
+    };
+    let service = if fips { "lambda-fips" } else { "lambda" };
+    format!("https://{service}.{region}.{suffix}")
+}
+
+/// A function name (or ARN, with `:` in it) as a URL path segment: every byte but the
+/// unreserved ones percent-encoded, as the SDK encodes its path labels.
+fn label(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 impl Target for AwsLambdaTarget {
@@ -186,89 +372,42 @@ impl Target for AwsLambdaTarget {
     }
 }
 
-/// An HTTP client for the SDK that reads at most a limit of every answer's body.
-mod capped {
-    use aws_smithy_runtime_api::client::http::{
-        HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
-        http_client_fn,
-    };
-    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-    use aws_smithy_runtime_api::client::result::ConnectorError;
-    use aws_smithy_types::body::SdkBody;
-    use http_body_util::BodyExt as _;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// The client the SDK would build for itself (hyper 1, rustls on aws-lc, the proxy from
-    /// the environment), made here so that it can be wrapped.
-    pub(super) fn default_https_client() -> SharedHttpClient {
-        use aws_smithy_http_client::proxy::ProxyConfig;
-        use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-        aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-            let mut connector = aws_smithy_http_client::ConnectorBuilder::default()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
-            connector.set_connector_settings(settings.cloned());
-            if let Some(components) = components {
-                connector.set_sleep_impl(components.sleep_impl());
-            }
-            connector.set_proxy_config(Some(ProxyConfig::from_env()));
-            connector.build()
-        })
+    #[test]
+    fn the_endpoint_is_the_configured_one_else_the_regions_own() {
+        let at = |region, fips, dual| endpoint(None, region, fips, dual);
+        assert_eq!(
+            at("eu-west-1", false, false),
+            "https://lambda.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            at("us-east-1", true, false),
+            "https://lambda-fips.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            at("us-east-1", false, true),
+            "https://lambda.us-east-1.api.aws"
+        );
+        assert_eq!(
+            at("cn-north-1", false, false),
+            "https://lambda.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            endpoint(Some("http://127.0.0.1:9".into()), "eu-west-1", true, true),
+            "http://127.0.0.1:9"
+        );
     }
 
-    /// `inner`, whose answers' bodies are read here up to `limit` bytes (a declared
-    /// Content-Length over it is refused unread).
-    pub(super) fn client(inner: SharedHttpClient, limit: usize) -> SharedHttpClient {
-        http_client_fn(move |settings, components| {
-            SharedHttpConnector::new(Capped {
-                inner: inner.http_connector(settings, components),
-                limit,
-            })
-        })
-    }
-
-    /// An answer over the limit.
-    #[derive(Debug, thiserror::Error)]
-    #[error("the answer is larger than Lambda's 6 MB limit")]
-    struct TooLarge;
-
-    /// Whether `error` is (or was caused by) an answer over the limit.
-    pub(super) fn too_large(error: &(dyn std::error::Error + 'static)) -> bool {
-        let mut source = Some(error);
-        while let Some(e) = source {
-            if e.downcast_ref::<TooLarge>().is_some() {
-                return true;
-            }
-            source = e.source();
-        }
-        false
-    }
-
-    #[derive(Debug)]
-    struct Capped {
-        inner: SharedHttpConnector,
-        limit: usize,
-    }
-
-    impl HttpConnector for Capped {
-        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            let (inner, limit) = (self.inner.clone(), self.limit);
-            HttpConnectorFuture::new(async move {
-                let mut response = inner.call(request).await?;
-                let too_large = || ConnectorError::other(Box::new(TooLarge), None);
-                let declared = response
-                    .headers()
-                    .get("content-length")
-                    .and_then(|v| v.parse::<u64>().ok());
-                if declared.is_some_and(|n| n > limit as u64) {
-                    return Err(too_large());
-                }
-                let body = response.take_body();
-                let collected = http_body_util::Limited::new(body, limit)
-                    .collect()
-                    .await
-                    .map_err(|_| too_large())?;
-                *response.body_mut() = SdkBody::from(collected.to_bytes());
-                Ok(response)
-            })
-        }
+    #[test]
+    fn function_names_and_arns_are_one_path_segment() {
+        assert_eq!(label("my-fn_1.x"), "my-fn_1.x");
+        assert_eq!(
+            label("arn:aws:lambda:us-east-1:123456789012:function:auth:live"),
+            "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aauth%3Alive"
+        );
+        assert_eq!(label("a/b?c"), "a%2Fb%3Fc");
     }
 }

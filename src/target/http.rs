@@ -22,7 +22,11 @@ fn client(options: &TargetOptions) -> reqwest::Client {
 
 /// What a failed request becomes: a timeout (sending or reading the body), or an unreachable
 /// target with the root cause (refused, DNS, TLS, reset) rather than reqwest's summary.
-fn request_error(url: &str, timeout: std::time::Duration, e: &reqwest::Error) -> TargetError {
+pub(super) fn request_error(
+    url: &str,
+    timeout: std::time::Duration,
+    e: &reqwest::Error,
+) -> TargetError {
     if e.is_timeout() {
         return TargetError::Timeout(timeout);
     }
@@ -53,7 +57,7 @@ fn causes(e: &reqwest::Error) -> String {
 
 /// Reads a body chunk by chunk and stops at Lambda's 6 MB limit, so an endless answer costs
 /// no more than the limit. A stall past the timeout is a [`TargetError::Timeout`].
-async fn read_body(
+pub(super) async fn read_body(
     answer: &mut reqwest::Response,
     url: &str,
     timeout: std::time::Duration,
@@ -65,7 +69,7 @@ async fn read_body(
     }
 }
 
-fn cut(s: &str) -> String {
+pub(super) fn cut(s: &str) -> String {
     let mut out: String = s.chars().take(300).collect();
     if out.len() < s.len() {
         out.push('…');
