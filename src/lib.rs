@@ -89,6 +89,9 @@ pub enum Error {
     /// The policy snapshot folder cannot be used.
     #[error(transparent)]
     Snapshot(#[from] conform::snapshot::SnapshotError),
+    /// A snapshot file that `authprobe snapshots` cannot read or change.
+    #[error(transparent)]
+    SnapshotFiles(#[from] conform::snapshot::store::StoreError),
     /// Setting up a run (keys, IdP, target).
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
@@ -106,9 +109,11 @@ impl Error {
         match self {
             Error::Load(_) => EXIT_COULD_NOT_RUN,
             Error::Idp(idp::IdpError::Listen(_)) => EXIT_USAGE,
-            Error::Idp(_) | Error::Output(_) | Error::Report { .. } | Error::Snapshot(_) => {
-                EXIT_COULD_NOT_RUN
-            }
+            Error::Idp(_)
+            | Error::Output(_)
+            | Error::Report { .. }
+            | Error::Snapshot(_)
+            | Error::SnapshotFiles(_) => EXIT_COULD_NOT_RUN,
             Error::Keys(keys::KeyError::Generate { .. }) => EXIT_COULD_NOT_RUN,
             Error::Harness(
                 harness::HarnessError::Target { .. }
@@ -144,6 +149,9 @@ impl Error {
             Error::Snapshot(_) => Some(
                 "pass a writable folder with --snapshots DIR, or turn snapshots off with --no-snapshots"
                     .into(),
+            ),
+            Error::SnapshotFiles(_) => Some(
+                "fix or delete the file named; `authprobe snapshots list` shows the folders".into(),
             ),
             Error::Load(_) | Error::Output(_) => None,
         }

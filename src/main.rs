@@ -4,10 +4,6 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = authprobe::Cli::parse();
-    if let authprobe::cli::Command::Conform(args) = &cli.command {
-        // SAFETY: no other thread exists yet; insta reads these once per process.
-        unsafe { authprobe::conform::snapshot::configure_env(args.update_snapshots, args.in_ci()) };
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

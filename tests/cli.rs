@@ -628,3 +628,246 @@ fn token_use_id_swaps_the_cognito_good_token_and_keeps_only_the_cases_that_apply
         &["--token-use id", "jwks profile", "leave --token-use out"],
     );
 }
+
+/// A snapshot folder with a changed snapshot (`changed`), a second one (`other`) and a new
+/// one (`fresh`) pending, written as a conform run writes them.
+fn pending_snapshots(dir: &Path) {
+    use authprobe::conform::snapshot::file::render;
+    let snaps = dir.join("snaps");
+    std::fs::create_dir_all(&snaps).unwrap();
+    let doc = |principal: &str| serde_json::json!({ "principalId": principal });
+    for (case, old, new) in [
+        ("changed", Some("before"), "after"),
+        ("other", Some("kept"), "dropped"),
+        ("fresh", None, "first"),
+    ] {
+        if let Some(old) = old {
+            std::fs::write(
+                snaps.join(format!("{case}.snap")),
+                render("builtin:jwks", case, &doc(old)),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            snaps.join(format!("{case}.snap.new")),
+            render("builtin:jwks", case, &doc(new)),
+        )
+        .unwrap();
+    }
+}
+
+fn principal_of(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let file = authprobe::conform::snapshot::file::parse(&text).ok()?;
+    Some(file.document()?["principalId"].as_str()?.to_string())
+}
+
+/// Runs `authprobe ARGS` in `dir` on a pseudo-terminal, typing each key once the review has
+/// asked for it; returns what the terminal showed and the exit code.
+fn on_a_terminal(dir: &Path, args: &[&str], keys: &[u8]) -> (String, Option<i32>) {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors; no name, settings or size are passed.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here alone.
+    let (mut master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut child = {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_authprobe"));
+        command
+            .args(args)
+            .current_dir(dir)
+            .env_remove("NO_COLOR")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        command.spawn().expect("authprobe runs")
+        // The command, and with it this process's copies of the terminal's other end, is
+        // dropped here: reading the master ends when the child exits.
+    };
+    let (sender, received) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buffer) {
+            if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut shown = Vec::new();
+    let prompt = b"q quit > ";
+    let prompts = |shown: &[u8]| shown.windows(prompt.len()).filter(|w| w == prompt).count();
+    for (i, key) in keys.iter().enumerate() {
+        // A guard against a hang, not a timing assertion.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while prompts(&shown) <= i {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match received.recv_timeout(left) {
+                Ok(chunk) => shown.extend(chunk),
+                Err(_) => panic!(
+                    "no prompt {} within a minute:\n{}",
+                    i + 1,
+                    String::from_utf8_lossy(&shown)
+                ),
+            }
+        }
+        master.write_all(&[*key]).unwrap();
+    }
+    let status = child.wait().unwrap();
+    while let Ok(chunk) = received.recv_timeout(std::time::Duration::from_secs(5)) {
+        shown.extend(chunk);
+    }
+    (String::from_utf8_lossy(&shown).into_owned(), status.code())
+}
+
+#[test]
+fn snapshots_review_shows_each_pending_diff_and_takes_one_key_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    pending_snapshots(dir.path());
+    let snaps = dir.path().join("snaps");
+    // Paths sort as changed, fresh, other: accept, accept, reject.
+    let (shown, code) = on_a_terminal(
+        dir.path(),
+        &["snapshots", "review", "snaps", "--color", "always"],
+        b"aar",
+    );
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("[1/3] changed snapshot of `changed`"),
+        "{shown}"
+    );
+    assert!(shown.contains("[2/3] new snapshot of `fresh`"), "{shown}");
+    assert!(
+        shown.contains("\x1b[31m-  \"principalId\": \"before\""),
+        "coloured diff: {shown}"
+    );
+    assert!(
+        shown.contains("\x1b[32m+  \"principalId\": \"after\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("2 accepted, 1 rejected, 0 skipped"),
+        "{shown}"
+    );
+    assert_eq!(
+        principal_of(&snaps.join("changed.snap")).as_deref(),
+        Some("after")
+    );
+    assert_eq!(
+        principal_of(&snaps.join("fresh.snap")).as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        principal_of(&snaps.join("other.snap")).as_deref(),
+        Some("kept")
+    );
+    assert!(!snaps.join("other.snap.new").exists());
+
+    // Skip and quit leave the rest pending.
+    pending_snapshots(dir.path());
+    let (shown, code) = on_a_terminal(dir.path(), &["snapshots", "review", "snaps"], b"sq");
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("0 accepted, 0 rejected, 1 skipped, 2 not reviewed"),
+        "{shown}"
+    );
+    assert!(snaps.join("changed.snap.new").exists());
+
+    // Without a terminal, review refuses and names the commands for scripts.
+    let out = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(["snapshots", "review", "snaps"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, &["needs a terminal", "snapshots accept"]);
+}
+
+#[test]
+fn snapshots_accept_reject_list_and_prune_work_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    pending_snapshots(dir.path());
+    let snaps = dir.path().join("snaps");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_authprobe"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let listed = run(&["snapshots", "list", "snaps"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert!(
+        stdout(&listed).contains("snaps  2 accepted, 3 pending  (builtin:jwks)"),
+        "{}",
+        stdout(&listed)
+    );
+    let accepted = run(&["snapshots", "accept", "snaps", "--case", "changed,fresh"]);
+    assert!(
+        stdout(&accepted).contains("2 snapshot(s) accepted"),
+        "{}",
+        stdout(&accepted)
+    );
+    assert_eq!(
+        principal_of(&snaps.join("changed.snap")).as_deref(),
+        Some("after")
+    );
+    let rejected = run(&["snapshots", "reject", "snaps"]);
+    assert!(
+        stdout(&rejected).contains("1 snapshot(s) rejected"),
+        "{}",
+        stdout(&rejected)
+    );
+    assert_eq!(
+        principal_of(&snaps.join("other.snap")).as_deref(),
+        Some("kept")
+    );
+    let none = run(&["snapshots", "accept", "snaps"]);
+    assert!(
+        stdout(&none).contains("no pending snapshots"),
+        "{}",
+        stdout(&none)
+    );
+
+    // `changed`, `fresh` and `other` are no cases of the jwks profile; `valid` is.
+    std::fs::write(
+        snaps.join("valid.snap"),
+        authprobe::conform::snapshot::file::render(
+            "builtin:jwks",
+            "valid",
+            &serde_json::json!({ "principalId": "u" }),
+        ),
+    )
+    .unwrap();
+    let dry = run(&["snapshots", "prune", "snaps", "--dry-run"]);
+    assert!(
+        stdout(&dry).contains("would remove 3 file(s), keep 0 unjudged"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(snaps.join("changed.snap").exists());
+    let pruned = run(&["snapshots", "prune", "snaps"]);
+    assert!(
+        stdout(&pruned).contains("no case `changed` any more"),
+        "{}",
+        stdout(&pruned)
+    );
+    assert!(snaps.join("valid.snap").exists());
+    assert!(!snaps.join("changed.snap").exists());
+}

@@ -693,7 +693,7 @@ async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() 
 }
 
 #[test]
-fn in_ci_a_snapshot_never_accepted_fails_the_run_and_names_the_file_to_commit() {
+fn in_ci_snapshots_never_accepted_fail_the_run_as_one_cause_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = authprobe_with(
         dir.path(),
@@ -707,62 +707,84 @@ fn in_ci_a_snapshot_never_accepted_fails_the_run_and_names_the_file_to_commit() 
         "{stdout}\n{}",
         text(&out.stderr)
     );
+    // One cause, listing every case whose snapshot is missing, with the folder to commit.
+    assert_eq!(
+        stdout
+            .matches("no accepted snapshot of the policy document")
+            .count(),
+        1,
+        "{stdout}"
+    );
     assert!(
-        stdout.contains(
-            "run once locally and commit scenarios/snapshots/static/builtin-static/allow-token.snap"
-        ),
+        stdout.contains("and commit scenarios/snapshots/static/builtin-static/"),
         "{stdout}"
     );
     assert!(stdout.contains("missing"), "{stdout}");
-    assert_eq!(
-        snapshot_files(dir.path()),
-        Vec::<PathBuf>::new(),
-        "nothing written in CI"
-    );
+    // Nothing written, no folder made.
+    assert!(!dir.path().join("scenarios").exists(), "{stdout}");
 
     // --ci does the same without the variable.
     let out = authprobe(dir.path(), &["conform", "--profile", "static", "--ci"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(!dir.path().join("scenarios").exists());
 }
 
 #[test]
-fn insta_settings_of_the_user_are_respected_in_ci() {
+fn authprobes_own_variables_steer_snapshots_and_the_users_insta_settings_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let static_run = |env: &[(&str, &str)], extra: &[&str]| {
         let mut args = vec!["conform", "--profile", "static"];
         args.extend_from_slice(extra);
         authprobe_with(dir.path(), &args, env)
     };
-    // INSTA_FORCE_PASS: missing snapshots are counted, not failed.
-    let forced = static_run(&[("CI", "true"), ("INSTA_FORCE_PASS", "1")], &[]);
+    // The user's insta settings, meant for their Rust tests, change nothing.
+    let insta = static_run(
+        &[
+            ("CI", "true"),
+            ("INSTA_FORCE_PASS", "1"),
+            ("INSTA_UPDATE", "always"),
+        ],
+        &[],
+    );
+    assert_eq!(insta.status.code(), Some(1), "{}", text(&insta.stdout));
+    assert!(snapshot_files(dir.path()).is_empty());
+    // AUTHPROBE_FORCE_PASS: missing snapshots are counted, not failed.
+    let forced = static_run(&[("CI", "true"), ("AUTHPROBE_FORCE_PASS", "1")], &[]);
     assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stdout));
     assert!(
         text(&forced.stdout).contains("missing"),
         "{}",
         text(&forced.stdout)
     );
-    // INSTA_UPDATE=always writes them, CI or not.
-    let written = static_run(&[("CI", "true"), ("INSTA_UPDATE", "always")], &[]);
+    // AUTHPROBE_UPDATE_SNAPSHOTS=always writes them, CI or not.
+    let written = static_run(
+        &[("CI", "true"), ("AUTHPROBE_UPDATE_SNAPSHOTS", "always")],
+        &[],
+    );
     assert_eq!(written.status.code(), Some(0), "{}", text(&written.stdout));
     assert!(!snapshot_files(dir.path()).is_empty());
-    // A user's INSTA_UPDATE that forbids what --update-snapshots asks is bad usage.
-    let refused = static_run(&[("INSTA_UPDATE", "no")], &["--update-snapshots"]);
+    // A setting that forbids what --update-snapshots asks is bad usage; so is a wrong value.
+    let refused = static_run(
+        &[("AUTHPROBE_UPDATE_SNAPSHOTS", "no")],
+        &["--update-snapshots"],
+    );
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
     assert!(
-        text(&refused.stderr).contains("INSTA_UPDATE=no"),
+        text(&refused.stderr).contains("AUTHPROBE_UPDATE_SNAPSHOTS=no"),
         "{}",
         text(&refused.stderr)
     );
+    let wrong = static_run(&[("AUTHPROBE_UPDATE_SNAPSHOTS", "sometimes")], &[]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
 }
 
 #[test]
-fn the_same_run_from_two_checkouts_and_two_virtualenvs_keeps_its_snapshots_in_one_folder() {
+fn the_same_handler_spelled_two_ways_from_two_checkouts_keeps_its_snapshots_in_one_folder() {
     let python3 = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
         .expect("python3 runs");
     let python3 = PathBuf::from(text(&python3.stdout).trim());
-    let venvs = tempfile::tempdir().unwrap();
     let mut found = Vec::new();
     for (n, workdir_absolute) in [(1, true), (2, false)] {
         // A fresh checkout: the handler and a profile, in a temp dir of its own.
@@ -774,17 +796,18 @@ fn the_same_run_from_two_checkouts_and_two_virtualenvs_keeps_its_snapshots_in_on
             "profile = \"jwks\"\n[run]\ncases = [{ kind = \"valid\", expect = \"allow\" }]\n",
         )
         .unwrap();
-        // A virtualenv of its own, inside the checkout for one and outside for the other.
-        let venv = if n == 1 {
-            checkout.path().join(".venv")
+        // The interpreter spelled two ways: a virtualenv's `python` inside the checkout
+        // (absolute), and `python3` from the PATH.
+        let python = if n == 1 {
+            let venv = checkout.path().join(".venv");
+            std::fs::create_dir_all(venv.join("bin")).unwrap();
+            std::os::unix::fs::symlink(&python3, venv.join("bin/python")).unwrap();
+            venv.join("bin/python").display().to_string()
         } else {
-            venvs.path().join("venv-2")
+            "python3".to_string()
         };
-        std::fs::create_dir_all(venv.join("bin")).unwrap();
-        std::os::unix::fs::symlink(&python3, venv.join("bin/python")).unwrap();
         let target = format!(
-            "lambda:{} {}",
-            venv.join("bin/python").display(),
+            "lambda:{python} {}",
             checkout.path().join("handler/bootstrap.py").display()
         );
         let workdir = if workdir_absolute {
@@ -820,7 +843,7 @@ fn the_same_run_from_two_checkouts_and_two_virtualenvs_keeps_its_snapshots_in_on
     assert_eq!(
         found[0],
         [PathBuf::from(
-            "scenarios/snapshots/jwks/lambda-python-handler-bootstrap.py-in-handler/valid.snap"
+            "scenarios/snapshots/one.toml/lambda-handler-bootstrap.py-in-handler/valid.snap"
         )]
     );
     assert_eq!(found[0], found[1]);

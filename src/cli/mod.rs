@@ -10,6 +10,10 @@ use serde_json::Value;
 
 use crate::tokens::{Profile, TokenUse};
 
+mod snapshots;
+
+pub use snapshots::{SnapshotSelection, SnapshotsCommand};
+
 /// Prove that an API Gateway Lambda authorizer is right, stays right, and holds up under load.
 ///
 /// authprobe mints its own keys and tokens, serves its own JWKS, sends every good and bad token
@@ -61,6 +65,9 @@ pub enum Command {
     /// Show the built-in profiles (embedded in the binary).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Review, accept, reject, list and prune policy snapshots (no Cargo needed).
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`

@@ -45,29 +45,27 @@ pub(super) async fn conform(
         .target
         .clone()
         .unwrap_or(TargetSpec::Builtin(spec.profile));
-    if args.update_snapshots
-        && let Some(mode) = snapshot::user_update_setting()
-        && !matches!(mode.as_str(), "always" | "force")
-    {
-        return Err(Error::Usage {
-            message: format!(
-                "--update-snapshots asks to accept changed snapshots, but INSTA_UPDATE={mode} in the environment says not to"
-            ),
-            hint: "unset INSTA_UPDATE, or drop --update-snapshots".into(),
-        });
-    }
+    let mode =
+        snapshot::UpdateMode::resolve(args.update_snapshots, args.in_ci()).map_err(|message| {
+            Error::Usage {
+                message,
+                hint: format!("unset {}, or drop --update-snapshots", snapshot::UPDATE_VAR),
+            }
+        })?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let named = args.snapshots.is_some() || args.name.is_some() || spec.name.is_some();
+    let profile_label = snapshot::key::profile_label(&spec.origin, &cwd);
     let snapshots = (!args.no_snapshots).then(|| {
         let dir = args.snapshots.clone().unwrap_or_else(|| {
-            let cwd = std::env::current_dir().unwrap_or_default();
             snapshot::default_dir(
                 args.name.as_deref().or(spec.name.as_deref()),
-                spec.profile,
+                &profile_label,
                 &target,
                 args.target.workdir.as_deref(),
                 &cwd,
             )
         });
-        snapshot::Snapshots::new(dir)
+        snapshot::Snapshots::new(dir, mode, &profile_label)
     });
     if let Some(snapshots) = &snapshots {
         snapshots.prepare()?;
@@ -140,7 +138,9 @@ pub(super) async fn conform(
     } else {
         &mut *out
     };
-    let mut terminal = crate::report::Terminal::new(human, color).with_verbosity(verbosity);
+    let mut terminal = crate::report::Terminal::new(human, color)
+        .with_verbosity(verbosity)
+        .with_name_hint(!named);
     let report = conform::run(&options, &mut |event| terminal.event(event)).await?;
     let run_dir = run_dir(&args.report_dir, &report.run_id);
     let junit = args.junit.as_ref().map(|_| crate::report::junit(&report));

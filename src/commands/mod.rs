@@ -21,12 +21,14 @@ mod gateway;
 mod identity;
 mod invoke;
 mod load;
+mod snapshots;
 
 use conform::conform;
 use gateway::gateway_serve;
 use identity::{idp_serve, keys_generate, token_list, token_mint};
 use invoke::invoke;
 use load::load;
+use snapshots::snapshots;
 
 pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u8, Error> {
     match cli.command {
@@ -72,6 +74,7 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             clap_complete::generate(shell, &mut command, "authprobe", out);
             Ok(EXIT_OK)
         }
+        Command::Snapshots(command) => snapshots(command, out),
         Command::Man => {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
             Ok(EXIT_OK)

@@ -353,7 +353,7 @@ impl Runner {
             _ => None,
         };
         if let (Some(snaps), Some(status)) = (&self.options.snapshots, &snapshot) {
-            findings.extend(snaps.finding(&case.name, status));
+            findings.extend(snaps.finding(status));
         }
         let mut notes = Vec::new();
         let output = super::evidence::judge(

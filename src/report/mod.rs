@@ -70,6 +70,19 @@ pub fn printable_line(text: &str) -> String {
     printable(text).replace('\n', "\\n").replace('\t', "\\t")
 }
 
+/// A path as the user reads it: relative to the current directory when inside it.
+pub fn shown_path(path: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            std::path::Path::new(path)
+                .strip_prefix(cwd)
+                .ok()
+                .map(|p| p.display().to_string())
+        })
+        .unwrap_or_else(|| path.to_string())
+}
+
 /// JUnit XML: one suite, a test case per case; wrong answers are `<failure>`, cases that could
 /// not be asked `<error>`, skipped ones `<skipped>`.
 pub fn junit(report: &RunReport) -> String {

@@ -49,6 +49,7 @@ pub struct Terminal<'a> {
     paint: Paint,
     progress: bool,
     verbosity: Verbosity,
+    name_hint: bool,
 }
 
 impl<'a> Terminal<'a> {
@@ -59,7 +60,14 @@ impl<'a> Terminal<'a> {
             paint: Paint(color),
             progress: std::io::stderr().is_terminal(),
             verbosity: Verbosity::Normal,
+            name_hint: false,
         }
+    }
+
+    /// The same reporter suggesting `--name` when a run writes its first snapshots into a
+    /// folder named after its target (the run had neither `--name` nor `--snapshots`).
+    pub fn with_name_hint(self, name_hint: bool) -> Self {
+        Terminal { name_hint, ..self }
     }
 
     /// The same reporter printing as much as `verbosity` says.
@@ -181,6 +189,9 @@ impl<'a> Terminal<'a> {
             .iter()
             .filter_map(|c| snapshot_block(c, report, &self.paint))
         {
+            let _ = writeln!(self.out, "{block}");
+        }
+        if let Some(block) = new_snapshots_block(report, self.name_hint, &self.paint) {
             let _ = writeln!(self.out, "{block}");
         }
         let _ = write!(self.out, "{}", summary(report, report_dir, &self.paint));
@@ -431,6 +442,47 @@ fn output_lines(output: &crate::target::output::Output, n: usize) -> Vec<String>
     lines
 }
 
+/// The snapshots a run wrote for the first time, each policy in one line: a wrong policy
+/// accepted now would be the standard every later run is held to, so it is shown before it is
+/// committed.
+fn new_snapshots_block(report: &RunReport, name_hint: bool, p: &Paint) -> Option<String> {
+    let new: Vec<&CaseResult> = report
+        .cases
+        .iter()
+        .filter(|c| c.snapshot == Some(SnapshotStatus::New))
+        .collect();
+    let dir = report.snapshot_dir.as_deref()?;
+    if new.is_empty() {
+        return None;
+    }
+    let width = new.iter().map(|c| c.name.len()).max().unwrap_or(0).min(30);
+    let mut block = format!(
+        "{}: {} policy snapshot(s) written to {}: read each before you commit them\n",
+        p.bold("new snapshots"),
+        new.len(),
+        printable_line(&crate::report::shown_path(dir))
+    );
+    for case in new {
+        let policy = case
+            .response
+            .as_ref()
+            .map_or_else(String::new, |doc| printable_line(&policy_excerpt(doc)));
+        block.push_str(&format!(
+            "  {:<width$}  {}\n",
+            printable_line(&case.name),
+            policy
+        ));
+    }
+    if name_hint {
+        block.push_str(&format!(
+            "   = {}: the folder is named after this target and profile; `--name NAME` (or `name = \"NAME\"` in a profile file) keeps them in {}/NAME whatever the target's spelling\n",
+            p.dim("tip"),
+            crate::conform::snapshot::SNAPSHOT_ROOT
+        ));
+    }
+    Some(block)
+}
+
 /// A snapshot that could not be kept is reported on its case.
 fn snapshot_block(case: &CaseResult, report: &RunReport, p: &Paint) -> Option<String> {
     let Some(SnapshotStatus::Error { message }) = &case.snapshot else {
@@ -511,7 +563,7 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
         rows.push((
             "snapshots",
             format!(
-                "{} matched, {} new, {} changed, {} updated{}{} ({dir})",
+                "{} matched, {} new, {} changed, {} updated{}{} ({})",
                 s.snapshots_matched,
                 s.snapshots_new,
                 s.snapshots_changed,
@@ -525,7 +577,8 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
                     format!(", {} could not be kept", s.snapshots_failed)
                 } else {
                     String::new()
-                }
+                },
+                crate::report::shown_path(dir)
             ),
         ));
     }

@@ -84,7 +84,7 @@ pub fn assert_nowhere(
 }
 
 /// The authprobe binary run in `dir` as a user would run it there: no colour, outside CI, with
-/// none of the test runner's insta settings (`cargo insta test` sets some) or AWS endpoint
+/// none of the test runner's snapshot settings (`cargo insta test` sets some) or AWS endpoint
 /// overrides; plus `env`.
 pub fn authprobe_in(
     dir: &std::path::Path,
@@ -98,6 +98,8 @@ pub fn authprobe_in(
         "TF_BUILD",
         "INSTA_UPDATE",
         "INSTA_FORCE_PASS",
+        "AUTHPROBE_UPDATE_SNAPSHOTS",
+        "AUTHPROBE_FORCE_PASS",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_LAMBDA",
     ] {

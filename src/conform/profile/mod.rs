@@ -275,7 +275,20 @@ pub fn builtin(name: &str) -> Result<ProfileSpec, ProfileError> {
         .iter()
         .find(|(n, _)| *n == name)
         .ok_or_else(|| ProfileError::Unknown(name.to_string()))?;
-    parse(text, &format!("scenarios/{name}.toml (built in)"))
+    parse(text, &builtin_origin(name))
+}
+
+/// The origin of the embedded profile `name`, as errors name it.
+fn builtin_origin(name: &str) -> String {
+    format!("scenarios/{name}.toml (built in)")
+}
+
+/// The embedded profile an origin names, if it names one (not a profile file).
+pub fn builtin_name(origin: &str) -> Option<&str> {
+    let name = origin
+        .strip_prefix("scenarios/")?
+        .strip_suffix(".toml (built in)")?;
+    BUILTIN.iter().any(|(n, _)| *n == name).then_some(name)
 }
 
 /// The largest profile file read: the built-in ones are a few KB.
@@ -372,11 +385,7 @@ pub fn builtin_for(name: &str, token_use: Option<TokenUse>) -> Result<ProfileSpe
         .iter()
         .find(|(n, _)| *n == name)
         .ok_or_else(|| ProfileError::Unknown(name.to_string()))?;
-    parse_with(
-        text,
-        &format!("scenarios/{name}.toml (built in)"),
-        token_use.map(|t| (t, true)),
-    )
+    parse_with(text, &builtin_origin(name), token_use.map(|t| (t, true)))
 }
 
 /// Reads a profile file with its `token_use` replaced (`--token-use`); a case that does not

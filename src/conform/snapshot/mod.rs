@@ -1,27 +1,30 @@
-//! Policy snapshots with insta: each case's policy document, dynamic values redacted, kept as
+//! Policy snapshots: each case's policy document, dynamic values redacted, kept as
 //! `<dir>/<case>.snap`. A changed document is a regression with a diff; `--update-snapshots`
-//! accepts it. The files are insta's own, so `cargo insta review` reads them when they sit in
-//! a cargo workspace.
+//! or `authprobe snapshots review` accepts it. The files are in insta's format (a YAML header
+//! between `---` lines, then the JSON), so `cargo insta review` reads them too, but authprobe
+//! writes and reads them itself: nothing of the user's own insta settings (`INSTA_*`, meant for
+//! their Rust tests) steers it, and a file's header names the profile and case it holds.
 //!
-//! insta takes its update behaviour from the environment: unless the user set `INSTA_UPDATE`,
-//! the binary sets it to `unseen` (write new snapshots, keep a `.snap.new` beside a changed
-//! one), in CI to `no` (a snapshot not yet accepted fails: it must be committed), or, with
-//! `--update-snapshots`, to `always`, before any thread starts. See [`configure_env`].
+//! What a run may write ([`UpdateMode`]): locally new snapshots are written and a changed one
+//! waits in `<case>.snap.new`; in CI nothing is written and no folder is made, and a snapshot
+//! never accepted fails the run; `--update-snapshots` accepts every change.
+//! `AUTHPROBE_UPDATE_SNAPSHOTS` and `AUTHPROBE_FORCE_PASS` set the same from the environment.
 //!
-//! The default folder is keyed by what the user controls (`--name`, the profile's `name`, or
-//! the profile, the handler and the `--workdir` relative to the current directory), never by
-//! a machine path, so the same run finds the same snapshots on every machine. See
-//! [`default_dir`].
+//! The default folder is keyed by what the handler is and which profile judged it, never by
+//! a machine path or an interpreter's spelling ([`key`]).
 
-use std::cell::{Cell, RefCell};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+pub mod file;
+pub mod key;
+pub mod store;
+
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::conform::verdict::{Finding, Severity};
+
+pub use key::{SNAPSHOT_ROOT, default_dir};
 
 /// Keys whose values change from run to run; redacted wherever they appear.
 pub const DYNAMIC_KEYS: &[&str] = &[
@@ -43,15 +46,15 @@ pub enum SnapshotStatus {
     New,
     /// Same as the accepted one.
     Matched,
-    /// Different from the accepted one (the new version waits in `.snap.new`).
+    /// Different from the accepted one (the new version waits in `.snap.new`, except in CI).
     Changed {
         /// Unified diff, accepted → now.
         diff: String,
     },
     /// Different, and accepted because of `--update-snapshots`.
     Updated,
-    /// No accepted snapshot, and none written (in CI, or `INSTA_UPDATE=no`): the document was
-    /// compared with nothing.
+    /// No accepted snapshot, and none written (in CI, or `AUTHPROBE_UPDATE_SNAPSHOTS=no`):
+    /// the document was compared with nothing.
     Missing,
     /// The snapshot could not be read or written: nothing was compared.
     Error {
@@ -71,8 +74,7 @@ pub struct SnapshotError {
     pub source: std::io::Error,
 }
 
-/// True in CI: `CI` set to anything but empty, `0` or `false`, or `TF_BUILD` set (insta's rule,
-/// so authprobe and insta agree on it).
+/// True in CI: `CI` set to anything but empty, `0` or `false`, or `TF_BUILD` set.
 pub fn ci_from_env() -> bool {
     match std::env::var("CI").ok().as_deref() {
         Some("" | "0" | "false") => false,
@@ -81,43 +83,61 @@ pub fn ci_from_env() -> bool {
     }
 }
 
-/// `INSTA_UPDATE` as the user set it (empty counts as unset, as insta counts it).
-pub fn user_update_setting() -> Option<String> {
-    std::env::var("INSTA_UPDATE").ok().filter(|v| !v.is_empty())
+/// The variable that sets [`UpdateMode`] from the environment.
+pub const UPDATE_VAR: &str = "AUTHPROBE_UPDATE_SNAPSHOTS";
+
+/// The variable that makes changed and missing snapshots report without failing the run.
+pub const FORCE_PASS_VAR: &str = "AUTHPROBE_FORCE_PASS";
+
+/// What a run may write to its snapshot folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// Write new snapshots and accept changed ones (`--update-snapshots`, `always`).
+    Always,
+    /// Write new snapshots; a changed one waits in `.snap.new` (the default outside CI,
+    /// `unseen`).
+    Unseen,
+    /// Write nothing (the default in CI, `no`).
+    No,
 }
 
-/// Sets insta's environment for a conform run: `INSTA_UPDATE` (only when the user has not set
-/// it: `always` with `--update-snapshots`, `no` in CI, `unseen` otherwise), `INSTA_OUTPUT`
-/// (authprobe prints the diffs itself) and the workspace root. `INSTA_FORCE_PASS` is the
-/// user's and is left alone. Call it before any thread starts (the binary does, in `main`):
-/// insta reads it once per process.
-///
-/// # Safety
-/// Changes the process environment; no other thread may read or write it at the same time.
-pub unsafe fn configure_env(update: bool, ci: bool) {
-    // SAFETY: the caller guarantees no other thread touches the environment.
-    unsafe {
-        if user_update_setting().is_none() {
-            let mode = match (update, ci) {
-                (true, _) => "always",
-                (false, true) => "no",
-                (false, false) => "unseen",
-            };
-            std::env::set_var("INSTA_UPDATE", mode);
+impl UpdateMode {
+    /// `AUTHPROBE_UPDATE_SNAPSHOTS`, if set and not empty.
+    pub fn from_env() -> Result<Option<UpdateMode>, String> {
+        let Some(value) = std::env::var(UPDATE_VAR).ok().filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "always" | "1" | "true" | "yes" => Ok(Some(UpdateMode::Always)),
+            "unseen" | "auto" => Ok(Some(UpdateMode::Unseen)),
+            "no" | "0" | "false" => Ok(Some(UpdateMode::No)),
+            _ => Err(format!(
+                "{UPDATE_VAR}={value} is not a snapshot mode: use always, unseen or no"
+            )),
         }
-        std::env::set_var("INSTA_OUTPUT", "none");
-        if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none()
-            && let Ok(cwd) = std::env::current_dir()
-        {
-            std::env::set_var("INSTA_WORKSPACE_ROOT", cwd);
+    }
+
+    /// The mode of a run: `--update-snapshots`, else the variable, else `no` in CI and
+    /// `unseen` outside. `--update-snapshots` with the variable set to anything but `always`
+    /// is a contradiction, refused.
+    pub fn resolve(update: bool, ci: bool) -> Result<UpdateMode, String> {
+        match (update, UpdateMode::from_env()?) {
+            (true, None | Some(UpdateMode::Always)) => Ok(UpdateMode::Always),
+            (true, Some(_)) => Err(format!(
+                "--update-snapshots asks to accept changed snapshots, but {UPDATE_VAR}={} in the environment says not to",
+                std::env::var(UPDATE_VAR).unwrap_or_default()
+            )),
+            (false, Some(mode)) => Ok(mode),
+            (false, None) if ci => Ok(UpdateMode::No),
+            (false, None) => Ok(UpdateMode::Unseen),
         }
     }
 }
 
-/// True when the user set `INSTA_FORCE_PASS=1`: changed and missing snapshots are reported
-/// and counted but do not fail the run, as insta's assertions then do not fail a test.
+/// True when `AUTHPROBE_FORCE_PASS=1`: changed and missing snapshots are reported and counted
+/// but do not fail the run.
 pub fn force_pass() -> bool {
-    std::env::var("INSTA_FORCE_PASS").is_ok_and(|v| v == "1")
+    std::env::var(FORCE_PASS_VAR).is_ok_and(|v| v == "1")
 }
 
 /// Checks a snapshot name (`--name`, a profile's `name`): one or more `/`-separated segments
@@ -139,79 +159,16 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// The parent folder of every default snapshot folder, relative to the current directory.
-pub const SNAPSHOT_ROOT: &str = "scenarios/snapshots";
-
-/// The default snapshot folder of a run, relative to the current directory `cwd`:
-/// `scenarios/snapshots/NAME` when the run is named (`--name`, or `name` in the profile), else
-/// `scenarios/snapshots/PROFILE/TARGET[-in-WORKDIR]`, where TARGET is the target with its
-/// interpreter reduced to a file name (`/tmp/x/venv/bin/python -m awslambdaric app.handler`
-/// becomes `lambda-python-m-awslambdaric-app.handler`) and absolute paths made relative to
-/// `cwd` (or reduced to their file name when outside it), and WORKDIR is `--workdir` the same
-/// way. No absolute or temporary path reaches the folder name, so the same run finds the same
-/// snapshots from any checkout and any virtualenv.
-pub fn default_dir(
-    name: Option<&str>,
-    profile: crate::tokens::Profile,
-    target: &crate::target::TargetSpec,
-    workdir: Option<&Path>,
-    cwd: &Path,
-) -> PathBuf {
-    let root = Path::new(SNAPSHOT_ROOT);
-    if let Some(name) = name {
-        return root.join(name);
-    }
-    let target = match target {
-        crate::target::TargetSpec::Lambda(words) => {
-            let mut key = Vec::with_capacity(words.len());
-            if let Some(program) = words.first() {
-                let program = Path::new(program);
-                key.push(program.file_name().map_or_else(
-                    || program.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                ));
-            }
-            key.extend(words.iter().skip(1).map(|w| portable(Path::new(w), cwd)));
-            format!("lambda:{}", key.join(" "))
-        }
-        other => other.to_string(),
-    };
-    let mut leaf = target_slug(&target);
-    if let Some(dir) = workdir.map(|w| portable(w, cwd))
-        && !dir.is_empty()
-    {
-        leaf = format!("{leaf}-in-{}", target_slug(&dir));
-    }
-    root.join(profile.name()).join(leaf)
-}
-
-/// `path` as it reads the same on every machine: relative paths as written (without `./`),
-/// absolute ones relative to `cwd` when inside it, else their file name.
-fn portable(path: &Path, cwd: &Path) -> String {
-    let relative = if path.is_absolute() {
-        match path.strip_prefix(cwd) {
-            Ok(rest) => rest.to_path_buf(),
-            Err(_) => {
-                return path
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            }
-        }
-    } else {
-        path.to_path_buf()
-    };
-    relative
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect::<PathBuf>()
-        .display()
-        .to_string()
-}
-
 /// The snapshots of one profile and target.
 #[derive(Clone, Debug)]
 pub struct Snapshots {
     dir: PathBuf,
+    mode: UpdateMode,
+    /// The profile that judged (`builtin:jwks` or a file's path), for the files' headers.
+    profile: String,
+    /// Cases whose snapshot this run wrote first: a case that sends twice (`header-case`)
+    /// matches its own new snapshot the second time, and is still new.
+    written: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 fn redact(value: &mut Value) {
@@ -230,98 +187,46 @@ fn redact(value: &mut Value) {
     }
 }
 
-/// The largest snapshot file read: a policy document is a few kilobytes, and a file far
-/// larger than any would make the diff run for minutes.
-pub const MAX_SNAPSHOT: u64 = 1 << 20;
-
 /// How long a diff of two documents may take; past it, the diff is coarser, never slower.
 const DIFF_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The body of a snapshot file; `None` when there is no file. Only a regular file of at
-/// most [`MAX_SNAPSHOT`] bytes is read (a FIFO, a link to a device or a huge file is an
-/// error), and it is read here before insta is given the path.
-fn body(path: &Path) -> Result<Option<String>, crate::bounded::ReadError> {
-    let text = match crate::bounded::text_file(path, MAX_SNAPSHOT) {
-        Ok(text) => text,
-        Err(crate::bounded::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(None);
+/// A unified diff, accepted → now.
+pub fn unified_diff(old: &str, new: &str) -> String {
+    // Bodies are kept without their last newline; compared with one, so that the diff does
+    // not end in "No newline at end of file".
+    let line_ended = |s: &str| {
+        if s.is_empty() || s.ends_with('\n') {
+            s.to_string()
+        } else {
+            format!("{s}\n")
         }
-        Err(e) => return Err(e),
     };
-    // The header is YAML between the first two `---` lines; the body follows.
-    let body = text
-        .strip_prefix("---\n")
-        .and_then(|rest| rest.find("\n---\n").map(|end| rest[end + 5..].trim_end()));
-    match body {
-        Some(b) => Ok(Some(b.to_string())),
-        None => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not an insta snapshot (no `---` header); delete it to write it anew",
-        )
-        .into()),
-    }
-}
-
-fn unified_diff(old: &str, new: &str) -> String {
+    let (old, new) = (line_ended(old), line_ended(new));
     similar::TextDiff::configure()
         .timeout(DIFF_BUDGET)
-        .diff_lines(old, new)
+        .diff_lines(&old, &new)
         .unified_diff()
         .context_radius(3)
         .header("accepted", "now")
         .to_string()
 }
 
-thread_local! {
-    /// Set while this thread runs an insta assertion: its panics are answers, not crashes.
-    static IN_CHECK: Cell<bool> = const { Cell::new(false) };
-    /// The message of the last panic caught during an assertion on this thread.
-    static CAUGHT: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// insta reports a changed snapshot, and a file it cannot write, by panicking. Inside
-/// [`Snapshots::check`] those panics are caught and turned into statuses; the hook keeps them
-/// off stderr and records their message. Panics anywhere else print as before.
-fn capture_snapshot_panics() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_CHECK.with(Cell::get) {
-                return previous(info);
-            }
-            let message = info
-                .payload()
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            CAUGHT.with(|c| *c.borrow_mut() = Some(message));
-        }));
-    });
-}
-
-/// Runs an insta assertion; `Err` holds the message of the panic it raised.
-fn assertion(f: impl FnOnce()) -> Result<(), String> {
-    capture_snapshot_panics();
-    IN_CHECK.with(|c| c.set(true));
-    CAUGHT.with(|c| c.borrow_mut().take());
-    let result = catch_unwind(AssertUnwindSafe(f));
-    IN_CHECK.with(|c| c.set(false));
-    result.map_err(|_| CAUGHT.with(|c| c.borrow_mut().take()).unwrap_or_default())
-}
-
 impl Snapshots {
-    /// Snapshots kept in `dir` (made on first write); a relative `dir` is taken from the
-    /// current directory (insta would take it from its own source file's).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    /// Snapshots of `profile` kept in `dir`; a relative `dir` is taken from the current
+    /// directory.
+    pub fn new(dir: impl Into<PathBuf>, mode: UpdateMode, profile: &str) -> Self {
         let dir = dir.into();
         let dir = if dir.is_absolute() {
             dir
         } else {
             std::env::current_dir().map_or(dir.clone(), |cwd| cwd.join(dir))
         };
-        Snapshots { dir }
+        Snapshots {
+            dir,
+            mode,
+            profile: profile.to_string(),
+            written: Default::default(),
+        }
     }
 
     /// The folder.
@@ -329,9 +234,18 @@ impl Snapshots {
         &self.dir
     }
 
+    /// What the run may write.
+    pub fn mode(&self) -> UpdateMode {
+        self.mode
+    }
+
     /// Makes the folder and proves it writable, before any case runs: a run whose snapshots
-    /// cannot be kept must say so at once, not after every case.
+    /// cannot be kept must say so at once, not after every case. A run that writes nothing
+    /// (CI) makes no folder.
     pub fn prepare(&self) -> Result<(), SnapshotError> {
+        if self.mode == UpdateMode::No {
+            return Ok(());
+        }
         let error = |source| SnapshotError {
             dir: self.dir.clone(),
             source,
@@ -348,66 +262,61 @@ impl Snapshots {
     pub fn check(&self, case: &str, document: &Value) -> SnapshotStatus {
         let mut doc = document.clone();
         redact(&mut doc);
-        let file = self.dir.join(format!("{case}.snap"));
-        let pending = self.dir.join(format!("{case}.snap.new"));
+        let accepted_path = self.dir.join(format!("{case}.snap"));
+        let pending_path = file::pending(&accepted_path);
         let failed = |what: &str, path: &Path, why: &dyn std::fmt::Display| SnapshotStatus::Error {
             message: format!("cannot {what} {}: {why}", path.display()),
         };
-        let before = match body(&file) {
-            Ok(b) => b,
-            Err(e) => return failed("read", &file, &e),
+        let accepted = match file::read(&accepted_path) {
+            Ok(accepted) => accepted,
+            Err(e) => return failed("read", &accepted_path, &e),
         };
-        if let Err(e) = std::fs::remove_file(&pending)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return failed("remove", &pending, &e);
-        }
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(&self.dir);
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_omit_expression(true);
-        settings.set_description(format!("policy document of conformance case `{case}`"));
-        let outcome = assertion(|| {
-            settings.bind(|| insta::assert_json_snapshot!(case, doc));
-        });
-        let changed = match outcome {
-            Ok(()) => false,
-            Err(message) if message.starts_with("snapshot assertion for") => true,
-            // insta unwraps its own I/O errors: a panic of any other kind is one of those.
-            Err(message) => return failed("write", &file, &message),
-        };
-        let after = match body(&file) {
-            Ok(a) => a,
-            Err(e) => return failed("read", &file, &e),
-        };
-        // With INSTA_FORCE_PASS insta does not fail a changed snapshot: compare the documents.
-        let differs = |old: &str| {
-            force_pass() && serde_json::from_str::<Value>(old).is_ok_and(|accepted| accepted != doc)
-        };
-        match (before, changed) {
-            // In CI (INSTA_UPDATE=no) or with INSTA_UPDATE=new, insta writes no new snapshot.
-            (None, _) if after.is_none() => SnapshotStatus::Missing,
-            (None, _) => SnapshotStatus::New,
-            (Some(old), false) if after.as_deref() == Some(old.as_str()) && !differs(&old) => {
-                SnapshotStatus::Matched
+        let writes = self.mode != UpdateMode::No;
+        let now = file::render(&self.profile, case, &doc);
+        let write = |path: &Path| file::write(path, &now).map_err(|e| failed("write", path, &e));
+        let drop_pending = || match std::fs::remove_file(&pending_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(failed("remove", &pending_path, &e))
             }
-            (Some(old), false) if after.as_deref() != Some(old.as_str()) => SnapshotStatus::Updated,
-            (Some(old), _) => {
-                let new = body(&pending)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| serde_json::to_string_pretty(&doc).unwrap_or_default());
-                SnapshotStatus::Changed {
-                    diff: unified_diff(&old, &new),
-                }
+            _ => Ok(()),
+        };
+        let outcome = match accepted {
+            None if !writes => Ok(SnapshotStatus::Missing),
+            None => write(&accepted_path)
+                .and_then(|()| drop_pending())
+                .map(|()| SnapshotStatus::New),
+            Some(old) if old.document().as_ref() == Some(&doc) => {
+                let cleared = if writes { drop_pending() } else { Ok(()) };
+                cleared.map(|()| SnapshotStatus::Matched)
             }
+            Some(old) => match self.mode {
+                UpdateMode::Always => write(&accepted_path)
+                    .and_then(|()| drop_pending())
+                    .map(|()| SnapshotStatus::Updated),
+                UpdateMode::Unseen => write(&pending_path).map(|()| SnapshotStatus::Changed {
+                    diff: unified_diff(&old.body, file::body_of(&now)),
+                }),
+                UpdateMode::No => Ok(SnapshotStatus::Changed {
+                    diff: unified_diff(&old.body, file::body_of(&now)),
+                }),
+            },
+        };
+        let mut written = self.written.lock().expect("lock");
+        match outcome.unwrap_or_else(|error| error) {
+            SnapshotStatus::New => {
+                written.insert(case.to_string());
+                SnapshotStatus::New
+            }
+            SnapshotStatus::Matched if written.contains(case) => SnapshotStatus::New,
+            status => status,
         }
     }
 
     /// The finding a snapshot status makes: a regression for a changed document, and for a
-    /// missing snapshot (a run in CI must compare with an accepted one). None with
-    /// `INSTA_FORCE_PASS=1`, which reports and counts them without failing.
-    pub fn finding(&self, case: &str, status: &SnapshotStatus) -> Option<Finding> {
+    /// missing snapshot (a run in CI must compare with an accepted one). Every missing
+    /// snapshot of a run makes the same finding, so they are one cause listing the cases.
+    /// None with `AUTHPROBE_FORCE_PASS=1`, which reports and counts them without failing.
+    pub fn finding(&self, status: &SnapshotStatus) -> Option<Finding> {
         if force_pass() {
             return None;
         }
@@ -418,7 +327,7 @@ impl Snapshots {
                 message: "the policy document differs from the accepted snapshot".into(),
                 why: "what callers may do changed; if that was not intended, it is a regression"
                     .into(),
-                fix: "review the diff; accept it with --update-snapshots (or `cargo insta review`)"
+                fix: "review the diff; accept it with `authprobe snapshots review` or --update-snapshots"
                     .into(),
             }),
             SnapshotStatus::Missing => Some(Finding {
@@ -427,8 +336,8 @@ impl Snapshots {
                 message: "no accepted snapshot of the policy document".into(),
                 why: "in CI a policy is compared with the one accepted before, never written anew: a snapshot only written here would be lost and catch nothing".into(),
                 fix: format!(
-                    "run once locally and commit {}",
-                    self.shown().join(format!("{case}.snap")).display()
+                    "run once outside CI, check the policies it prints, and commit {}/",
+                    self.shown().display()
                 ),
             }),
             _ => None,
@@ -436,39 +345,12 @@ impl Snapshots {
     }
 
     /// The folder as the user reads it: relative to the current directory when inside it.
-    fn shown(&self) -> PathBuf {
+    pub fn shown(&self) -> PathBuf {
         std::env::current_dir()
             .ok()
             .and_then(|cwd| self.dir.strip_prefix(cwd).ok().map(Path::to_path_buf))
             .unwrap_or_else(|| self.dir.clone())
     }
-}
-
-/// A file-name-safe slug of a target, for the default snapshot folder.
-pub fn target_slug(target: &str) -> String {
-    let mut slug: String = target
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    while slug.contains("--") {
-        slug = slug.replace("--", "-");
-    }
-    let slug = slug.trim_matches('-').to_string();
-    if slug.len() <= 60 {
-        return slug;
-    }
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, target.as_bytes());
-    let hex: String = digest.as_ref()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{}-{hex}", &slug[..50])
 }
 
 #[cfg(test)]
@@ -485,75 +367,6 @@ mod tests {
     }
 
     #[test]
-    fn default_folders_hold_no_machine_path() {
-        use crate::target::TargetSpec;
-        use crate::tokens::Profile;
-        let cwd = Path::new("/home/ci/checkout");
-        let lambda = |python: &str| {
-            TargetSpec::Lambda(vec![
-                python.into(),
-                "-m".into(),
-                "awslambdaric".into(),
-                "app.handler".into(),
-            ])
-        };
-        let dir = |target: &TargetSpec, workdir: Option<&str>| {
-            default_dir(None, Profile::Cognito, target, workdir.map(Path::new), cwd)
-        };
-        let expected = Path::new(
-            "scenarios/snapshots/cognito/lambda-python-m-awslambdaric-app.handler-in-examples-python-flawed",
-        );
-        for python in [
-            "/tmp/venv-a/bin/python",
-            "/home/ci/checkout/.venv/bin/python",
-            "python",
-        ] {
-            for workdir in [
-                "/home/ci/checkout/examples/python/flawed",
-                "examples/python/flawed",
-                "./examples/python/flawed",
-            ] {
-                assert_eq!(
-                    dir(&lambda(python), Some(workdir)),
-                    expected,
-                    "{python} {workdir}"
-                );
-            }
-        }
-        // A workdir outside the current directory: its name only.
-        assert_eq!(
-            dir(&lambda("python"), Some("/tmp/xyz123/flawed")),
-            Path::new(
-                "scenarios/snapshots/cognito/lambda-python-m-awslambdaric-app.handler-in-flawed"
-            )
-        );
-        // Absolute handler paths: relative to the current directory, or their file name.
-        let script = |path: &str| TargetSpec::Lambda(vec!["/usr/bin/python3".into(), path.into()]);
-        assert_eq!(
-            dir(&script("/home/ci/checkout/handler/main.py"), None),
-            dir(&script("handler/main.py"), None)
-        );
-        assert_eq!(
-            dir(&script("/tmp/abc/main.py"), None),
-            Path::new("scenarios/snapshots/cognito/lambda-python3-main.py")
-        );
-        assert_eq!(
-            dir(&TargetSpec::Builtin(Profile::Jwks), None),
-            Path::new("scenarios/snapshots/cognito/builtin-jwks")
-        );
-        assert_eq!(
-            default_dir(
-                Some("team/api"),
-                Profile::Jwks,
-                &lambda("/x/python"),
-                None,
-                cwd
-            ),
-            Path::new("scenarios/snapshots/team/api")
-        );
-    }
-
-    #[test]
     fn snapshot_names_stay_folders_under_the_snapshot_root() {
         for ok in ["my-api", "team/api_v2", "a.b"] {
             assert_eq!(check_name(ok), Ok(()), "{ok}");
@@ -563,15 +376,5 @@ mod tests {
         ] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn target_slugs_are_short_and_safe() {
-        assert_eq!(target_slug("builtin:jwks"), "builtin-jwks");
-        assert_eq!(
-            target_slug("lambda:python3 -m awslambdaric app.handler"),
-            "lambda-python3-m-awslambdaric-app.handler"
-        );
-        assert!(target_slug(&format!("lambda:{}", "x".repeat(200))).len() <= 60);
     }
 }
