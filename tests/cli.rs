@@ -69,6 +69,98 @@ fn completions_and_the_manual_page_come_from_the_same_definitions_as_help() {
     let page = stdout(&man);
     assert!(page.contains(".TH authprobe 1"), "{page}");
     assert!(page.contains("conform"), "the subcommands are listed");
+
+    // `--help` ends with the exit codes, on every command.
+    for args in [
+        &["--help"][..],
+        &["conform", "--help"],
+        &["gateway", "serve", "--help"],
+    ] {
+        let help = stdout(&authprobe(args));
+        assert!(help.contains("Exit status:\n  0 "), "{args:?}: {help}");
+        assert!(
+            help.trim_end()
+                .ends_with("(a page per command: `authprobe man conform`)."),
+            "{args:?}: {help}"
+        );
+    }
+}
+
+/// `man -l FILE` as a reader would see it, 80 columns wide.
+fn man_rendered(file: &Path) -> String {
+    let shown = Command::new("man")
+        .args(["-l", "--no-hyphenation", "--no-justification"])
+        .arg(file)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+        .expect("man is installed (.ci/run installs man-db)");
+    assert!(
+        shown.status.success(),
+        "{}: {}",
+        file.display(),
+        stderr(&shown)
+    );
+    assert!(
+        !stderr(&shown).contains("warning"),
+        "{}: {}",
+        file.display(),
+        stderr(&shown)
+    );
+    stdout(&shown)
+}
+
+#[test]
+fn every_command_has_a_manual_page_that_man_renders_with_exit_status_environment_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = authprobe(&["man", "conform"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(dir.path().join("conform.1"), &out.stdout).unwrap();
+    let conform = man_rendered(&dir.path().join("conform.1"));
+    for heading in [
+        "NAME",
+        "SYNOPSIS",
+        "OPTIONS",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+    ] {
+        assert!(conform.contains(heading), "{heading}: {conform}");
+    }
+    assert!(conform.contains("authprobe-conform"), "{conform}");
+    assert!(conform.contains("--update-snapshots"), "{conform}");
+    assert!(conform.contains("AUTHPROBE_UPDATE_SNAPSHOTS"), "{conform}");
+
+    let pages = dir.path().join("pages");
+    let all = authprobe(&["man", "--dir", pages.to_str().unwrap()]);
+    assert!(all.status.success(), "{}", stderr(&all));
+    let mut names: Vec<String> = std::fs::read_dir(&pages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for expected in [
+        "authprobe.1",
+        "authprobe-conform.1",
+        "authprobe-gateway-serve.1",
+        "authprobe-snapshots-review.1",
+        "authprobe-token-mint.1",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    for name in &names {
+        let shown = man_rendered(&pages.join(name));
+        assert!(shown.contains("EXIT STATUS"), "{name}: {shown}");
+    }
+    // The top page names the subcommands' pages, and each of those exists.
+    let top = man_rendered(&pages.join("authprobe.1"));
+    assert!(top.contains("authprobe-conform(1)"), "{top}");
+
+    assert_one_line_error(
+        &authprobe(&["man", "nosuch"]),
+        &["no manual page for `nosuch`", "conform"],
+    );
 }
 
 #[test]
@@ -870,4 +962,22 @@ fn snapshots_accept_reject_list_and_prune_work_without_a_terminal() {
     );
     assert!(snaps.join("valid.snap").exists());
     assert!(!snaps.join("changed.snap").exists());
+}
+
+#[test]
+fn the_case_list_answers_in_json_and_an_unknown_case_gets_a_did_you_mean() {
+    let out = authprobe(&["conform", "--list", "--json", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cases: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)));
+    let valid = cases
+        .iter()
+        .find(|c| c["name"] == "valid")
+        .expect("the jwks profile has `valid`");
+    assert_eq!(valid["expect"], "allow");
+    assert!(cases.iter().any(|c| c["expect"] == "reject"));
+    assert_one_line_error(
+        &authprobe(&["conform", "--case", "vaild", "--no-snapshots"]),
+        &["--case vaild matches no case", "did you mean `valid`?"],
+    );
 }

@@ -597,7 +597,7 @@ fn snapshots_are_written_then_matched_then_a_change_fails_with_a_diff_until_acce
     let changed = run("someone-else", &[]);
     assert_eq!(changed.status.code(), Some(1));
     let stdout = text(&changed.stdout);
-    assert!(stdout.contains("error[regression]: valid"), "{stdout}");
+    assert!(stdout.contains("error[regression] C1: valid"), "{stdout}");
     assert!(
         stdout.contains("-  \"principalId\": \"user-1234\""),
         "{stdout}"

@@ -82,8 +82,13 @@ async fn the_cognito_layout_serves_discovery_and_keys_under_the_pool_issuer() {
     assert_eq!(status, 404, "another pool is not served");
 }
 
+/// Held by the tests that load the process (the rotation's fetchers) or measure it (RSS), so
+/// that the measuring one does not count the other's memory.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_never_shows_a_concurrent_fetcher_a_gap() {
+    let _alone = HEAVY.lock().await;
     let idp = Arc::new(start().await);
     let extra = Arc::new(SigningKey::generate(KeyBits::B2048).unwrap());
     let base = idp.published_kids();
@@ -112,11 +117,15 @@ async fn rotation_never_shows_a_concurrent_fetcher_a_gap() {
             seen
         }));
     }
-    for _ in 0..200 {
+    // At least 200 swaps, and on until the fetchers have made 100 fetches between them: on a
+    // slow build the swaps alone can be over before the first answer.
+    let mut swaps = 0;
+    while swaps < 200 || idp.jwks_fetches() < 100 {
         idp.add_key(extra.clone());
         tokio::task::yield_now().await;
         assert!(idp.retire_key(extra.kid()));
         tokio::task::yield_now().await;
+        swaps += 1;
     }
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
@@ -266,6 +275,7 @@ fn rss_bytes() -> u64 {
 
 #[tokio::test]
 async fn requests_to_every_other_path_leave_nothing_behind_whatever_their_body() {
+    let _alone = HEAVY.lock().await;
     let idp = start().await;
     let http = support::http();
     let base = idp.base_url().to_string();

@@ -326,6 +326,53 @@ fn a_breached_threshold_exits_1_names_it_and_writes_every_report() {
 }
 
 #[test]
+fn json_on_stdout_is_the_report_alone_and_a_closed_pipe_never_costs_the_reports() {
+    // 80 requests over 2 tokens: the scenario's own thresholds hold, so the verdict is 0.
+    let args = ["load", "--iterations", "40", "--users", "2", "--pool", "2"];
+    // `--json -`: stdout is the report and nothing else, the summary goes to stderr, and no
+    // file named `-` is written.
+    let dir = tempfile::tempdir().unwrap();
+    let mut with_json = args.to_vec();
+    with_json.extend(["--json", "-"]);
+    let out = authprobe(dir.path(), &with_json);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not the JSON report ({e}): {}", text(&out.stdout)));
+    assert!(report["ttls"].is_array(), "{report}");
+    assert!(
+        text(&out.stderr).contains("reports: "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("-").exists());
+
+    // stdout closed before the run ends (`| head -0`): the reports are still written and the
+    // exit code is the verdict's.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        .args(args)
+        .args(["--junit", "junit.xml"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = support::run_dir(dir.path());
+    for file in ["load.json", "load.md", "load.html"] {
+        assert!(
+            run.join(file).is_file(),
+            "{file} missing: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("junit.xml").is_file());
+}
+
+#[test]
 fn load_against_a_remote_target_is_refused_before_any_request_unless_allowed_and_bounded() {
     // A listener on a non-loopback address of this machine would see the requests; the
     // refusal must come before any. 10.255.255.1 is not routed here: a connection attempt

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::tokens::{Profile, TokenUse};
 
+pub mod manual;
 mod snapshots;
 
 pub use snapshots::{SnapshotSelection, SnapshotsCommand};
@@ -76,10 +77,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page, in roff.
+    /// Print a manual page, in roff: authprobe(1), or a command's (`authprobe man conform`,
+    /// `authprobe man gateway serve`); `--dir DIR` writes them all.
     ///
-    /// `authprobe man > authprobe.1 && man ./authprobe.1`
-    Man,
+    /// `authprobe man conform > authprobe-conform.1 && man -l authprobe-conform.1`
+    Man {
+        /// The command whose page to print; none: authprobe(1).
+        command: Vec<String>,
+        /// Write every page (authprobe.1, authprobe-conform.1, ...) into this folder instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `authprobe profile …`

@@ -21,6 +21,29 @@ pub(super) async fn conform(
         message,
         hint: "`--list` shows the case names".into(),
     })?;
+    if args.list
+        && let Some(path) = &args.json
+    {
+        let cases: Vec<serde_json::Value> = spec
+            .cases
+            .iter()
+            .map(|case| {
+                serde_json::json!({
+                    "name": case.name,
+                    "expect": if case.expect_allow { "allow" } else { "reject" },
+                    "route": case.route.to_string(),
+                    "what": case.what(),
+                })
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&cases).expect("JSON values serialize") + "\n";
+        if path == std::path::Path::new("-") {
+            out.write_all(text.as_bytes())?;
+        } else {
+            crate::report::write_file(path, &text).map_err(report_error(path, "--json"))?;
+        }
+        return Ok(EXIT_OK);
+    }
     if args.list {
         for case in &spec.cases {
             let expect = if case.expect_allow { "allow" } else { "reject" };

@@ -164,11 +164,78 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
     if let Some(dir) = goose_dir {
         let _ = std::fs::remove_dir(dir);
     }
-    writeln!(out, "\n{}", crate::report::load::table(&report))?;
-    for line in crate::report::load::benefit(&report) {
+    // The reports first: a reader that closes stdout early (`| head`) must not cost them.
+    let is_stdout = |path: &Option<std::path::PathBuf>| {
+        path.as_deref()
+            .is_some_and(|p| p == std::path::Path::new("-"))
+    };
+    let files = [
+        (
+            "--junit",
+            &args.junit,
+            crate::report::load::junit as fn(&_) -> String,
+        ),
+        ("--json", &args.json, crate::report::load::json),
+    ];
+    let written = crate::report::load::write_all(&report, &run_dir)
+        .map_err(report_error(&run_dir, "--report-dir"))
+        .and_then(|_| {
+            for (flag, path, render) in files {
+                if let Some(path) = path
+                    && !is_stdout(&Some(path.clone()))
+                {
+                    crate::report::write_file(path, &render(&report))
+                        .map_err(report_error(path, flag))?;
+                }
+            }
+            Ok(())
+        });
+    // With a report on stdout, stdout is exactly that report: the summary goes to stderr.
+    let mut stderr = std::io::stderr();
+    let human: &mut (dyn Write + Send) = if is_stdout(&args.json) || is_stdout(&args.junit) {
+        &mut stderr
+    } else {
+        &mut *out
+    };
+    let printed = print_summary(human, &report, &run_dir, written.is_ok()).and_then(|()| {
+        for (_, path, render) in files {
+            if is_stdout(path) {
+                let body = render(&report);
+                out.write_all(body.as_bytes())?;
+                if !body.ends_with('\n') {
+                    writeln!(out)?;
+                }
+            }
+        }
+        out.flush()
+    });
+    if let Err(e) = written {
+        eprintln!("error: {}", e.chain());
+        if report.exit_code() == EXIT_OK {
+            return Err(e);
+        }
+    }
+    match printed {
+        // A closed pipe is the reader's choice: the verdict is still the exit code.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(Error::Output(e)),
+        Ok(()) => {}
+    }
+    Ok(report.exit_code())
+}
+
+/// The table, the cache benefit, the thresholds and where the reports are.
+fn print_summary(
+    out: &mut (dyn Write + Send),
+    report: &crate::load::LoadReport,
+    run_dir: &std::path::Path,
+    written: bool,
+) -> std::io::Result<()> {
+    writeln!(out, "\n{}", crate::report::load::table(report))?;
+    for line in crate::report::load::benefit(report) {
         writeln!(out, "{line}")?;
     }
-    for line in crate::report::load::threshold_lines(&report) {
+    for line in crate::report::load::threshold_lines(report) {
         writeln!(out, "{line}")?;
     }
     if let Some(signal) = report.interrupted {
@@ -178,28 +245,8 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
             signal.name()
         )?;
     }
-    let written = crate::report::load::write_all(&report, &run_dir)
-        .map_err(report_error(&run_dir, "--report-dir"))
-        .and_then(|_| {
-            if let Some(path) = &args.junit {
-                crate::report::write_file(path, &crate::report::load::junit(&report))
-                    .map_err(report_error(path, "--junit"))?;
-            }
-            if let Some(path) = &args.json {
-                crate::report::write_file(path, &crate::report::load::json(&report))
-                    .map_err(report_error(path, "--json"))?;
-            }
-            Ok(())
-        });
-    match written {
-        Ok(()) => writeln!(out, "reports: {}", run_dir.join("load.html").display())?,
-        Err(e) => {
-            eprintln!("error: {}", e.chain());
-            if report.exit_code() == EXIT_OK {
-                return Err(e);
-            }
-        }
+    if written {
+        writeln!(out, "reports: {}", run_dir.join("load.html").display())?;
     }
-    out.flush()?;
-    Ok(report.exit_code())
+    out.flush()
 }

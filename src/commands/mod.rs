@@ -70,16 +70,62 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             Ok(EXIT_OK)
         }
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = crate::cli::manual::command();
             clap_complete::generate(shell, &mut command, "authprobe", out);
             Ok(EXIT_OK)
         }
         Command::Snapshots(command) => snapshots(command, out),
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
-            Ok(EXIT_OK)
-        }
+        Command::Man { command, dir } => man(&command, dir.as_deref(), out),
     }
+}
+
+/// `authprobe man [COMMAND...]`, or every page into `dir`.
+fn man(
+    words: &[String],
+    dir: Option<&std::path::Path>,
+    out: &mut (dyn Write + Send),
+) -> Result<u8, Error> {
+    use crate::cli::manual;
+    let pages = manual::pages();
+    let file_name =
+        |page: &clap::Command| format!("{}.1", page.get_display_name().unwrap_or("authprobe"));
+    if let Some(dir) = dir {
+        let failed = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Report {
+                path,
+                flag: "--dir",
+                source,
+            }
+        };
+        std::fs::create_dir_all(dir).map_err(failed(dir))?;
+        for (_, page) in &pages {
+            let mut text = Vec::new();
+            manual::render(page, &mut text)?;
+            let path = dir.join(file_name(page));
+            std::fs::write(&path, text).map_err(failed(&path))?;
+        }
+        writeln!(
+            out,
+            "{} manual pages written to {}",
+            pages.len(),
+            dir.display()
+        )?;
+        return Ok(EXIT_OK);
+    }
+    let Some((_, page)) = pages.iter().find(|(path, _)| path == words) else {
+        let known: Vec<String> = pages
+            .iter()
+            .filter(|(path, _)| !path.is_empty())
+            .map(|(path, _)| path.join(" "))
+            .collect();
+        return Err(Error::Usage {
+            message: format!("there is no manual page for `{}`", words.join(" ")),
+            hint: format!("the commands with a page: {}", known.join(", ")),
+        });
+    };
+    manual::render(page, out)?;
+    Ok(EXIT_OK)
 }
 
 /// Builds mint settings from the command line; `issuer` is the default when `--iss` is absent.

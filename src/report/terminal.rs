@@ -48,6 +48,8 @@ pub struct Terminal<'a> {
     out: &'a mut (dyn Write + Send),
     paint: Paint,
     progress: bool,
+    /// The live line (stderr, a terminal only): the running case, what it does, for how long.
+    bar: Option<indicatif::ProgressBar>,
     verbosity: Verbosity,
     name_hint: bool,
 }
@@ -59,6 +61,7 @@ impl<'a> Terminal<'a> {
             out,
             paint: Paint(color),
             progress: std::io::stderr().is_terminal(),
+            bar: None,
             verbosity: Verbosity::Normal,
             name_hint: false,
         }
@@ -99,13 +102,13 @@ impl<'a> Terminal<'a> {
                 name,
                 doing,
             } => {
-                if self.progress {
-                    eprint!(
-                        "\r\x1b[K[{index}/{total}] {}: {}…",
+                if let Some(bar) = self.live(total) {
+                    bar.set_position(index.saturating_sub(1) as u64);
+                    bar.set_message(format!(
+                        "{}: {}",
                         printable_line(name),
                         printable_line(&doing)
-                    );
-                    let _ = std::io::stderr().flush();
+                    ));
                 }
             }
             Event::CaseDone {
@@ -113,33 +116,65 @@ impl<'a> Terminal<'a> {
                 total,
                 result,
             } => {
-                if self.progress {
-                    eprint!("\r\x1b[K");
-                }
+                let mut lines = Vec::new();
                 if self.verbosity != Verbosity::Quiet {
-                    let _ = writeln!(self.out, "{}", self.case_line(result));
+                    lines.push(self.case_line(result));
                 }
                 if self.verbosity == Verbosity::Verbose
                     && let Some(response) = &result.response
                 {
                     let text = serde_json::to_string_pretty(response).unwrap_or_default();
                     for line in printable(&text).lines() {
-                        let _ = writeln!(self.out, "        {}", self.paint.dim(line));
+                        lines.push(format!("        {}", self.paint.dim(line)));
                     }
                 }
                 if self.verbosity == Verbosity::Verbose {
                     for line in output_lines(&result.output, usize::MAX) {
-                        let _ = writeln!(self.out, "        {}", self.paint.dim(&line));
+                        lines.push(format!("        {}", self.paint.dim(&line)));
                     }
                 }
-                if self.progress && index < total {
-                    eprint!("[{index}/{total}] running…");
-                    let _ = std::io::stderr().flush();
-                } else if self.progress {
-                    eprint!("\r\x1b[K");
+                let out = &mut self.out;
+                let mut print = || {
+                    for line in &lines {
+                        let _ = writeln!(out, "{line}");
+                    }
+                    let _ = out.flush();
+                };
+                match &self.bar {
+                    // The line is lifted while the case's lines are printed under it.
+                    Some(bar) => bar.suspend(print),
+                    None => print(),
+                }
+                if let Some(bar) = &self.bar {
+                    bar.set_position(index as u64);
+                    bar.set_message("running…");
+                    if index >= total {
+                        bar.finish_and_clear();
+                        self.bar = None;
+                    }
                 }
             }
         }
+    }
+
+    /// The live line, made on first use when stderr is a terminal.
+    fn live(&mut self, total: usize) -> Option<&indicatif::ProgressBar> {
+        if !self.progress {
+            return None;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("[{pos}/{len}] {wide_msg} {elapsed}")
+                    .expect("template"),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Some(bar)
     }
 
     fn case_line(&self, r: &CaseResult) -> String {
@@ -180,6 +215,9 @@ impl<'a> Terminal<'a> {
 
     /// Prints the failure blocks and the summary.
     pub fn finish(&mut self, report: &RunReport, report_dir: Option<&Path>) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         let _ = writeln!(self.out);
         for cause in &report.causes {
             let _ = writeln!(self.out, "{}", cause_block(cause, report, &self.paint));
@@ -338,9 +376,13 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
         printable(&cause.message)
     };
     let mut b = if cases.len() == 1 {
-        format!("{head}: {}: {what}\n", p.bold(&printable_line(&first.name)))
+        format!(
+            "{head} {}: {}: {what}\n",
+            cause.id,
+            p.bold(&printable_line(&first.name))
+        )
     } else {
-        format!("{head}: {what}: {} cases\n", cases.len())
+        format!("{head} {}: {what}: {} cases\n", cause.id, cases.len())
     };
     if cases.len() == 1 {
         b.push_str(&format!(
@@ -406,17 +448,87 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
     }
     line("why:", &cause.why);
     line("fix:", &cause.fix);
+    if cause.fails {
+        let (label, command) = rerun(cause, report);
+        line(label, &command);
+    }
     if cause.kind == CauseKind::Regression {
+        // One diff per distinct change, named by the cases that show it.
+        let mut diffs: Vec<(&str, Vec<&str>)> = Vec::new();
         for case in &cases {
             if let Some(SnapshotStatus::Changed { diff }) = &case.snapshot {
-                b.push_str(&format!("   |\n   | {}:\n", printable_line(&case.name)));
-                for l in diff.lines() {
-                    b.push_str(&format!("   | {}\n", printable_line(l)));
+                match diffs.iter_mut().find(|(d, _)| *d == diff.as_str()) {
+                    Some((_, names)) => names.push(&case.name),
+                    None => diffs.push((diff, vec![&case.name])),
                 }
+            }
+        }
+        for (diff, names) in diffs {
+            let shown = match names.len() {
+                1 => printable_line(names[0]),
+                n => format!("{} and {} more case(s)", printable_line(names[0]), n - 1),
+            };
+            b.push_str(&format!("   |\n   | {shown}:\n"));
+            for l in diff.lines() {
+                b.push_str(&format!("   | {}\n", diff_line(l, p)));
             }
         }
     }
     b
+}
+
+/// A line of a unified diff, printable, added lines green and removed ones red.
+fn diff_line(line: &str, p: &Paint) -> String {
+    let text = printable_line(line);
+    match line.as_bytes().first() {
+        Some(b'+') if !line.starts_with("+++") => p.code("32", &text),
+        Some(b'-') if !line.starts_with("---") => p.code("31", &text),
+        Some(b'@') => p.dim(&text),
+        _ => text,
+    }
+}
+
+/// How many of a cause's cases the rerun line names; past it, the first one alone (one case
+/// shows whether the defect is fixed).
+const RERUN_CASES: usize = 3;
+
+/// The command that runs a failing cause's cases again, with the run's profile and target;
+/// a `lambda:` run also needs its own `--workdir` and `--env`, which the report does not keep.
+fn rerun(cause: &Cause, report: &RunReport) -> (&'static str, String) {
+    let mut words = vec!["authprobe".to_string(), "conform".to_string()];
+    match crate::conform::profile::builtin_name(&report.scenario) {
+        Some(name) => words.extend(["--profile".into(), name.to_string()]),
+        None => words.extend(["--scenario".into(), shell_word(&report.scenario)]),
+    }
+    if report.target != format!("builtin:{}", report.profile) {
+        words.extend(["--target".into(), shell_word(&report.target)]);
+    }
+    let (label, cases) = if cause.cases.len() <= RERUN_CASES {
+        ("rerun:", &cause.cases[..])
+    } else {
+        ("rerun one:", &cause.cases[..1])
+    };
+    for case in cases {
+        words.extend(["--case".into(), shell_word(case)]);
+    }
+    let mut command = words.join(" ");
+    if report.target.starts_with("lambda:") {
+        command.push_str(" (with this run's --workdir and --env)");
+    }
+    (label, command)
+}
+
+/// `word` as a POSIX shell reads it back: bare when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@,+%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Lines of a case's output a failure block shows.

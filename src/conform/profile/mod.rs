@@ -190,8 +190,17 @@ impl ProfileSpec {
             .iter()
             .find(|g| !self.cases.iter().any(|c| g.matches(&c.name)))
         {
+            let pattern = unmatched.to_string();
+            let closest = self
+                .cases
+                .iter()
+                .map(|c| (strsim::jaro_winkler(&pattern, &c.name), &c.name))
+                .filter(|(score, _)| *score > 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, name)| format!(" (did you mean `{name}`?)"))
+                .unwrap_or_default();
             return Err(format!(
-                "--case {unmatched} matches no case of {}",
+                "--case {unmatched} matches no case of {}{closest}",
                 self.origin
             ));
         }
