@@ -24,7 +24,7 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ),
     (
         "3",
-        "Could not run: the target did not start or could not be asked, the IdP could not listen, keys, reports or snapshots could not be read or written.",
+        "Could not run: the target did not start or could not be asked, the IdP or the gateway could not start, keys, reports or snapshots could not be read or written.",
     ),
     (
         "130",

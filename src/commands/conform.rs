@@ -77,7 +77,7 @@ pub(super) async fn conform(
         })?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let named = args.snapshots.is_some() || args.name.is_some() || spec.name.is_some();
-    let profile_label = snapshot::key::profile_label(&spec.origin, &cwd);
+    let profile_label = snapshot::key::profile_label(&spec.origin, args.token_use, &cwd);
     let snapshots = (!args.no_snapshots).then(|| {
         let dir = args.snapshots.clone().unwrap_or_else(|| {
             snapshot::default_dir(

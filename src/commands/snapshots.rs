@@ -84,7 +84,12 @@ fn decide_all(
     };
     for p in &pending {
         apply(p, decision)?;
-        writeln!(out, "{verb} {} ({})", p.case(), shown(&p.accepted))?;
+        writeln!(
+            out,
+            "{verb} {} ({})",
+            crate::report::printable_line(&p.case()),
+            shown(&p.accepted)
+        )?;
     }
     if !pending.is_empty() {
         writeln!(out, "{} snapshot(s) {verb}", pending.len())?;
@@ -132,7 +137,19 @@ fn review(selection: &SnapshotSelection, out: &mut (dyn Write + Send)) -> Result
     let mut counts = [0usize; 3];
     let total = pending.len();
     for (i, p) in pending.iter().enumerate() {
-        let what = if p.old.is_some() { "changed" } else { "new" };
+        let what = match (&p.old, &p.unreadable) {
+            (Some(_), _) => "changed",
+            (None, Some(_)) => "unreadable accepted",
+            (None, None) => "new",
+        };
+        if let Some(why) = &p.unreadable {
+            writeln!(
+                out,
+                "\nnote: {} cannot be read ({}); accepting replaces it",
+                shown(&p.accepted),
+                crate::report::printable_line(why)
+            )?;
+        }
         let profile = p.new.profile.as_deref().unwrap_or("profile not named");
         write!(
             out,
@@ -280,7 +297,12 @@ fn prune(dir: &Path, dry_run: bool, out: &mut (dyn Write + Send)) -> Result<u8, 
         })?;
     }
     for stale in &plan.stale {
-        writeln!(out, "{verb} {}: {}", shown(&stale.path), stale.why)?;
+        writeln!(
+            out,
+            "{verb} {}: {}",
+            shown(&stale.path),
+            crate::report::printable_line(&stale.why)
+        )?;
     }
     for kept in &plan.unjudged {
         writeln!(

@@ -103,6 +103,8 @@ impl<'a> Terminal<'a> {
                 doing,
             } => {
                 if let Some(bar) = self.live(total) {
+                    // The time shown is this case's.
+                    bar.reset_elapsed();
                     bar.set_position(index.saturating_sub(1) as u64);
                     bar.set_message(format!(
                         "{}: {}",
@@ -511,9 +513,31 @@ fn rerun(cause: &Cause, report: &RunReport) -> (&'static str, String) {
     for case in cases {
         words.extend(["--case".into(), shell_word(case)]);
     }
+    if cause.kind == CauseKind::Regression
+        && let Some(dir) = &report.snapshot_dir
+    {
+        words.extend([
+            "--snapshots".into(),
+            shell_word(&crate::report::shown_path(dir)),
+        ]);
+    }
     let mut command = words.join(" ");
+    // What the report does not keep, named rather than guessed.
+    let mut missing = Vec::new();
     if report.target.starts_with("lambda:") {
-        command.push_str(" (with this run's --workdir and --env)");
+        missing.push("--workdir and --env");
+    }
+    if report.target.starts_with("aws-lambda:") {
+        missing.push("--region and --profile-name");
+    }
+    if report.profile == crate::tokens::Profile::Cognito {
+        missing.push("--token-use");
+    }
+    if !missing.is_empty() {
+        command.push_str(&format!(
+            " (with this run's {}, if any)",
+            missing.join(", ")
+        ));
     }
     (label, command)
 }

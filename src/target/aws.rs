@@ -184,11 +184,22 @@ impl AwsLambdaTarget {
     /// returns with `X-Amz-Log-Type: Tail`).
     async fn invoke(&self, event: &serde_json::Value) -> (Result<Reply, TargetError>, Output) {
         let payload = serde_json::to_vec(event).expect("events serialize");
-        let credentials = match self.credentials.current().await {
-            Ok(c) => c,
-            Err(e) => {
+        // Credentials may need the instance role, STS or SSO: within --timeout too.
+        let credentials = match tokio::time::timeout(self.timeout, self.credentials.current()).await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
                 return (
                     Err(self.unreachable(format!("no AWS credentials: {e}"))),
+                    Output::default(),
+                );
+            }
+            Err(_) => {
+                return (
+                    Err(self.unreachable(format!(
+                        "no AWS credentials within {}",
+                        humantime::format_duration(self.timeout)
+                    ))),
                     Output::default(),
                 );
             }

@@ -14,11 +14,35 @@ pub const SNAPSHOT_ROOT: &str = "scenarios/snapshots";
 
 /// Which profile judged, as snapshot headers and folders name it: `builtin:NAME` for an
 /// embedded profile, else the profile file's path relative to the repository root (a file
-/// named like a built-in profile is not that profile).
-pub fn profile_label(origin: &str, cwd: &Path) -> String {
-    match crate::conform::profile::builtin_name(origin) {
+/// named like a built-in profile is not that profile; `external:NAME` for one outside the
+/// repository), with `+id` or `+access` when `--token-use` changed its cases.
+pub fn profile_label(
+    origin: &str,
+    token_use: Option<crate::tokens::TokenUse>,
+    cwd: &Path,
+) -> String {
+    let repo = repository_root(cwd);
+    let label = match crate::conform::profile::builtin_name(origin) {
         Some(name) => format!("builtin:{name}"),
-        None => portable(Path::new(origin), cwd, &repository_root(cwd)),
+        None => {
+            let path = Path::new(origin);
+            let absolute = normalize(&if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                cwd.join(path)
+            });
+            let shown = portable(path, cwd, &repo);
+            // Outside the repository only its name is kept, which names no file to read back.
+            if absolute.starts_with(normalize(&repo)) {
+                shown
+            } else {
+                format!("external:{shown}")
+            }
+        }
+    };
+    match token_use {
+        Some(token_use) => format!("{label}+{token_use}"),
+        None => label,
     }
 }
 
@@ -43,8 +67,8 @@ pub fn default_dir(
     }
     let repo = repository_root(cwd);
     let profile = match profile.strip_prefix("builtin:") {
-        Some(builtin) => builtin.to_string(),
-        None => slug(profile),
+        Some(builtin) => builtin.replace('+', "-"),
+        None => slug(profile.trim_start_matches("external:")),
     };
     let target = match target {
         TargetSpec::Lambda(words) => format!("lambda:{}", handler_key(words, cwd, &repo)),
@@ -109,21 +133,12 @@ const OPTIONS_WITH_VALUE: &[&str] = &[
     "-cp",
     "-classpath",
     "--class-path",
-    "-I",
 ];
 
-/// Folders whose contents are installed or built, not written: a program inside one is
-/// named by its file name (a package's, under `node_modules`).
-const INSTALLED: &[&str] = &[
-    "node_modules",
-    "site-packages",
-    ".venv",
-    "venv",
-    "bin",
-    "target",
-    "dist",
-    "build",
-];
+/// Folders whose contents are installed, not written: a program inside one is named by its
+/// file name (a package's, under `node_modules`). Built code of the user's own (`dist/`,
+/// `build/`) keeps its path: two handlers there are two handlers.
+const INSTALLED: &[&str] = &["node_modules", "site-packages", ".venv", "venv", "target"];
 
 /// How many words the launcher at the front of `words` takes (its name, its subcommand, its
 /// options and, for `env`, its `NAME=VALUE` words); `None` when there is none.
@@ -315,6 +330,12 @@ mod tests {
         ] {
             assert_eq!(key(spelling), "aws-lambda-ric index.handler", "{spelling}");
         }
+        // Built code of the user's own keeps its path.
+        assert_eq!(
+            key("node services/a/dist/index.js"),
+            "services/a/dist/index.js"
+        );
+        assert_eq!(key("python3 -I main.py"), "main.py");
         for spelling in [
             "target/release/my-authorizer",
             "./target/debug/my-authorizer",
@@ -396,13 +417,22 @@ mod tests {
         let repo = Path::new("/home/ci/checkout");
         let target = TargetSpec::Builtin(crate::tokens::Profile::Jwks);
         let builtin = default_dir(None, "builtin:jwks", &target, None, repo);
-        let label = |origin: &str| profile_label(origin, repo);
+        let label = |origin: &str| profile_label(origin, None, repo);
         assert_eq!(label("scenarios/jwks.toml (built in)"), "builtin:jwks");
         assert_eq!(
             label("/home/ci/checkout/scenarios/jwks.toml"),
             "scenarios/jwks.toml"
         );
         assert_eq!(label("./scenarios/jwks.toml"), "scenarios/jwks.toml");
+        assert_eq!(label("/tmp/elsewhere/jwks.toml"), "external:jwks.toml");
+        assert_eq!(
+            profile_label(
+                "scenarios/cognito.toml (built in)",
+                Some(crate::tokens::TokenUse::Id),
+                repo
+            ),
+            "builtin:cognito+id"
+        );
         let file = default_dir(None, &label("scenarios/jwks.toml"), &target, None, repo);
         assert_ne!(builtin, file);
         assert_eq!(

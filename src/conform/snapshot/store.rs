@@ -46,6 +46,8 @@ pub struct Pending {
     pub pending: PathBuf,
     /// The accepted version, if there is one.
     pub old: Option<SnapFile>,
+    /// Why the accepted file could not be read, when it could not (`old` is then `None`).
+    pub unreadable: Option<String>,
     /// The pending version.
     pub new: SnapFile,
 }
@@ -108,11 +110,17 @@ pub fn pending_under(root: &Path, cases: &[String]) -> Result<Vec<Pending>, Stor
             .ok_or_else(|| {
                 read_error(&path)(std::io::Error::from(std::io::ErrorKind::NotFound).into())
             })?;
-        let old = file::read(&accepted).map_err(read_error(&accepted))?;
+        // An accepted file that cannot be read (a merge conflict, say) is what accepting
+        // replaces: it does not stop the others.
+        let (old, unreadable) = match file::read(&accepted) {
+            Ok(old) => (old, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         let pending = Pending {
             accepted,
             pending: path,
             old,
+            unreadable,
             new,
         };
         if cases.is_empty() || cases.contains(&pending.case()) {
@@ -258,12 +266,29 @@ pub fn plan_prune(root: &Path, repo: &Path) -> Result<PrunePlan, StoreError> {
     Ok(plan)
 }
 
-/// The case names of the profile a snapshot header names.
+/// The case names of the profile a snapshot header names (see
+/// [`super::key::profile_label`]: `builtin:NAME` or a path in the repository, with the token
+/// use that changed its cases).
 fn case_names(label: &str, repo: &Path) -> Result<Vec<String>, String> {
     use crate::conform::profile;
-    let spec = match label.strip_prefix("builtin:") {
-        Some(name) => profile::builtin(name).map_err(|e| format!("profile {label}: {e}"))?,
-        None => profile::load(&repo.join(label))
+    if label.starts_with("external:") {
+        return Err(format!(
+            "its profile {label} was outside the repository: it cannot be read back"
+        ));
+    }
+    let (name, token_use) = match label.rsplit_once('+') {
+        Some((name, token_use)) => {
+            let token_use = <crate::tokens::TokenUse as clap::ValueEnum>::from_str(token_use, true)
+                .map_err(|_| format!("profile {label}: `{token_use}` is no token use"))?;
+            (name, Some(token_use))
+        }
+        None => (label, None),
+    };
+    let spec = match name.strip_prefix("builtin:") {
+        Some(builtin) => {
+            profile::builtin_for(builtin, token_use).map_err(|e| format!("profile {label}: {e}"))?
+        }
+        None => profile::load_for(&repo.join(name), token_use)
             .map_err(|e| format!("its profile {label} cannot be read: {e}"))?,
     };
     Ok(spec.cases.into_iter().map(|c| c.name).collect())
