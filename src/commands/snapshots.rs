@@ -97,26 +97,10 @@ fn decide_all(
     Ok(EXIT_OK)
 }
 
-/// A unified diff with added lines green, removed ones red and hunk heads dim.
+/// A unified diff, indented, coloured as the run's own diffs are.
 fn coloured(diff: &str, color: bool) -> String {
-    let paint = |code: &str, line: &str| {
-        if color {
-            format!("\x1b[{code}m{line}\x1b[0m")
-        } else {
-            line.to_string()
-        }
-    };
     diff.lines()
-        .map(|line| {
-            let text = crate::report::printable_line(line);
-            let line = match line.as_bytes().first() {
-                Some(b'+') if !line.starts_with("+++") => paint("32", &text),
-                Some(b'-') if !line.starts_with("---") => paint("31", &text),
-                Some(b'@') => paint("2", &text),
-                _ => text,
-            };
-            format!("  {line}\n")
-        })
+        .map(|line| format!("  {}\n", crate::report::diff_line(line, color)))
         .collect()
 }
 

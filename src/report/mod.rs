@@ -70,6 +70,23 @@ pub fn printable_line(text: &str) -> String {
     printable(text).replace('\n', "\\n").replace('\t', "\\t")
 }
 
+/// A line of a unified diff, printable, added lines green and removed ones red, hunk heads
+/// dim (when `color`).
+pub fn diff_line(line: &str, color: bool) -> String {
+    let text = printable_line(line);
+    let code = match line.as_bytes().first() {
+        Some(b'+') if !line.starts_with("+++") => "32",
+        Some(b'-') if !line.starts_with("---") => "31",
+        Some(b'@') => "2",
+        _ => return text,
+    };
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text
+    }
+}
+
 /// A path as the user reads it: relative to the current directory when inside it.
 pub fn shown_path(path: &str) -> String {
     std::env::current_dir()

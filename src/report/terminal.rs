@@ -472,22 +472,11 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
             };
             b.push_str(&format!("   |\n   | {shown}:\n"));
             for l in diff.lines() {
-                b.push_str(&format!("   | {}\n", diff_line(l, p)));
+                b.push_str(&format!("   | {}\n", crate::report::diff_line(l, p.0)));
             }
         }
     }
     b
-}
-
-/// A line of a unified diff, printable, added lines green and removed ones red.
-fn diff_line(line: &str, p: &Paint) -> String {
-    let text = printable_line(line);
-    match line.as_bytes().first() {
-        Some(b'+') if !line.starts_with("+++") => p.code("32", &text),
-        Some(b'-') if !line.starts_with("---") => p.code("31", &text),
-        Some(b'@') => p.dim(&text),
-        _ => text,
-    }
 }
 
 /// How many of a cause's cases the rerun line names; past it, the first one alone (one case
