@@ -187,7 +187,7 @@ async fn stand_in(behind: Option<String>) -> (String, Arc<StandIn>) {
 /// `authprobe ARGS` with the SDK's environment pointed at `endpoint` and nothing else of the
 /// machine's AWS setup.
 async fn authprobe(args: &[&str], endpoint: &str, secret: &str) -> std::process::Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"));
+    let mut command = tokio::process::Command::from(support::authprobe_command());
     command.args(args);
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") {

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 const PKCS8_HEADER: &str = concat!("-----BEGIN ", "PRIVATE KEY-----");
 
 fn authprobe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    support::authprobe_command()
         .args(args)
         .env("NO_COLOR", "1")
         .output()
@@ -380,7 +380,7 @@ impl Drop for Server {
 async fn idp_serve_answers_both_well_known_paths_and_its_control_endpoints() {
     let dir = tempfile::tempdir().unwrap();
     assert!(generate(dir.path(), &["--count", "2"]).status.success());
-    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let child = support::authprobe_command()
         .args(["idp", "serve", "--dir", dir.path().to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -464,7 +464,7 @@ async fn an_exposed_idp_prints_a_control_token_and_its_control_endpoints_need_it
     let dir = tempfile::tempdir().unwrap();
     assert!(generate(dir.path(), &[]).status.success());
     // --expose on a loopback address: the token rule applies without leaving the machine.
-    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let child = support::authprobe_command()
         .args(["idp", "serve", "--expose", "--dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
@@ -542,7 +542,7 @@ fn a_binary_key_file_is_called_not_text() {
 fn conform_in_temp(args: &[&str]) -> (Output, bool) {
     use std::os::unix::process::CommandExt;
     let reports = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_authprobe"));
+    let mut command = support::authprobe_command();
     command
         .args(["conform", "--report-dir"])
         .arg(reports.path())
@@ -779,7 +779,7 @@ fn on_a_terminal(dir: &Path, args: &[&str], keys: &[u8]) -> (String, Option<i32>
         )
     };
     let mut child = {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_authprobe"));
+        let mut command = support::authprobe_command();
         command
             .args(args)
             .current_dir(dir)
@@ -881,7 +881,7 @@ fn snapshots_review_shows_each_pending_diff_and_takes_one_key_for_each() {
     assert!(snaps.join("changed.snap.new").exists());
 
     // Without a terminal, review refuses and names the commands for scripts.
-    let out = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let out = support::authprobe_command()
         .args(["snapshots", "review", "snaps"])
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -896,7 +896,7 @@ fn snapshots_accept_reject_list_and_prune_work_without_a_terminal() {
     pending_snapshots(dir.path());
     let snaps = dir.path().join("snaps");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_authprobe"))
+        support::authprobe_command()
             .args(args)
             .current_dir(dir.path())
             .env("NO_COLOR", "1")

@@ -727,6 +727,32 @@ fn in_ci_snapshots_never_accepted_fail_the_run_as_one_cause_and_nothing_is_writt
     let out = authprobe(dir.path(), &["conform", "--profile", "static", "--ci"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(!dir.path().join("scenarios").exists());
+
+    // A run that writes nothing still cannot read a folder under a file: it stops before any
+    // case instead of failing each case's snapshot.
+    std::fs::write(dir.path().join("file"), "").unwrap();
+    let out = authprobe(
+        dir.path(),
+        &[
+            "conform",
+            "--profile",
+            "static",
+            "--ci",
+            "--snapshots",
+            "file/snaps",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("cannot use the snapshot folder"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stdout).contains("allow-token"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]

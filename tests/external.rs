@@ -45,7 +45,7 @@ async fn idp() -> Idp {
 async fn conform(idp: &Idp, example: &str, dir: &Path) -> (Output, Value) {
     let python = support::python::venv_python();
     let report = dir.join("report.json");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let output = tokio::process::Command::from(support::authprobe_command())
         .args([
             "conform",
             "--profile",
@@ -240,7 +240,7 @@ async fn a_refused_client_secret_is_exit_3_and_never_printed() {
     let idp = idp().await;
     let wrong = format!("{}-but-wrong", client_secret());
     let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let output = tokio::process::Command::from(support::authprobe_command())
         .args([
             "conform",
             "--profile",
@@ -335,7 +335,7 @@ async fn a_deployed_stage_gets_its_api_key_from_the_environment_and_the_token_in
     let api_key = format!("{}-{}", "stage", "api-key-7c1e9a");
     let (url, requests) = deployed_stage(api_key.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let output = tokio::process::Command::from(support::authprobe_command())
         .args([
             "conform",
             "--profile",
@@ -473,7 +473,7 @@ async fn key_rotation_asks_a_deployed_stage_twice_after_its_warm_up_however_long
     let (url, requests) = stage_that_never_refetches().await;
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let output = tokio::process::Command::from(support::authprobe_command())
         .args([
             "conform",
             "--profile",

@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -996,7 +996,7 @@ impl Drop for Server {
 }
 
 fn authprobe(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    support::authprobe_command()
         .args(args)
         .env("NO_COLOR", "1")
         .output()
@@ -1005,7 +1005,7 @@ fn authprobe(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn the_tutorial_curl_flow_works_against_gateway_serve() {
-    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let child = support::authprobe_command()
         .args([
             "gateway",
             "serve",
@@ -1044,7 +1044,7 @@ async fn the_tutorial_curl_flow_works_against_gateway_serve() {
 
 #[test]
 fn gateway_serve_says_when_its_sample_token_expires() {
-    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let child = support::authprobe_command()
         .args(["gateway", "serve", "--target", "builtin:jwks"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -1350,7 +1350,7 @@ fn aws_documented_request_authorizer_allows_through_gateway_serve_with_header_na
     std::fs::write(&scenario, text).unwrap();
     let python = support::python::venv_python();
     let workdir = support::python::example_dir("aws-request-sample");
-    let child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let child = support::authprobe_command()
         .args(["gateway", "serve", "--scenario"])
         .arg(&scenario)
         .arg("--target")

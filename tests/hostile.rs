@@ -10,7 +10,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 use support::processes_mentioning;
 
@@ -440,7 +440,7 @@ fn run_probe(probe: &Probe) -> Result<(), String> {
         .iter()
         .map(|a| a.replace("{dir}", &root.display().to_string()))
         .collect();
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let out: Output = support::authprobe_command()
         .args(&args)
         .current_dir(root)
         .env("NO_COLOR", "1")
@@ -518,7 +518,7 @@ fn bootstrap() -> String {
 fn interrupted_run(signal: i32, marker: &str) -> (Option<i32>, tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let target = format!("lambda:python3 {}", bootstrap());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let mut child = support::authprobe_command()
         .args([
             "conform",
             "--profile",
@@ -633,7 +633,7 @@ fn escape_sequences_from_the_authorizer_never_reach_the_terminal_or_the_markdown
     let dir = tempfile::tempdir().unwrap();
     let target = format!("lambda:python3 {}", bootstrap());
     let hostile = "PRINCIPAL=\u{1b}]0;PWNED\u{7}\u{1b}[2J\u{9b}31m";
-    let out = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let out = support::authprobe_command()
         .args([
             "conform",
             "--profile",

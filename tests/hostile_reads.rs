@@ -192,7 +192,7 @@ fn a_token_command_and_everything_it_started_end_with_the_run() {
     let dir = tempfile::tempdir().unwrap();
     // The command leaves a grandchild in a session of its own, then waits.
     let command = format!("setsid sleep {marker} </dev/null >/dev/null 2>&1 & sleep {marker}");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let mut child = support::authprobe_command()
         .args([
             "conform",
             "--no-snapshots",

@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use authprobe::conform::{self, ConformOptions};
@@ -349,7 +349,7 @@ fn json_on_stdout_is_the_report_alone_and_a_closed_pipe_never_costs_the_reports(
     // stdout closed before the run ends (`| head -0`): the reports are still written and the
     // exit code is the verdict's.
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let mut child = support::authprobe_command()
         .args(args)
         .args(["--junit", "junit.xml"])
         .current_dir(dir.path())
@@ -421,7 +421,7 @@ fn load_against_a_remote_target_is_refused_before_any_request_unless_allowed_and
 #[test]
 fn ctrl_c_stops_the_attack_and_the_report_keeps_what_ran() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authprobe"))
+    let mut child = support::authprobe_command()
         .args(["load", "--run-time", "60s", "--users", "2", "--pool", "10"])
         .current_dir(dir.path())
         .env("NO_COLOR", "1")

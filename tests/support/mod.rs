@@ -83,16 +83,11 @@ pub fn assert_nowhere(
     }
 }
 
-/// The authprobe binary run in `dir` as a user would run it there: no colour, outside CI, with
-/// none of the test runner's snapshot settings (`cargo insta test` sets some) or AWS endpoint
-/// overrides; plus `env`.
-pub fn authprobe_in(
-    dir: &std::path::Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> std::process::Output {
+/// The authprobe binary as a user outside CI would start it, whatever the test runner's
+/// environment: no `CI` (a CI machine sets it, and it changes what a run writes), none of the
+/// snapshot settings (`cargo insta test` sets some) and no AWS endpoint overrides.
+pub fn authprobe_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"));
-    command.args(args).current_dir(dir).env("NO_COLOR", "1");
     for var in [
         "CI",
         "TF_BUILD",
@@ -105,6 +100,19 @@ pub fn authprobe_in(
     ] {
         command.env_remove(var);
     }
+    command
+}
+
+/// The authprobe binary run in `dir` as a user would run it there: no colour, outside CI, with
+/// none of the test runner's snapshot settings (`cargo insta test` sets some) or AWS endpoint
+/// overrides; plus `env`.
+pub fn authprobe_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = authprobe_command();
+    command.args(args).current_dir(dir).env("NO_COLOR", "1");
     for (k, v) in env {
         command.env(k, v);
     }

@@ -241,21 +241,44 @@ impl Snapshots {
 
     /// Makes the folder and proves it writable, before any case runs: a run whose snapshots
     /// cannot be kept must say so at once, not after every case. A run that writes nothing
-    /// (CI) makes no folder.
+    /// (CI) makes no folder, but one it cannot read from (a file where the folder or one of
+    /// its parents should be, no permission) stops it just the same.
     pub fn prepare(&self) -> Result<(), SnapshotError> {
-        if self.mode == UpdateMode::No {
-            return Ok(());
-        }
         let error = |source| SnapshotError {
             dir: self.dir.clone(),
             source,
         };
+        if self.mode == UpdateMode::No {
+            return self.readable().map_err(error);
+        }
         std::fs::create_dir_all(&self.dir).map_err(error)?;
         let probe = self
             .dir
             .join(format!(".authprobe-write-test-{}", std::process::id()));
         std::fs::write(&probe, b"").map_err(error)?;
         std::fs::remove_file(&probe).map_err(error)
+    }
+
+    /// The folder, or its nearest existing parent when it does not exist yet, is a folder that
+    /// can be listed.
+    fn readable(&self) -> std::io::Result<()> {
+        let mut path = self.dir.as_path();
+        loop {
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => return std::fs::read_dir(path).map(drop),
+                Ok(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::NotADirectory,
+                        format!("{} is a file, not a folder", path.display()),
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match path.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => path = parent,
+                    _ => return Ok(()),
+                },
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Compares (or writes) the snapshot of `case`.
