@@ -14,6 +14,7 @@ pub mod children;
 pub mod cli;
 mod commands;
 pub mod conform;
+pub mod diagnostics;
 pub mod duration;
 pub mod event;
 pub mod gateway;

@@ -2,6 +2,13 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = authprobe::cli::manual::parse();
+    let verbose = match &cli.command {
+        authprobe::cli::Command::Conform(args) => args.verbose,
+        _ => 0,
+    };
+    if let Some(warning) = authprobe::diagnostics::init(verbose) {
+        eprintln!("warning: {warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -844,14 +844,20 @@ fn snapshots_review_shows_each_pending_diff_and_takes_one_key_for_each() {
         "{shown}"
     );
     assert!(shown.contains("[2/3] new snapshot of `fresh`"), "{shown}");
+    // Removed lines red, added ones green, the changed words underlined in both.
     assert!(
-        shown.contains("\x1b[31m-  \"principalId\": \"before\""),
+        shown.contains("\x1b[31m-\x1b[0m\x1b[31m  \"principalId\": \x1b[0m"),
         "coloured diff: {shown}"
     );
     assert!(
-        shown.contains("\x1b[32m+  \"principalId\": \"after\""),
+        shown.contains("\x1b[4m\x1b[31m\"before\"\x1b[0m"),
         "{shown}"
     );
+    assert!(
+        shown.contains("\x1b[32m+\x1b[0m\x1b[32m  \"principalId\": \x1b[0m"),
+        "{shown}"
+    );
+    assert!(shown.contains("\x1b[4m\x1b[32m\"after\"\x1b[0m"), "{shown}");
     assert!(
         shown.contains("2 accepted, 1 rejected, 0 skipped"),
         "{shown}"

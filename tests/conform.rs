@@ -471,34 +471,84 @@ fn the_json_report_matches_its_published_schema() {
     );
 }
 
-#[test]
-fn failures_read_as_blocks_with_expected_actual_why_and_fix() {
+/// The failures of the static profile against an authorizer that allows everything, as a
+/// person reads them at `COLUMNS` columns, with `--color COLOR`: a line per case, a block per
+/// cause, the summary; timings and the reports folder dropped (they change per run). The
+/// handler is copied into the run's folder so that its path, and so the wrapping, is the same
+/// on every checkout.
+fn failures_at(columns: &str, color: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let target = format!("lambda:python3 {}", bootstrap());
-    let out = authprobe(
+    std::fs::copy(bootstrap(), dir.path().join("bootstrap.py")).unwrap();
+    let out = authprobe_with(
         dir.path(),
         &[
             "conform",
             "--profile",
             "static",
             "--target",
-            &target,
+            "lambda:python3 bootstrap.py",
             "--env",
             "MODE=allow",
             "--no-snapshots",
+            "--color",
+            color,
         ],
+        &[("COLUMNS", columns)],
     );
-    assert_eq!(out.status.code(), Some(1));
-    // Keep what a person reads for the failures; drop timings and paths that change per run.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let stable: Vec<&str> = stdout
-        .lines()
-        .filter(|l| !l.starts_with("  ok") && !l.starts_with("  skip"))
-        .filter(|l| !l.trim_start().starts_with("time") && !l.trim_start().starts_with("reports"))
-        .filter(|l| !l.trim_start().starts_with("latency"))
-        .collect();
-    let stable = stable.join("\n").replace(&bootstrap(), "[bootstrap.py]");
-    insta::assert_snapshot!(stable);
+    // Case lines that passed or were skipped, and the summary's time, reports and latency
+    // rows, with the lines they wrap onto.
+    let volatile = regex::Regex::new("^(  (ok|skip) |\\s*(time|reports|latency)  )").unwrap();
+    let mut stable = Vec::new();
+    let mut skipping = false;
+    for line in stdout.lines() {
+        let plain = strip_escapes(line);
+        if volatile.is_match(&plain) {
+            skipping = true;
+        } else if !plain.starts_with("        ") {
+            skipping = false;
+        }
+        if !skipping {
+            stable.push(line);
+        }
+    }
+    stable.join("\n")
+}
+
+/// `text` without its SGR escape sequences.
+fn strip_escapes(text: &str) -> String {
+    regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(text, "")
+        .into_owned()
+}
+
+#[test]
+fn failures_read_as_blocks_with_expected_actual_why_and_fix() {
+    insta::assert_snapshot!(failures_at("100", "never"));
+}
+
+#[test]
+fn at_80_columns_every_line_wraps_under_its_label_and_colour_takes_no_width() {
+    let plain = failures_at("80", "never");
+    let coloured = failures_at("80", "always");
+    insta::assert_snapshot!("failures_at_80_columns", plain);
+    insta::assert_snapshot!("failures_at_80_columns_in_colour", coloured);
+    // Only a word longer than the room left (an ARN, a command) runs past 80 columns, alone
+    // on its line after the label.
+    let label = regex::Regex::new("^(   = [a-z ]+: +|\\s+)").unwrap();
+    for line in plain.lines() {
+        let overlong = line.chars().count() > 80;
+        let rest = label.replace(line, "");
+        assert!(
+            !overlong || !rest.contains(' ') || line.contains("= rerun"),
+            "wider than 80: {line}"
+        );
+    }
+    // The same text wrapped at the same places: colour adds escapes, never width.
+    assert_eq!(strip_escapes(&coloured), plain);
+    assert!(coloured.contains("\x1b["), "{coloured}");
 }
 
 #[test]
@@ -680,7 +730,7 @@ async fn a_crash_on_the_good_path_is_one_cause_with_its_type_message_and_line() 
     );
     // Printed once, with the count, not once per case.
     let mut out = Vec::new();
-    let mut terminal = authprobe::report::Terminal::new(&mut out, false);
+    let mut terminal = authprobe::report::Terminal::new(&mut out, false).with_width(100);
     terminal.finish(&report, None);
     let printed = text(&out);
     assert_eq!(
@@ -1610,4 +1660,72 @@ async fn the_pyjwkclient_example_gets_only_findings_a_reviewer_would_agree_with(
         case(&report, "kid-missing").observed,
         Some(Outcome::Unauthorized)
     );
+}
+
+#[test]
+fn colour_follows_clicolor_force_and_no_color_when_not_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut command = support::authprobe_command();
+        command
+            .args(["conform", "--profile", "static", "--no-snapshots"])
+            .current_dir(dir.path())
+            .env_remove("NO_COLOR");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        text(&command.output().unwrap().stdout)
+    };
+    // Not a terminal: plain, unless CLICOLOR_FORCE asks for colour; NO_COLOR wins over it.
+    assert!(!run(&[]).contains("\x1b["));
+    assert!(run(&[("CLICOLOR_FORCE", "1")]).contains("\x1b[32mok"));
+    assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains("\x1b["));
+}
+
+#[test]
+fn vv_and_rust_log_show_the_harness_steps_on_stderr_and_never_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("lambda:python3 {}", bootstrap());
+    let args = [
+        "conform",
+        "--profile",
+        "static",
+        "--target",
+        &target,
+        "--env",
+        "MODE=allow",
+        "--no-snapshots",
+    ];
+    let quiet = authprobe(dir.path(), &args);
+    assert!(
+        !text(&quiet.stderr).contains("DEBUG"),
+        "{}",
+        text(&quiet.stderr)
+    );
+
+    let out = authprobe(dir.path(), &[&args[..], &["-vv"]].concat());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("authprobe::gateway: decided"), "{stderr}");
+    assert!(
+        stderr.contains("authprobe::runtime_api: handler called"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/2018-06-01/runtime/invocation/next"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("DEBUG"), "{stdout}");
+    // The static profile's tokens, good and bad, never reach the diagnostics.
+    assert!(!stderr.contains("allow-token"), "{stderr}");
+
+    // RUST_LOG picks what to show, here the gateway alone.
+    let out = authprobe_with(
+        dir.path(),
+        &args,
+        &[("RUST_LOG", "authprobe::gateway=debug")],
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("authprobe::gateway"), "{stderr}");
+    assert!(!stderr.contains("authprobe::runtime_api"), "{stderr}");
 }

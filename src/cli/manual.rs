@@ -49,7 +49,19 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "NO_COLOR",
-        "Set and not empty: no colour with --color auto.",
+        "Set and not empty: no colour with --color auto, whatever else is set.",
+    ),
+    (
+        "CLICOLOR, CLICOLOR_FORCE",
+        "CLICOLOR=0: no colour with --color auto; CLICOLOR_FORCE set and not 0: colour with --color auto even when stdout is not a terminal.",
+    ),
+    (
+        "COLUMNS",
+        "The width terminal reports wrap to (default: the terminal's, else 100).",
+    ),
+    (
+        "RUST_LOG",
+        "Diagnostics of authprobe's own steps on stderr, as tracing's filters: RUST_LOG=authprobe=debug (as -vv), authprobe::idp=trace, ...",
     ),
     (
         "AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE, ...",

@@ -223,9 +223,11 @@ pub struct ConformArgs {
     /// Print only the failures and the summary.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Also print each case's raw response.
-    #[arg(short, long)]
-    pub verbose: bool,
+    /// Also print each case's raw response and the handler's output (-v); -vv adds
+    /// authprobe's own diagnostics on stderr (IdP requests, gateway decisions, Runtime API
+    /// calls), as RUST_LOG=authprobe=debug does.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Policy snapshot folder (default: scenarios/snapshots/NAME/ with --name or a profile's
     /// `name`, else scenarios/snapshots/PROFILE/HANDLER[-in-WORKDIR]/, without machine paths).
     #[arg(long, value_name = "DIR")]

@@ -150,7 +150,7 @@ pub(super) async fn conform(
     let color = crate::report::use_color(args.color);
     let verbosity = match (args.quiet, args.verbose) {
         (true, _) => crate::report::Verbosity::Quiet,
-        (_, true) => crate::report::Verbosity::Verbose,
+        (_, 1..) => crate::report::Verbosity::Verbose,
         _ => crate::report::Verbosity::Normal,
     };
     // With a report on stdout, stdout is exactly that report: the run's own output goes to

@@ -99,8 +99,9 @@ fn decide_all(
 
 /// A unified diff, indented, coloured as the run's own diffs are.
 fn coloured(diff: &str, color: bool) -> String {
-    diff.lines()
-        .map(|line| format!("  {}\n", crate::report::diff_line(line, color)))
+    crate::report::style::diff_lines(diff, crate::report::style::Paint(color))
+        .into_iter()
+        .map(|line| format!("  {line}\n"))
         .collect()
 }
 

@@ -494,6 +494,21 @@ impl Gateway {
         let bad_path = path::check(&req.path).err();
         let route = bad_path.is_none().then(|| self.route_for(&req)).flatten();
         let response = self.decide(&req, route, bad_path).await;
+        tracing::debug!(
+            target: "authprobe::gateway",
+            method = %crate::report::printable_line(&req.method),
+            path = %crate::report::printable_line(&req.path),
+            route = response.route.as_deref().unwrap_or("-"),
+            authorizer = match &response.auth {
+                AuthStep::Invoked(_) => "invoked",
+                AuthStep::Cached(_) => "cached",
+                AuthStep::NotInvoked => "not invoked",
+            },
+            outcome = ?response.outcome,
+            refusal = ?response.refusal,
+            status = response.status,
+            "decided"
+        );
         let mut c = self.counters.lock().expect("counters lock");
         let c = &mut *c;
         let index = route.map_or(self.config.routes.len(), |(i, _)| i);

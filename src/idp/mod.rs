@@ -358,6 +358,7 @@ impl Idp {
             .fallback(fallback)
             // Only the fault and token endpoints read a body (a small JSON document, a form).
             .layer(DefaultBodyLimit::max(64 * 1024))
+            .layer(axum::middleware::from_fn(crate::diagnostics::idp_requests))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -3,12 +3,14 @@
 //! asked), JSON (schema: `docs/report.schema.json`) and Markdown, written under
 //! `reports/<run>/`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub mod load;
+pub mod style;
 mod terminal;
 
+pub use style::{ColorChoice, use_color};
 pub use terminal::{Terminal, Verbosity};
 use terminal::{calibration_line, policy_excerpt};
 
@@ -18,29 +20,6 @@ use crate::conform::cause::{Cause, CauseKind};
 use crate::conform::snapshot::SnapshotStatus;
 use crate::conform::{CaseResult, Event, RunReport, Status};
 use crate::stop::Signal;
-
-/// `--color`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when stdout is a terminal and NO_COLOR is unset.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
-
-/// Decides colour once for the run.
-pub fn use_color(choice: ColorChoice) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
-        }
-    }
-}
 
 /// Text from the target (principal ids, context values, error messages, output tails) made
 /// safe for a terminal or a Markdown file: control characters other than newline and tab, and
@@ -68,23 +47,6 @@ pub fn printable(text: &str) -> String {
 /// [`printable`], on one line: newlines and tabs are escaped too.
 pub fn printable_line(text: &str) -> String {
     printable(text).replace('\n', "\\n").replace('\t', "\\t")
-}
-
-/// A line of a unified diff, printable, added lines green and removed ones red, hunk heads
-/// dim (when `color`).
-pub fn diff_line(line: &str, color: bool) -> String {
-    let text = printable_line(line);
-    let code = match line.as_bytes().first() {
-        Some(b'+') if !line.starts_with("+++") => "32",
-        Some(b'-') if !line.starts_with("---") => "31",
-        Some(b'@') => "2",
-        _ => return text,
-    };
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text
-    }
 }
 
 /// A path as the user reads it: relative to the current directory when inside it.

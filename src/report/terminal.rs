@@ -3,32 +3,9 @@
 
 use super::*;
 
-struct Paint(bool);
+use std::io::IsTerminal;
 
-impl Paint {
-    fn code(&self, code: &str, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-    fn red(&self, t: &str) -> String {
-        self.code("1;31", t)
-    }
-    fn yellow(&self, t: &str) -> String {
-        self.code("1;33", t)
-    }
-    fn green(&self, t: &str) -> String {
-        self.code("32", t)
-    }
-    fn dim(&self, t: &str) -> String {
-        self.code("2", t)
-    }
-    fn bold(&self, t: &str) -> String {
-        self.code("1", t)
-    }
-}
+use super::style::{Paint, wrap};
 
 /// How much the terminal reporter prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -52,6 +29,8 @@ pub struct Terminal<'a> {
     bar: Option<indicatif::ProgressBar>,
     verbosity: Verbosity,
     name_hint: bool,
+    /// The width lines wrap to.
+    width: usize,
 }
 
 impl<'a> Terminal<'a> {
@@ -64,7 +43,13 @@ impl<'a> Terminal<'a> {
             bar: None,
             verbosity: Verbosity::Normal,
             name_hint: false,
+            width: super::style::width(),
         }
+    }
+
+    /// The same reporter wrapping its lines to `width` columns.
+    pub fn with_width(self, width: usize) -> Self {
+        Terminal { width, ..self }
     }
 
     /// The same reporter suggesting `--name` when a run writes its first snapshots into a
@@ -93,7 +78,8 @@ impl<'a> Terminal<'a> {
                 );
             }
             Event::Calibrated { calibration } => {
-                let _ = writeln!(self.out, "{}", calibration_line(calibration));
+                let line = wrap(&calibration_line(calibration), self.width, "", "  ");
+                let _ = writeln!(self.out, "{line}");
             }
             Event::Started { .. } => {}
             Event::CaseStarted {
@@ -127,12 +113,22 @@ impl<'a> Terminal<'a> {
                 {
                     let text = serde_json::to_string_pretty(response).unwrap_or_default();
                     for line in printable(&text).lines() {
-                        lines.push(format!("        {}", self.paint.dim(line)));
+                        lines.push(self.paint.dim(&wrap(
+                            line,
+                            self.width,
+                            "        ",
+                            "          ",
+                        )));
                     }
                 }
                 if self.verbosity == Verbosity::Verbose {
                     for line in output_lines(&result.output, usize::MAX) {
-                        lines.push(format!("        {}", self.paint.dim(&line)));
+                        lines.push(self.paint.dim(&wrap(
+                            &line,
+                            self.width,
+                            "        ",
+                            "                 ",
+                        )));
                     }
                 }
                 let out = &mut self.out;
@@ -206,13 +202,14 @@ impl<'a> Terminal<'a> {
             Status::Skipped | Status::Errored | Status::Inconclusive => r.detail.clone(),
             Status::Passed => format!("{:.1} ms", r.elapsed_ms),
         };
-        format!(
+        let line = format!(
             "  {label}  {:<26} {:<6} → {:<17} {}",
             printable_line(&r.name),
             r.expected,
             observed,
             p.dim(&printable_line(&tail))
-        )
+        );
+        wrap(&line, self.width, "", "        ")
     }
 
     /// Prints the failure blocks and the summary.
@@ -222,19 +219,21 @@ impl<'a> Terminal<'a> {
         }
         let _ = writeln!(self.out);
         for cause in &report.causes {
-            let _ = writeln!(self.out, "{}", cause_block(cause, report, &self.paint));
+            let block = cause_block(cause, report, &self.paint, self.width);
+            let _ = writeln!(self.out, "{block}");
         }
         for block in report
             .cases
             .iter()
-            .filter_map(|c| snapshot_block(c, report, &self.paint))
+            .filter_map(|c| snapshot_block(c, report, &self.paint, self.width))
         {
             let _ = writeln!(self.out, "{block}");
         }
-        if let Some(block) = new_snapshots_block(report, self.name_hint, &self.paint) {
+        if let Some(block) = new_snapshots_block(report, self.name_hint, &self.paint, self.width) {
             let _ = writeln!(self.out, "{block}");
         }
-        let _ = write!(self.out, "{}", summary(report, report_dir, &self.paint));
+        let summary = summary(report, report_dir, &self.paint, self.width);
+        let _ = write!(self.out, "{summary}");
     }
 }
 
@@ -353,7 +352,7 @@ fn actual_words(case: &CaseResult) -> String {
 
 /// One block per cause: what is wrong, the cases it covers, what one of them looked like, why
 /// it matters and the fix. A cause of one case reads exactly as that case's failure.
-fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
+fn cause_block(cause: &Cause, report: &RunReport, p: &Paint, width: usize) -> String {
     let cases: Vec<&CaseResult> = cause
         .cases
         .iter()
@@ -377,29 +376,53 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
     } else {
         printable(&cause.message)
     };
-    let mut b = if cases.len() == 1 {
+    let head = if cases.len() == 1 {
         format!(
-            "{head} {}: {}: {what}\n",
+            "{head} {}: {}: {what}",
             cause.id,
             p.bold(&printable_line(&first.name))
         )
     } else {
-        format!("{head} {}: {what}: {} cases\n", cause.id, cases.len())
+        format!("{head} {}: {what}: {} cases", cause.id, cases.len())
     };
-    if cases.len() == 1 {
-        b.push_str(&format!(
-            "  --> {}: case `{}`, {}\n   |\n",
+    let mut b = wrap(&head, width, "", "    ") + "\n";
+    let at = if cases.len() == 1 {
+        format!(
+            "{}: case `{}`, {}",
             report.scenario,
             printable_line(&first.name),
             first.route
-        ));
+        )
     } else {
-        b.push_str(&format!("  --> {}\n   |\n", report.scenario));
-    }
-    // `|` continues the block with a line of its own (already printable).
-    let mut line = |k: &str, v: &str| match k {
-        "|" => b.push_str(&format!("   |   {v}\n")),
-        _ => b.push_str(&format!("   = {k:<9} {}\n", printable(v))),
+        report.scenario.clone()
+    };
+    b.push_str(&wrap(&at, width, "  --> ", "      "));
+    b.push_str("\n   |\n");
+    // `|` continues the block with a line of its own (already printable); the others hang
+    // their wrapped lines under their text.
+    let mut line = |k: &str, v: &str| {
+        let wrapped = match k {
+            "|" => wrap(v, width, "   |   ", "   |     "),
+            // A command is copied whole: a line break inside it would not paste back.
+            "rerun:" | "rerun one:" => {
+                let (command, note) = v.rsplit_once(" (with ").unwrap_or((v, ""));
+                let mut lines = format!("   = {k:<9} {}", printable(command));
+                if !note.is_empty() {
+                    let note = format!("(with {note}");
+                    lines.push('\n');
+                    lines.push_str(&wrap(&note, width, &" ".repeat(15), &" ".repeat(15)));
+                }
+                lines
+            }
+            _ => wrap(
+                &printable(v),
+                width,
+                &format!("   = {k:<9} "),
+                &" ".repeat(15),
+            ),
+        };
+        b.push_str(&wrapped);
+        b.push('\n');
     };
     if cause.covers_every_case {
         line(
@@ -471,8 +494,8 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint) -> String {
                 n => format!("{} and {} more case(s)", printable_line(names[0]), n - 1),
             };
             b.push_str(&format!("   |\n   | {shown}:\n"));
-            for l in diff.lines() {
-                b.push_str(&format!("   | {}\n", crate::report::diff_line(l, p.0)));
+            for l in crate::report::style::diff_lines(diff, *p) {
+                b.push_str(&format!("   | {l}\n"));
             }
         }
     }
@@ -570,7 +593,12 @@ fn output_lines(output: &crate::target::output::Output, n: usize) -> Vec<String>
 /// The snapshots a run wrote for the first time, each policy in one line: a wrong policy
 /// accepted now would be the standard every later run is held to, so it is shown before it is
 /// committed.
-fn new_snapshots_block(report: &RunReport, name_hint: bool, p: &Paint) -> Option<String> {
+fn new_snapshots_block(
+    report: &RunReport,
+    name_hint: bool,
+    p: &Paint,
+    width: usize,
+) -> Option<String> {
     let new: Vec<&CaseResult> = report
         .cases
         .iter()
@@ -580,50 +608,64 @@ fn new_snapshots_block(report: &RunReport, name_hint: bool, p: &Paint) -> Option
     if new.is_empty() {
         return None;
     }
-    let width = new.iter().map(|c| c.name.len()).max().unwrap_or(0).min(30);
-    let mut block = format!(
-        "{}: {} policy snapshot(s) written to {}: read each before you commit them\n",
+    let names = new.iter().map(|c| c.name.len()).max().unwrap_or(0).min(30);
+    let head = format!(
+        "{}: {} policy snapshot(s) written to {}: read each before you commit them",
         p.bold("new snapshots"),
         new.len(),
         printable_line(&crate::report::shown_path(dir))
     );
+    let mut block = wrap(&head, width, "", "  ") + "\n";
     for case in new {
         let policy = case
             .response
             .as_ref()
             .map_or_else(String::new, |doc| printable_line(&policy_excerpt(doc)));
-        block.push_str(&format!(
-            "  {:<width$}  {}\n",
-            printable_line(&case.name),
-            policy
-        ));
+        let row = format!("  {:<names$}  {}", printable_line(&case.name), policy);
+        block.push_str(&wrap(&row, width, "", &" ".repeat(names + 4)));
+        block.push('\n');
     }
     if name_hint {
-        block.push_str(&format!(
-            "   = {}: the folder is named after this target and profile; `--name NAME` (or `name = \"NAME\"` in a profile file) keeps them in {}/NAME whatever the target's spelling\n",
-            p.dim("tip"),
+        let tip = format!(
+            "the folder is named after this target and profile; `--name NAME` (or `name = \"NAME\"` in a profile file) keeps them in {}/NAME whatever the target's spelling",
             crate::conform::snapshot::SNAPSHOT_ROOT
+        );
+        block.push_str(&wrap(
+            &tip,
+            width,
+            &format!("   = {}: ", p.dim("tip")),
+            "         ",
         ));
+        block.push('\n');
     }
     Some(block)
 }
 
 /// A snapshot that could not be kept is reported on its case.
-fn snapshot_block(case: &CaseResult, report: &RunReport, p: &Paint) -> Option<String> {
+fn snapshot_block(
+    case: &CaseResult,
+    report: &RunReport,
+    p: &Paint,
+    width: usize,
+) -> Option<String> {
     let Some(SnapshotStatus::Error { message }) = &case.snapshot else {
         return None;
     };
     Some(format!(
-        "{}: {}: the policy snapshot could not be kept\n  --> {}: case `{}`\n   = {}\n",
+        "{}: {}: the policy snapshot could not be kept\n{}\n{}\n",
         p.red("error[snapshot]"),
         p.bold(&printable_line(&case.name)),
-        report.scenario,
-        printable_line(&case.name),
-        printable(message)
+        wrap(
+            &format!("{}: case `{}`", report.scenario, printable_line(&case.name)),
+            width,
+            "  --> ",
+            "      "
+        ),
+        wrap(&printable(message), width, "   = ", "     ")
     ))
 }
 
-fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
+fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint, width: usize) -> String {
     let s = &report.summary;
     let verdict = match (report.interrupted, report.exit_code()) {
         (Some(signal), _) => p.red(&format!(
@@ -763,7 +805,10 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint) -> String {
     }
     let mut out = String::new();
     for (k, v) in rows {
-        out.push_str(&format!("{:>10}  {v}\n", p.bold(k)));
+        // Padded before it is styled: escape codes are not width.
+        let label = format!("{}  ", p.bold(&format!("{k:>10}")));
+        out.push_str(&wrap(&v, width, &label, &" ".repeat(12)));
+        out.push('\n');
     }
     out
 }

@@ -85,7 +85,8 @@ pub fn assert_nowhere(
 
 /// The authprobe binary as a user outside CI would start it, whatever the test runner's
 /// environment: no `CI` (a CI machine sets it, and it changes what a run writes), none of the
-/// snapshot settings (`cargo insta test` sets some) and no AWS endpoint overrides.
+/// snapshot settings (`cargo insta test` sets some), no AWS endpoint overrides, and none of the
+/// terminal's settings (width, colour, diagnostics).
 pub fn authprobe_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authprobe"));
     for var in [
@@ -97,6 +98,10 @@ pub fn authprobe_command() -> std::process::Command {
         "AUTHPROBE_FORCE_PASS",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_LAMBDA",
+        "COLUMNS",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
+        "RUST_LOG",
     ] {
         command.env_remove(var);
     }

@@ -191,6 +191,9 @@ impl LambdaTarget {
                 )
                 .route(&format!("{API}/init/error"), post(api::init_error))
                 .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::from_fn(
+                    crate::diagnostics::runtime_api_calls,
+                ))
                 .with_state((env.clone(), shared.clone()));
             servers.push(tokio::spawn(async move {
                 let _ = axum::serve(listener, app).await;
