@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    authprobe::cli::complete::complete_if_asked();
     let cli = authprobe::cli::manual::parse();
     let verbose = match &cli.command {
         authprobe::cli::Command::Conform(args) => args.verbose,

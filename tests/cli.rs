@@ -51,7 +51,7 @@ fn the_help_lists_every_subcommand() {
 
 #[test]
 fn completions_and_the_manual_page_come_from_the_same_definitions_as_help() {
-    let bash = authprobe(&["completions", "bash"]);
+    let bash = authprobe(&["completions", "bash", "--static"]);
     assert!(bash.status.success(), "{}", stderr(&bash));
     let script = stdout(&bash);
     assert!(script.contains("complete -F _authprobe"), "{script}");
@@ -59,8 +59,14 @@ fn completions_and_the_manual_page_come_from_the_same_definitions_as_help() {
         script.contains("--rotation-window"),
         "every flag is completed"
     );
-    let zsh = authprobe(&["completions", "zsh"]);
+    let zsh = authprobe(&["completions", "zsh", "--static"]);
     assert!(stdout(&zsh).starts_with("#compdef authprobe"));
+    let zsh = authprobe(&["completions", "zsh"]);
+    assert!(
+        stdout(&zsh).contains("COMPLETE=\"zsh\""),
+        "{}",
+        stdout(&zsh)
+    );
     let unknown = authprobe(&["completions", "tcsh"]);
     assert_eq!(unknown.status.code(), Some(2));
 
@@ -986,4 +992,67 @@ fn the_case_list_answers_in_json_and_an_unknown_case_gets_a_did_you_mean() {
         &authprobe(&["conform", "--case", "vaild", "--no-snapshots"]),
         &["--case vaild matches no case", "did you mean `valid`?"],
     );
+}
+
+/// What bash offers after `line` (the last word is the one being completed), with authprobe's
+/// own completion script sourced, as a user's shell would.
+fn bash_completes(line: &str) -> Vec<String> {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_authprobe"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let script = format!(
+        r#"source <(authprobe completions bash)
+COMP_WORDS=({line}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); COMP_TYPE=9
+_clap_complete_authprobe authprobe "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#
+    );
+    let output = Command::new("bash")
+        .args(["-c", &script])
+        .env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap()))
+        .env_remove("COMPLETE")
+        .output()
+        .expect("bash runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn bash_completes_the_case_names_of_the_profile_on_the_line_and_every_token_kind() {
+    let static_cases = bash_completes("authprobe conform --profile static --case ''");
+    assert_eq!(
+        static_cases,
+        [
+            "allow-token",
+            "wrong-static-token",
+            "empty-header",
+            "valid-again",
+            "header-case",
+            "missing-header",
+            "cached-deny",
+            "cache-key"
+        ]
+    );
+    // No profile on the line: conform's default, jwks.
+    let kid_cases = bash_completes("authprobe conform --case kid-");
+    assert!(
+        kid_cases.contains(&"kid-unknown".to_string()),
+        "{kid_cases:?}"
+    );
+    assert!(
+        kid_cases.iter().all(|c| c.starts_with("kid-")),
+        "{kid_cases:?}"
+    );
+    let kinds = bash_completes("authprobe token mint alg-none");
+    assert!(kinds.contains(&"alg-none-upper".to_string()), "{kinds:?}");
+    let targets = bash_completes("authprobe conform --target builtin:");
+    assert!(
+        targets.contains(&"builtin:cognito".to_string()),
+        "{targets:?}"
+    );
+    let profiles = bash_completes("authprobe conform --profile ''");
+    assert_eq!(profiles, ["static", "hs256", "jwks", "cognito"]);
+    let scenarios = bash_completes("authprobe load --scenario cache");
+    assert_eq!(scenarios, ["cache-benefit"]);
 }

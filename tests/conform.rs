@@ -765,8 +765,10 @@ fn in_ci_snapshots_never_accepted_fail_the_run_as_one_cause_and_nothing_is_writt
         1,
         "{stdout}"
     );
+    // (Read with the block's wrapped lines joined back.)
+    let flat = stdout.replace(&format!("\n{}", " ".repeat(15)), " ");
     assert!(
-        stdout.contains("and commit scenarios/snapshots/static/builtin-static/"),
+        flat.contains("and commit scenarios/snapshots/static/builtin-static/"),
         "{stdout}"
     );
     assert!(stdout.contains("missing"), "{stdout}");

@@ -58,7 +58,6 @@ fn options(s: Scenario, target: TargetSpec, env: &[(&str, &str)]) -> LoadOptions
         scenario: s,
         authorizer_latency: Duration::ZERO,
         max_requests: None,
-        goose_reports: None,
         stop: StopRequest::never(),
     }
 }
@@ -108,7 +107,9 @@ async fn with_a_long_ttl_the_authorizer_is_asked_once_per_distinct_token_and_wit
         assert_eq!(r.statuses.get("200"), Some(&100), "{:?}", r.statuses);
         assert_eq!(r.errors, 0);
         assert!(r.completed);
-        assert_eq!(r.seconds.iter().map(|s| s.requests).sum::<u64>(), 100);
+        assert_eq!(r.over_time.iter().map(|s| s.requests).sum::<u64>(), 100);
+        assert_eq!(r.over_time.iter().map(|s| s.errors).sum::<u64>(), 0);
+        assert!(r.over_time.len() <= authprobe::load::TIMELINE_POINTS);
         assert_eq!(r.histogram.iter().map(|b| b.count).sum::<u64>(), 100);
     }
     assert_eq!(
@@ -267,14 +268,7 @@ fn a_breached_threshold_exits_1_names_it_and_writes_every_report() {
         "{stdout}"
     );
     let run = support::run_dir(dir.path());
-    for file in [
-        "load.json",
-        "load.md",
-        "load.html",
-        "junit.xml",
-        "goose-ttl-0.html",
-        "goose-ttl-300.html",
-    ] {
+    for file in ["load.json", "load.md", "load.html", "junit.xml"] {
         assert!(
             run.join(file).is_file(),
             "{file} missing in {}",

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::tokens::{Profile, TokenUse};
 
+pub mod complete;
 pub mod manual;
 mod snapshots;
 
@@ -69,13 +70,19 @@ pub enum Command {
     /// Review, accept, reject, list and prune policy snapshots (no Cargo needed).
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) that completes
+    /// case names, token kinds, profiles, scenarios and targets from the line typed so far.
     ///
-    /// `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`
+    /// `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`, or
+    /// `source <(COMPLETE=bash authprobe)` in ~/.bashrc. The script calls authprobe back for
+    /// each completion; `--static` prints one that does not (flags and fixed values only).
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+        /// A script that completes flags and fixed values without calling authprobe.
+        #[arg(long = "static")]
+        fixed: bool,
     },
     /// Print a manual page, in roff: authprobe(1), or a command's (`authprobe man conform`,
     /// `authprobe man gateway serve`); `--dir DIR` writes them all.
@@ -214,7 +221,8 @@ pub struct ConformArgs {
     pub json: Option<PathBuf>,
     /// Run only the cases whose name matches, repeatable: `*` any characters, `?` one
     /// (`--case 'kid-*'`). A pattern that matches no case is an error.
-    #[arg(long = "case", value_name = "GLOB")]
+    #[arg(long = "case", value_name = "GLOB",
+          add = clap_complete::ArgValueCompleter::new(complete::cases))]
     pub cases: Vec<crate::conform::profile::CaseGlob>,
     /// Print the profile's cases (name, expectation, route, what it sends) and exit without
     /// running.
@@ -419,7 +427,8 @@ impl ConformArgs {
 pub struct LoadArgs {
     /// A built-in scenario (cache-benefit, mixed-traffic) or a scenario file (TOML, see
     /// scenarios/load/).
-    #[arg(long, value_name = "NAME|FILE", default_value = "cache-benefit")]
+    #[arg(long, value_name = "NAME|FILE", default_value = "cache-benefit",
+          add = clap_complete::ArgValueCompleter::new(complete::load_scenarios))]
     pub scenario: String,
     /// Which Cognito token the authorizer requires (cognito profile): the good token and the
     /// cases that depend on it follow. Default: the profile's `token_use` (access).
@@ -495,7 +504,8 @@ pub struct TargetArgs {
     /// The authorizer under test: builtin:static|hs256|jwks|cognito, lambda:COMMAND…,
     /// invoke:URL, url:URL or aws-lambda:FUNCTION (name, name:alias or ARN; credentials from
     /// the AWS SDK's chain). Default: builtin:PROFILE.
-    #[arg(long, value_parser = parse_target)]
+    #[arg(long, value_parser = parse_target,
+          add = clap_complete::ArgValueCompleter::new(complete::targets))]
     pub target: Option<crate::target::TargetSpec>,
     /// AWS region of an aws-lambda: target (default: the SDK's, AWS_REGION or the profile's).
     #[arg(long, value_name = "REGION")]
@@ -574,7 +584,7 @@ pub struct InvokeArgs {
     #[arg(long, conflicts_with = "kind")]
     pub token: Option<String>,
     /// Mint a token of this kind (default: the profile's good token).
-    #[arg(long)]
+    #[arg(long, add = clap_complete::ArgValueCompleter::new(complete::kinds))]
     pub kind: Option<String>,
     /// Event shape.
     #[arg(long, value_enum, default_value_t = crate::event::EventKind::Token)]
@@ -687,6 +697,7 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct TokenMint {
     /// The kind, as `authprobe token list` names it.
+    #[arg(add = clap_complete::ArgValueCompleter::new(complete::kinds))]
     pub kind: String,
     /// Profile whose good token the kind is a variation of.
     #[arg(long, value_enum, default_value_t = Profile::Jwks)]

@@ -120,7 +120,6 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
     }
     s.thresholds.extend(args.thresholds.iter().cloned());
     let stop = crate::stop::StopRequest::from_signals().map_err(Error::Output)?;
-    let stamp_dir = args.report_dir.clone();
     let options = load::LoadOptions {
         harness: HarnessOptions {
             profile: s.profile.profile,
@@ -139,31 +138,14 @@ pub(super) async fn load(mut args: LoadArgs, out: &mut (dyn Write + Send)) -> Re
         scenario: s,
         authorizer_latency: args.authorizer_latency.unwrap_or_default(),
         max_requests: args.max_requests,
-        // goose writes its reports while the run folder's name is not known yet.
-        goose_reports: Some(stamp_dir.join(format!(".goose-{}", std::process::id()))),
         stop,
     };
-    let goose_dir = options.goose_reports.clone();
     let mut progress = crate::report::load::LoadProgress::new();
     let report = load::run(options, &mut |event| progress.event(event)).await;
     progress.finish();
-    let mut report = report?;
+    let report = report?;
     let run_dir = run_dir(&args.report_dir, &report.run_id);
     std::fs::create_dir_all(&run_dir).map_err(report_error(&run_dir, "--report-dir"))?;
-    // goose's own reports move into the run's folder.
-    for r in &mut report.ttls {
-        if let Some(from) = r.goose_report.take().map(std::path::PathBuf::from)
-            && let Some(name) = from.file_name()
-        {
-            let to = run_dir.join(name);
-            if std::fs::rename(&from, &to).is_ok() {
-                r.goose_report = Some(to.display().to_string());
-            }
-        }
-    }
-    if let Some(dir) = goose_dir {
-        let _ = std::fs::remove_dir(dir);
-    }
     // The reports first: a reader that closes stdout early (`| head`) must not cost them.
     let is_stdout = |path: &Option<std::path::PathBuf>| {
         path.as_deref()

@@ -69,9 +69,16 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
             out.write_all(text.as_bytes())?;
             Ok(EXIT_OK)
         }
-        Command::Completions { shell } => {
+        Command::Completions { shell, fixed: true } => {
             let mut command = crate::cli::manual::command();
             clap_complete::generate(shell, &mut command, "authprobe", out);
+            Ok(EXIT_OK)
+        }
+        Command::Completions {
+            shell,
+            fixed: false,
+        } => {
+            crate::cli::complete::registration(shell, out)?;
             Ok(EXIT_OK)
         }
         Command::Snapshots(command) => snapshots(command, out),

@@ -33,8 +33,6 @@ pub struct AttackPlan {
     pub max_requests: Option<u64>,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Where goose writes its own HTML report.
-    pub goose_report: Option<std::path::PathBuf>,
 }
 
 /// What an attack did besides what the recorder holds.
@@ -217,12 +215,11 @@ pub async fn run(
     config.quiet = 1;
     config.no_print_metrics = true;
     config.no_error_summary = true;
-    // The ramp counts: authprobe's own numbers cover every request, goose's report likewise
-    // (an iteration-bounded run never resets them, and goose refuses the flag there).
+    // The ramp counts: authprobe's own numbers cover every request (an iteration-bounded
+    // run never resets them, and goose refuses the flag there). goose's own HTML report is
+    // not written: it loads its charts from a CDN, so it is blank offline, and load.html
+    // shows the same and more.
     config.no_reset_metrics = matches!(plan.bound, Bound::Time(_));
-    if let Some(path) = &plan.goose_report {
-        config.report_file = vec![path.display().to_string()];
-    }
 
     let transaction_shared = shared.clone();
     let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {

@@ -14,7 +14,6 @@ pub mod record;
 pub mod scenario;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,8 +42,6 @@ pub struct LoadOptions {
     pub authorizer_latency: Duration,
     /// Stop each attack after this many requests.
     pub max_requests: Option<u64>,
-    /// Folder for goose's own HTML report per TTL (`None`: not written).
-    pub goose_reports: Option<PathBuf>,
     /// Ctrl-C / SIGTERM.
     pub stop: StopRequest,
 }
@@ -138,17 +135,57 @@ pub struct KindResult {
     pub failed: u64,
 }
 
-/// One second of an attack, for the latency-over-time chart.
+/// One slice of time of an attack, for the charts over time.
 #[derive(Clone, Debug, Serialize)]
-pub struct SecondResult {
-    /// Seconds since the attack started.
-    pub second: u64,
+pub struct TimeSlice {
+    /// When it starts, seconds since the attack started.
+    pub start_s: f64,
+    /// How long it is, seconds (the last one ends with the attack).
+    pub length_s: f64,
     /// Requests answered in it.
     pub requests: u64,
+    /// Requests per second in it.
+    pub rps: f64,
+    /// Errors in it: bad tokens let through, good ones refused, 5xx, no answer.
+    pub errors: u64,
     /// Median latency, ms.
     pub p50_ms: f64,
     /// 99th percentile, ms.
     pub p99_ms: f64,
+}
+
+/// How many slices of time an attack's charts show at most: the slices recorded are merged
+/// (in twos) until no more remain, so a 5 s attack is seen in 100 ms steps and a 10 min one in
+/// 12.8 s steps.
+pub const TIMELINE_POINTS: usize = 64;
+
+fn timeline(recording: &record::Recording, duration: Duration) -> Vec<TimeSlice> {
+    let (width_us, slices) = recording.timeline(TIMELINE_POINTS);
+    let width = width_us as f64 / 1e6;
+    let end = duration.as_secs_f64();
+    slices
+        .iter()
+        .enumerate()
+        .map(|(i, slice)| {
+            let start_s = i as f64 * width;
+            // A slice past the measured end (answers that came in after it) counts as whole.
+            let length_s = if end > start_s {
+                (end - start_s).min(width)
+            } else {
+                width
+            };
+            let requests = slice.latency.len();
+            TimeSlice {
+                start_s,
+                length_s,
+                requests,
+                rps: requests as f64 / length_s.max(1e-3),
+                errors: slice.errors,
+                p50_ms: ms(slice.latency.quantile_us(0.5)),
+                p99_ms: ms(slice.latency.quantile_us(0.99)),
+            }
+        })
+        .collect()
 }
 
 /// One bucket of the latency histogram.
@@ -207,12 +244,10 @@ pub struct TtlResult {
     pub jwks_fetches: Option<u64>,
     /// Per token kind.
     pub kinds: Vec<KindResult>,
-    /// Per second.
-    pub seconds: Vec<SecondResult>,
+    /// Requests, errors and latency over time, in slices of [`TIMELINE_POINTS`] or fewer.
+    pub over_time: Vec<TimeSlice>,
     /// Latency histogram.
     pub histogram: Vec<Bucket>,
-    /// goose's own HTML report, if written.
-    pub goose_report: Option<String>,
 }
 
 impl TtlResult {
@@ -412,17 +447,7 @@ fn summarize(ttl: u64, recording: &Recording, pool: &Pool, duration: Duration) -
         cold_start_mean_ms: None,
         jwks_fetches: None,
         kinds,
-        seconds: recording
-            .seconds
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SecondResult {
-                second: i as u64,
-                requests: s.latency.len(),
-                p50_ms: ms(s.latency.quantile_us(0.5)),
-                p99_ms: ms(s.latency.quantile_us(0.99)),
-            })
-            .collect(),
+        over_time: timeline(recording, duration),
         histogram: h
             .buckets()
             .map(|(low, high, count)| Bucket {
@@ -431,7 +456,6 @@ fn summarize(ttl: u64, recording: &Recording, pool: &Pool, duration: Duration) -
                 count,
             })
             .collect(),
-        goose_report: None,
     }
 }
 
@@ -654,15 +678,6 @@ pub async fn run(
         };
         harness.idp.reset_counts();
         let recorder = Arc::new(Recorder::new(pool.kinds.len()));
-        let goose_report = options
-            .goose_reports
-            .as_ref()
-            .map(|dir| dir.join(format!("goose-ttl-{ttl}.html")));
-        if let Some(path) = &goose_report
-            && let Some(parent) = path.parent()
-        {
-            let _ = std::fs::create_dir_all(parent);
-        }
         let mut plan = AttackPlan {
             base_url: String::new(),
             users: s.users,
@@ -671,7 +686,6 @@ pub async fn run(
             throttle_rps: s.throttle_rps,
             max_requests: options.max_requests,
             timeout: harness.timeout() + Duration::from_secs(2),
-            goose_report: goose_report.clone(),
         };
         on_event(LoadEvent::AttackStarted {
             ttl,
@@ -736,9 +750,6 @@ pub async fn run(
             result.cold_start_mean_ms =
                 (!starts.is_empty()).then(|| starts.iter().sum::<f64>() / starts.len() as f64);
         }
-        result.goose_report = goose_report
-            .filter(|p| p.exists())
-            .map(|p| p.display().to_string());
         if end.hit_max_requests {
             result.completed = false;
             result.ended_by = Some("--max-requests".into());

@@ -1,5 +1,10 @@
 //! What an attack records per request: latency into log-linear histograms (the whole attack
-//! and each second of it), and the status each token kind got.
+//! and each slice of time of it, with the errors in that slice), and the status each token
+//! kind got.
+//!
+//! Slices start 100 ms wide; when a run outgrows [`MAX_SLICES`] of them, neighbours are merged
+//! and the width doubles, so a short run is seen in fine steps and a long one stays bounded
+//! (at most [`MAX_SLICES`] coarse histograms, about 0.5 MB).
 //!
 //! Latency is the time from sending the request to the last byte of its response body (goose's
 //! time to first byte plus the body read), in microseconds.
@@ -10,9 +15,13 @@ use std::time::Duration;
 
 /// Sub-buckets per power of two of the whole-attack histogram: at most 1/64 (1.6%) error.
 const FINE_BITS: u32 = 6;
-/// Sub-buckets per power of two of the per-second histograms: at most 1/8 error, and about
-/// 2 KB per second of run instead of 16.
+/// Sub-buckets per power of two of the per-slice histograms: at most 1/8 error, and about
+/// 2 KB per slice instead of 16.
 const COARSE_BITS: u32 = 3;
+/// The width of a slice of time at the start of an attack, µs.
+const FIRST_SLICE_US: u64 = 100_000;
+/// The most slices kept; past it, pairs are merged into slices twice as wide.
+pub const MAX_SLICES: usize = 256;
 /// Latencies are capped here (about 19 hours).
 const MAX_US: u64 = 1 << 36;
 
@@ -130,6 +139,18 @@ impl Histogram {
         }
     }
 
+    /// Adds `other`'s values (of the same resolution) to these.
+    pub fn merge(&mut self, other: &Histogram) {
+        debug_assert_eq!(self.bits, other.bits);
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.total += other.total;
+        self.sum_us += other.sum_us;
+        self.min_us = self.min_us.min(other.min_us);
+        self.max_us = self.max_us.max(other.max_us);
+    }
+
     /// Non-empty buckets as (low µs, high µs, count).
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
         self.counts
@@ -191,11 +212,23 @@ pub struct KindCounts {
     pub failed: u64,
 }
 
-/// One second of an attack.
+/// One slice of time of an attack.
 #[derive(Clone, Debug)]
-pub struct Second {
-    /// Latencies answered in that second.
+pub struct Slice {
+    /// Latencies of the requests answered in it.
     pub latency: Histogram,
+    /// Those whose answer was an error: a bad token let through, a good one refused, a 5xx or
+    /// no answer.
+    pub errors: u64,
+}
+
+impl Slice {
+    fn new() -> Self {
+        Slice {
+            latency: Histogram::coarse(),
+            errors: 0,
+        }
+    }
 }
 
 /// Everything one attack recorded.
@@ -203,10 +236,41 @@ pub struct Second {
 pub struct Recording {
     /// Latency of every request.
     pub latency: Histogram,
-    /// Per second since the attack started.
-    pub seconds: Vec<Second>,
+    /// The width of each slice, µs.
+    pub slice_us: u64,
+    /// Slices of time since the attack started, `slice_us` each.
+    pub slices: Vec<Slice>,
     /// Per kind, in the pool's order.
     pub kinds: Vec<KindCounts>,
+}
+
+impl Recording {
+    /// The slices merged in runs of 1, 2, 4, ... so that at most `points` remain, with their
+    /// width in µs: as fine as the chart can show.
+    pub fn timeline(&self, points: usize) -> (u64, Vec<Slice>) {
+        let mut merged = self.clone();
+        while merged.slices.len() > points.max(1) {
+            merged.widen();
+        }
+        (merged.slice_us, merged.slices)
+    }
+
+    /// Merges neighbouring slices into slices twice as wide.
+    fn widen(&mut self) {
+        let old = std::mem::take(&mut self.slices);
+        self.slices = old
+            .chunks(2)
+            .map(|pair| {
+                let mut merged = pair[0].clone();
+                if let Some(second) = pair.get(1) {
+                    merged.latency.merge(&second.latency);
+                    merged.errors += second.errors;
+                }
+                merged
+            })
+            .collect();
+        self.slice_us *= 2;
+    }
 }
 
 /// The recorder the goose users share.
@@ -221,7 +285,8 @@ impl Recorder {
         Recorder {
             inner: Mutex::new(Recording {
                 latency: Histogram::fine(),
-                seconds: Vec::new(),
+                slice_us: FIRST_SLICE_US,
+                slices: Vec::new(),
                 kinds: vec![KindCounts::default(); kinds],
             }),
         }
@@ -237,17 +302,21 @@ impl Recorder {
         at: Duration,
     ) {
         let us = latency.as_micros().min(u128::from(u64::MAX)) as u64;
-        let second = at.as_secs() as usize;
+        let at_us = at.as_micros().min(u128::from(MAX_US)) as u64;
         let mut r = self.inner.lock().expect("recorder lock");
         r.latency.record(us);
-        // At most a day of seconds; a longer run folds into the last one.
-        let second = second.min(24 * 3600);
-        while r.seconds.len() <= second {
-            r.seconds.push(Second {
-                latency: Histogram::coarse(),
-            });
+        while at_us / r.slice_us >= MAX_SLICES as u64 {
+            r.widen();
         }
-        r.seconds[second].latency.record(us);
+        let index = (at_us / r.slice_us) as usize;
+        while r.slices.len() <= index {
+            r.slices.push(Slice::new());
+        }
+        let slice = &mut r.slices[index];
+        slice.latency.record(us);
+        if verdict != Verdict::Expected {
+            slice.errors += 1;
+        }
         let k = &mut r.kinds[kind];
         k.requests += 1;
         match status {
@@ -329,5 +398,32 @@ mod tests {
         assert_eq!(judge(false, Some(200)), Verdict::BadAllowed);
         assert_eq!(judge(false, Some(500)), Verdict::Failed);
         assert_eq!(judge(true, None), Verdict::Failed);
+    }
+
+    #[test]
+    fn a_long_attack_keeps_its_slices_bounded_and_loses_no_request_or_error() {
+        let recorder = Recorder::new(1);
+        // 60 s at 20 requests a second, every tenth one an error.
+        for n in 0..1200u64 {
+            let verdict = if n % 10 == 0 {
+                Verdict::Failed
+            } else {
+                Verdict::Expected
+            };
+            recorder.record(
+                0,
+                Some(200),
+                verdict,
+                Duration::from_millis(5),
+                Duration::from_millis(n * 50),
+            );
+        }
+        let r = recorder.snapshot();
+        assert!(r.slices.len() <= MAX_SLICES, "{}", r.slices.len());
+        // 60 s in 100 ms slices is 600: widened twice, to 400 ms.
+        assert_eq!(r.slice_us, 400_000);
+        assert_eq!(r.slices.iter().map(|s| s.latency.len()).sum::<u64>(), 1200);
+        assert_eq!(r.slices.iter().map(|s| s.errors).sum::<u64>(), 120);
+        assert_eq!(r.slices[0].latency.len(), 8);
     }
 }

@@ -215,8 +215,15 @@ impl std::str::FromStr for Threshold {
             (Op::Eq, &rest[1..])
         };
         let metric = Metric::parse(name).ok_or_else(|| {
+            let closest = Metric::ALL
+                .iter()
+                .map(|(n, _)| (strsim::jaro_winkler(n, name), *n))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .filter(|(score, _)| *score > 0.8)
+                .map(|(_, n)| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
             format!(
-                "`{s}`: unknown metric `{name}`; the metrics are {}",
+                "`{s}`: unknown metric `{name}`{closest}; the metrics are {}",
                 Metric::ALL
                     .iter()
                     .map(|(n, _)| *n)
@@ -664,6 +671,11 @@ mod tests {
         );
         let err = "p99 < 50".parse::<Threshold>().unwrap_err();
         assert!(err.contains("unknown metric `p99`"), "{err}");
+        assert!(err.contains("did you mean `p99_ms`?"), "{err}");
+        let err = "cache_hit_rate > 0.9".parse::<Threshold>().unwrap_err();
+        assert!(err.contains("did you mean `cache_hit_ratio`?"), "{err}");
+        let err = "latency < 5".parse::<Threshold>().unwrap_err();
+        assert!(!err.contains("did you mean"), "{err}");
         assert_eq!("bad_allowed = 0".parse::<Threshold>().unwrap().op, Op::Eq);
         assert!(
             "p99_ms ~ 5"

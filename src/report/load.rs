@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::load::{LoadReport, TtlResult};
+use crate::load::{LoadReport, TimeSlice, TtlResult};
 
 /// Colours of the attacks, in order (TTL 0 first): readable on white, told apart in grey.
 const COLOURS: &[&str] = &[
@@ -303,21 +303,6 @@ pub fn markdown(report: &LoadReport) -> String {
             );
         }
     }
-    let goose: Vec<&TtlResult> = report
-        .ttls
-        .iter()
-        .filter(|r| r.goose_report.is_some())
-        .collect();
-    if !goose.is_empty() {
-        md.push_str("\n## goose's own reports\n\n");
-        for r in goose {
-            let path = r.goose_report.as_deref().unwrap_or_default();
-            let name = Path::new(path)
-                .file_name()
-                .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
-            let _ = writeln!(md, "- TTL {}: [{name}]({name})", r.ttl);
-        }
-    }
     md.push_str("\n## Notes\n\n");
     for n in &report.notes {
         let _ = writeln!(md, "- {n}");
@@ -413,9 +398,11 @@ fn legend(report: &LoadReport, svg: &mut String) {
 }
 
 /// An empty chart's opening tag, named for screen readers.
+/// The chart scales down with the page (a narrow window shows all of it, smaller) and never
+/// grows past its own size.
 fn open_svg(label: &str) -> String {
     format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" role="img" aria-label="{label}">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" style="max-width:{W}px;height:auto;display:block" font-family="sans-serif" role="img" aria-label="{label}">"#
     )
 }
 
@@ -424,12 +411,23 @@ fn y_scale(max: f64) -> impl Fn(f64) -> f64 {
     move |v| H - BOTTOM - v / max * (H - TOP - BOTTOM - 20.0)
 }
 
-/// Five grid lines from 0 to `max` (the y axis of [`y_scale`]), each labelled with its value
-/// and `unit`.
-fn y_grid(svg: &mut String, max: f64, unit: &str) {
+/// An axis from 0 that holds `v` in at most `ticks` steps of 1, 2 or 5 times a power of ten:
+/// (its end, its step).
+fn axis(v: f64, ticks: usize) -> (f64, f64) {
+    let step = nice_ceiling(v / ticks.max(1) as f64);
+    let end = ((v / step - 1e-9).ceil() * step).max(step);
+    // Float steps (0.1 * 3) are rounded back onto the step's own digits.
+    let end = (end / step).round() * step;
+    (end, step)
+}
+
+/// Grid lines from 0 to `max` every `step` (the y axis of [`y_scale`]), each labelled with
+/// its value and `unit`.
+fn y_grid(svg: &mut String, max: f64, step: f64, unit: &str) {
     let y = y_scale(max);
-    for i in 0..=4 {
-        let v = max * f64::from(i) / 4.0;
+    let lines = (max / step).round() as u32;
+    for i in 0..=lines {
+        let v = step * f64::from(i);
         let _ = write!(
             svg,
             r##"<line x1="{LEFT}" y1="{yy}" x2="{r}" y2="{yy}" stroke="#eee"/><text x="{tx}" y="{ty}" font-size="11" text-anchor="end">{v}{unit}</text>"##,
@@ -454,65 +452,146 @@ fn frame(svg: &mut String, x_label: &str, y_label: &str) {
     );
 }
 
-/// The latency-over-time chart: p50 (solid) and p99 (dashed) per second, every attack on the
-/// same axes.
-pub fn latency_over_time_svg(report: &LoadReport) -> String {
-    let max_s = report
+/// A line of a chart over time: the value of each slice, and how the line is drawn.
+struct Series {
+    value: fn(&TimeSlice) -> f64,
+    dash: &'static str,
+}
+
+/// A chart over time, every attack on the same axes: x in seconds since each attack started
+/// (each slice at its middle), ticks at round numbers.
+fn over_time_svg(
+    report: &LoadReport,
+    label: &str,
+    y_label: &str,
+    series: &[Series],
+    note: Option<&str>,
+) -> String {
+    let end_s = report
         .ttls
         .iter()
-        .map(|r| r.seconds.len())
-        .max()
-        .unwrap_or(0)
-        .max(2) as f64
-        - 1.0;
-    let max_ms = nice_ceiling(
-        report
-            .ttls
-            .iter()
-            .flat_map(|r| r.seconds.iter().map(|s| s.p99_ms))
-            .fold(0.0, f64::max),
-    );
+        .filter_map(|r| r.over_time.last().map(|s| s.start_s + s.length_s))
+        .fold(0.0, f64::max);
+    let (max_s, step_s) = axis(end_s.max(0.1), 6);
+    let top = report
+        .ttls
+        .iter()
+        .flat_map(|r| {
+            r.over_time
+                .iter()
+                .filter(|s| s.requests > 0)
+                .flat_map(|s| series.iter().map(move |line| (line.value)(s)))
+        })
+        .fold(0.0, f64::max);
+    let (max_y, step_y) = axis(top, 4);
     let x = |s: f64| LEFT + s / max_s * (W - LEFT - RIGHT);
-    let y = y_scale(max_ms);
-    let mut svg = open_svg("latency over time");
-    y_grid(&mut svg, max_ms, "");
-    for i in 0..=5 {
-        let s = (max_s * f64::from(i) / 5.0).round();
+    let y = y_scale(max_y);
+    let mut svg = open_svg(label);
+    y_grid(&mut svg, max_y, step_y, "");
+    for i in 0..=(max_s / step_s).round() as u32 {
+        let s = step_s * f64::from(i);
         let _ = write!(
             svg,
-            r#"<text x="{tx}" y="{ty}" font-size="11" text-anchor="middle">{s}</text>"#,
+            r#"<text x="{tx}" y="{ty}" font-size="11" text-anchor="middle">{v}</text>"#,
             tx = x(s),
             ty = H - BOTTOM + 16.0,
+            v = trim_float(s),
         );
     }
-    frame(&mut svg, "seconds since the attack started", "latency (ms)");
+    frame(&mut svg, "seconds since the attack started", y_label);
     for (i, r) in report.ttls.iter().enumerate() {
         let c = COLOURS[i % COLOURS.len()];
-        for (dash, pick) in [("", true), (r#" stroke-dasharray="5 4""#, false)] {
+        for line in series {
             let points: Vec<String> = r
-                .seconds
+                .over_time
                 .iter()
                 .filter(|s| s.requests > 0)
                 .map(|s| {
-                    let v = if pick { s.p50_ms } else { s.p99_ms };
-                    format!("{:.1},{:.1}", x(s.second as f64), y(v))
+                    let mid = s.start_s + s.length_s / 2.0;
+                    format!("{:.1},{:.1}", x(mid), y((line.value)(s)))
                 })
                 .collect();
             let _ = write!(
                 svg,
                 r#"<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="{}"/>"#,
-                points.join(" ")
+                points.join(" "),
+                dash = line.dash,
             );
         }
     }
     legend(report, &mut svg);
-    let _ = write!(
-        svg,
-        r#"<text x="{x}" y="{y}" font-size="11" text-anchor="end">solid: p50, dashed: p99</text></svg>"#,
-        x = W - RIGHT,
-        y = TOP + 10.0
-    );
+    if let Some(note) = note {
+        let _ = write!(
+            svg,
+            r#"<text x="{x}" y="{y}" font-size="11" text-anchor="end">{note}</text>"#,
+            x = W - RIGHT,
+            y = TOP + 10.0
+        );
+    }
+    svg.push_str("</svg>");
     svg
+}
+
+/// The step of the charts over time, in words: "100 ms", "1.6 s".
+fn step_words(report: &LoadReport) -> String {
+    let step = report
+        .ttls
+        .iter()
+        .filter_map(|r| r.over_time.first().map(|s| s.length_s))
+        .fold(0.0, f64::max);
+    if step < 1.0 {
+        format!("{:.0} ms", step * 1e3)
+    } else {
+        format!("{} s", trim_float(step))
+    }
+}
+
+/// Latency over time: p50 (solid) and p99 (dashed) of each slice.
+pub fn latency_over_time_svg(report: &LoadReport) -> String {
+    over_time_svg(
+        report,
+        "latency over time",
+        "latency (ms)",
+        &[
+            Series {
+                value: |s| s.p50_ms,
+                dash: "",
+            },
+            Series {
+                value: |s| s.p99_ms,
+                dash: r#" stroke-dasharray="5 4""#,
+            },
+        ],
+        Some("solid: p50, dashed: p99"),
+    )
+}
+
+/// Requests per second over time.
+pub fn requests_over_time_svg(report: &LoadReport) -> String {
+    over_time_svg(
+        report,
+        "requests per second over time",
+        "requests per second",
+        &[Series {
+            value: |s| s.rps,
+            dash: "",
+        }],
+        None,
+    )
+}
+
+/// Errors per second over time: bad tokens let through, good ones refused, 5xx, no answer.
+pub fn errors_over_time_svg(report: &LoadReport) -> String {
+    over_time_svg(
+        report,
+        "errors per second over time",
+        "errors per second",
+        &[Series {
+            value: |s| s.errors as f64 / s.length_s.max(1e-3),
+            dash: "",
+        }],
+        None,
+    )
 }
 
 /// The latency histogram: share of requests per latency bin (log scale), every attack on the
@@ -548,11 +627,11 @@ pub fn histogram_svg(report: &LoadReport) -> String {
             bins.iter().map(|n| *n as f64 / total * 100.0).collect()
         })
         .collect();
-    let max_share = nice_ceiling(shares.iter().flatten().copied().fold(0.0, f64::max));
+    let (max_share, step) = axis(shares.iter().flatten().copied().fold(0.0, f64::max), 4);
     let x = |bin: f64| LEFT + bin / BINS as f64 * (W - LEFT - RIGHT);
     let y = y_scale(max_share);
     let mut svg = open_svg("latency histogram");
-    y_grid(&mut svg, max_share, "%");
+    y_grid(&mut svg, max_share, step, "%");
     let mut decade = lo;
     while decade <= hi {
         let bin = (decade - lo) / (hi - lo) * BINS as f64;
@@ -590,7 +669,8 @@ pub fn histogram_svg(report: &LoadReport) -> String {
 
 /// load.html: the table and both charts, self-contained.
 pub fn html(report: &LoadReport) -> String {
-    let mut table_html = String::from("<table><thead><tr><th></th>");
+    // A table wider than the window scrolls on its own; the page does not.
+    let mut table_html = String::from(r#"<div class="wide"><table><thead><tr><th></th>"#);
     for r in &report.ttls {
         let _ = write!(table_html, "<th>{}</th>", escape(&header(r)));
     }
@@ -602,7 +682,7 @@ pub fn html(report: &LoadReport) -> String {
         }
         table_html.push_str("</tr>");
     }
-    table_html.push_str("</tbody></table>");
+    table_html.push_str("</tbody></table></div>");
     let list = |items: Vec<String>| {
         items
             .iter()
@@ -612,8 +692,10 @@ pub fn html(report: &LoadReport) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>authprobe load: {scenario}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; max-width: 800px; }}
+body {{ font-family: sans-serif; margin: 24px auto; padding: 0 12px; color: #222; max-width: 800px; overflow-wrap: anywhere; }}
+.wide {{ overflow-x: auto; }}
 table {{ border-collapse: collapse; margin: 12px 0; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
 tbody th {{ text-align: left; font-weight: normal; }}
@@ -624,6 +706,12 @@ tbody th {{ text-align: left; font-weight: normal; }}
 {stopped}
 <h2>Latency over time</h2>
 {over_time}
+<h2>Requests per second</h2>
+{rps}
+<h2>Errors per second</h2>
+<p>Bad tokens let through, good ones refused, 5xx answers and requests with no answer.</p>
+{errors}
+<p>Each point is one slice of {step} of an attack, drawn at its middle.</p>
 <h2>Latency histogram</h2>
 {histogram}
 <h2>Results</h2>
@@ -648,6 +736,9 @@ tbody th {{ text-align: left; font-weight: normal; }}
             s.name()
         )),
         over_time = latency_over_time_svg(report),
+        rps = requests_over_time_svg(report),
+        errors = errors_over_time_svg(report),
+        step = step_words(report),
         histogram = histogram_svg(report),
         benefit = list(benefit(report)),
         thresholds = if report.thresholds.is_empty() {
@@ -831,6 +922,16 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn axes_tick_at_round_numbers() {
+        assert_eq!(axis(3.2, 4), (4.0, 1.0));
+        assert_eq!(axis(50.0, 4), (60.0, 20.0));
+        assert_eq!(axis(12.0, 6), (12.0, 2.0));
+        assert_eq!(axis(11.3, 6), (12.0, 2.0));
+        assert_eq!(axis(0.0, 4), (1.0, 1.0));
+        assert_eq!(axis(0.25, 6), (0.25, 0.05));
     }
 
     #[test]
