@@ -297,6 +297,18 @@ fn a_breached_threshold_exits_1_names_it_and_writes_every_report() {
     let html = std::fs::read_to_string(run.join("load.html")).unwrap();
     assert!(html.contains("aria-label=\"latency over time\""));
     assert!(html.contains("aria-label=\"latency histogram\""));
+    assert!(html.contains("aria-label=\"requests per second over time\""));
+    assert!(html.contains("aria-label=\"errors per second over time\""));
+    // Fits a narrow window: the page follows the device's width, every chart scales down with
+    // it, and a wide table scrolls on its own.
+    assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
+    assert_eq!(
+        html.matches("<svg ").count(),
+        html.matches("width=\"100%\" style=\"max-width:").count()
+    );
+    assert!(html.contains("<div class=\"wide\"><table>"));
+    // No goose report beside it: goose's own page needs a CDN.
+    assert!(!run.join("goose-ttl-0.html").exists());
     // Self-contained: nothing to run and nothing to fetch (the SVG namespace is a name, not a
     // fetch).
     let lower = html.to_ascii_lowercase();
@@ -310,11 +322,11 @@ fn a_breached_threshold_exits_1_names_it_and_writes_every_report() {
     ] {
         assert!(!lower.contains(fetches), "load.html holds `{fetches}`");
     }
-    // Nothing left of goose's working folder.
+    // Nothing but the run's folder under reports/.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
-        .filter(|n| n.to_string_lossy().starts_with(".goose"))
+        .filter(|n| n.to_string_lossy().starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

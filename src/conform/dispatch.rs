@@ -299,6 +299,7 @@ pub async fn run(
                         ),
                         other => other.what().to_string(),
                     },
+                    wait: (which == Stateful::KeyRotation).then_some(options.rotation_window),
                 });
             }
             let t = Instant::now();

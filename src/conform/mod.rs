@@ -397,6 +397,8 @@ pub enum Event<'a> {
         name: &'a str,
         /// What it does, and how long it may wait.
         doing: String,
+        /// The longest it waits, if it waits (the live line counts it down).
+        wait: Option<std::time::Duration>,
     },
     /// A case is done.
     CaseDone {

@@ -382,22 +382,24 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 44.0;
 
-fn legend(report: &LoadReport, svg: &mut String) {
-    for (i, r) in report.ttls.iter().enumerate() {
-        let x = LEFT + 10.0 + i as f64 * 150.0;
-        let _ = write!(
-            svg,
-            r#"<rect x="{x}" y="{y}" width="14" height="4" fill="{c}"/><text x="{tx}" y="{ty}" font-size="12">{label}</text>"#,
-            y = TOP + 4.0,
-            c = COLOURS[i % COLOURS.len()],
-            tx = x + 20.0,
-            ty = TOP + 10.0,
-            label = escape(&header(r)),
-        );
-    }
+/// Which colour is which attack, once above the charts (HTML, so that it wraps in a narrow
+/// window instead of running off a chart).
+fn legend_html(report: &LoadReport) -> String {
+    let items: Vec<String> = report
+        .ttls
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                r#"<span class="key"><span class="swatch" style="background:{c}"></span>{label}</span>"#,
+                c = COLOURS[i % COLOURS.len()],
+                label = escape(&header(r)),
+            )
+        })
+        .collect();
+    format!(r#"<p class="legend">{}</p>"#, items.join(" "))
 }
 
-/// An empty chart's opening tag, named for screen readers.
 /// The chart scales down with the page (a narrow window shows all of it, smaller) and never
 /// grows past its own size.
 fn open_svg(label: &str) -> String {
@@ -435,8 +437,19 @@ fn y_grid(svg: &mut String, max: f64, step: f64, unit: &str) {
             r = W - RIGHT,
             tx = LEFT - 6.0,
             ty = y(v) + 4.0,
-            v = trim_float(v),
+            v = compact(v),
         );
+    }
+}
+
+/// A tick's value in few characters: 5000 as 5k, 1500000 as 1.5M.
+fn compact(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{}M", trim_float(v / 1e6))
+    } else if v >= 1e3 {
+        format!("{}k", trim_float(v / 1e3))
+    } else {
+        trim_float(v)
     }
 }
 
@@ -460,13 +473,7 @@ struct Series {
 
 /// A chart over time, every attack on the same axes: x in seconds since each attack started
 /// (each slice at its middle), ticks at round numbers.
-fn over_time_svg(
-    report: &LoadReport,
-    label: &str,
-    y_label: &str,
-    series: &[Series],
-    note: Option<&str>,
-) -> String {
+fn over_time_svg(report: &LoadReport, label: &str, y_label: &str, series: &[Series]) -> String {
     let end_s = report
         .ttls
         .iter()
@@ -519,15 +526,6 @@ fn over_time_svg(
             );
         }
     }
-    legend(report, &mut svg);
-    if let Some(note) = note {
-        let _ = write!(
-            svg,
-            r#"<text x="{x}" y="{y}" font-size="11" text-anchor="end">{note}</text>"#,
-            x = W - RIGHT,
-            y = TOP + 10.0
-        );
-    }
     svg.push_str("</svg>");
     svg
 }
@@ -562,7 +560,6 @@ pub fn latency_over_time_svg(report: &LoadReport) -> String {
                 dash: r#" stroke-dasharray="5 4""#,
             },
         ],
-        Some("solid: p50, dashed: p99"),
     )
 }
 
@@ -576,7 +573,6 @@ pub fn requests_over_time_svg(report: &LoadReport) -> String {
             value: |s| s.rps,
             dash: "",
         }],
-        None,
     )
 }
 
@@ -590,7 +586,6 @@ pub fn errors_over_time_svg(report: &LoadReport) -> String {
             value: |s| s.errors as f64 / s.length_s.max(1e-3),
             dash: "",
         }],
-        None,
     )
 }
 
@@ -662,7 +657,6 @@ pub fn histogram_svg(report: &LoadReport) -> String {
             y(0.0)
         );
     }
-    legend(report, &mut svg);
     svg.push_str("</svg>");
     svg
 }
@@ -696,6 +690,11 @@ pub fn html(report: &LoadReport) -> String {
 <style>
 body {{ font-family: sans-serif; margin: 24px auto; padding: 0 12px; color: #222; max-width: 800px; overflow-wrap: anywhere; }}
 .wide {{ overflow-x: auto; }}
+.legend {{ display: flex; flex-wrap: wrap; gap: 4px 18px; }}
+.key {{ white-space: nowrap; }}
+.swatch {{ display: inline-block; width: 18px; height: 4px; margin: 0 6px 3px 0; vertical-align: middle; }}
+/* A chart drawn at half its size keeps its words readable. */
+@media (max-width: 600px) {{ svg text {{ font-size: 20px; }} }}
 table {{ border-collapse: collapse; margin: 12px 0; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }}
 tbody th {{ text-align: left; font-weight: normal; }}
@@ -704,7 +703,9 @@ tbody th {{ text-align: left; font-weight: normal; }}
 <h1>authprobe load: {scenario}</h1>
 <p>{target} through the gateway emulator, profile {profile}; {users} users, {bound}; {pool} distinct good tokens. Run {run_id}, started {started}.</p>
 {stopped}
+{legend}
 <h2>Latency over time</h2>
+<p>Solid: median (p50); dashed: 99th percentile (p99).</p>
 {over_time}
 <h2>Requests per second</h2>
 {rps}
@@ -735,6 +736,7 @@ tbody th {{ text-align: left; font-weight: normal; }}
             r#"<p class="fail">Stopped by {}: the numbers are what ran before it.</p>"#,
             s.name()
         )),
+        legend = legend_html(report),
         over_time = latency_over_time_svg(report),
         rps = requests_over_time_svg(report),
         errors = errors_over_time_svg(report),
@@ -922,6 +924,15 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn tick_labels_stay_short() {
+        assert_eq!(compact(500.0), "500");
+        assert_eq!(compact(5000.0), "5k");
+        assert_eq!(compact(12500.0), "12.5k");
+        assert_eq!(compact(2_000_000.0), "2M");
+        assert_eq!(compact(0.25), "0.25");
     }
 
     #[test]

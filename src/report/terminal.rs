@@ -27,6 +27,8 @@ pub struct Terminal<'a> {
     progress: bool,
     /// The live line (stderr, a terminal only): the running case, what it does, for how long.
     bar: Option<indicatif::ProgressBar>,
+    /// When the running case stops waiting, if it waits: the live line shows what is left.
+    deadline: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     verbosity: Verbosity,
     name_hint: bool,
     /// The width lines wrap to.
@@ -41,6 +43,7 @@ impl<'a> Terminal<'a> {
             paint: Paint(color),
             progress: std::io::stderr().is_terminal(),
             bar: None,
+            deadline: Default::default(),
             verbosity: Verbosity::Normal,
             name_hint: false,
             width: super::style::width(),
@@ -87,7 +90,10 @@ impl<'a> Terminal<'a> {
                 total,
                 name,
                 doing,
+                wait,
             } => {
+                *self.deadline.lock().expect("deadline lock") =
+                    wait.map(|w| std::time::Instant::now() + w);
                 if let Some(bar) = self.live(total) {
                     // The time shown is this case's.
                     bar.reset_elapsed();
@@ -144,6 +150,7 @@ impl<'a> Terminal<'a> {
                     None => print(),
                 }
                 if let Some(bar) = &self.bar {
+                    *self.deadline.lock().expect("deadline lock") = None;
                     bar.set_position(index as u64);
                     bar.set_message("running…");
                     if index >= total {
@@ -160,14 +167,21 @@ impl<'a> Terminal<'a> {
         if !self.progress {
             return None;
         }
+        let deadline = self.deadline.clone();
         let bar = self.bar.get_or_insert_with(|| {
             let bar = indicatif::ProgressBar::with_draw_target(
                 Some(total as u64),
                 indicatif::ProgressDrawTarget::stderr(),
             );
+            // "12s, 4 s left" while a case waits for something with a deadline.
+            let left = move |_: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                let at = *deadline.lock().expect("deadline lock");
+                let _ = out.write_str(&time_left(at, std::time::Instant::now()));
+            };
             bar.set_style(
-                indicatif::ProgressStyle::with_template("[{pos}/{len}] {wide_msg} {elapsed}")
-                    .expect("template"),
+                indicatif::ProgressStyle::with_template("[{pos}/{len}] {wide_msg} {elapsed}{left}")
+                    .expect("template")
+                    .with_key("left", left),
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
             bar
@@ -502,6 +516,18 @@ fn cause_block(cause: &Cause, report: &RunReport, p: &Paint, width: usize) -> St
     b
 }
 
+/// What is left of a wait that ends `at`, for the live line: ", 4 s left" (rounded up, so
+/// that it reads 0 only when the wait is over); nothing when nothing waits.
+fn time_left(at: Option<std::time::Instant>, now: std::time::Instant) -> String {
+    match at {
+        Some(at) => {
+            let left = at.saturating_duration_since(now);
+            format!(", {} s left", left.as_secs_f64().ceil() as u64)
+        }
+        None => String::new(),
+    }
+}
+
 /// How many of a cause's cases the rerun line names; past it, the first one alone (one case
 /// shows whether the defect is fixed).
 const RERUN_CASES: usize = 3;
@@ -811,4 +837,28 @@ fn summary(report: &RunReport, report_dir: Option<&Path>, p: &Paint, width: usiz
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_left;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_wait_shows_the_whole_seconds_left_and_nothing_when_there_is_none() {
+        let now = Instant::now();
+        assert_eq!(
+            time_left(Some(now + Duration::from_millis(3200)), now),
+            ", 4 s left"
+        );
+        assert_eq!(
+            time_left(Some(now + Duration::from_secs(12)), now),
+            ", 12 s left"
+        );
+        assert_eq!(
+            time_left(Some(now), now + Duration::from_secs(1)),
+            ", 0 s left"
+        );
+        assert_eq!(time_left(None, now), "");
+    }
 }
