@@ -1042,6 +1042,76 @@ async fn the_tutorial_curl_flow_works_against_gateway_serve() {
     assert_eq!(server.0.wait().unwrap().code(), Some(0));
 }
 
+#[tokio::test]
+async fn gateway_serve_streams_each_request_with_the_handlers_output_and_never_the_token() {
+    let bootstrap = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runtime/bootstrap.py")
+        .display()
+        .to_string();
+    let child = support::authprobe_command()
+        .args([
+            "gateway",
+            "serve",
+            "--profile",
+            "static",
+            "--target",
+            &format!("lambda:python3 {bootstrap}"),
+            "--env",
+            "PRINT_EVENT=1",
+            "--env",
+            "MODE=bare",
+            "--route",
+            "GET /hello",
+            "--cache-ttl",
+            "0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    let base = stdout.next().unwrap().unwrap();
+    let stderr = server.0.stderr.take().unwrap();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let http = support::http();
+    let token = "a-token-nobody-may-read-1234";
+    let answer = http
+        .get(format!("{base}/hello"))
+        .header("Authorization", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    // The handler printed the event, token and all: shown under the request, token removed.
+    let mut seen = Vec::new();
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(10)) {
+        let done = line.contains("stdout |");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    let _ = server.0.wait();
+    let request = seen
+        .iter()
+        .position(|l| l.starts_with("GET /dev/hello -> 200 allow (authorizer invoked"))
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    let printed = &seen[request + 1];
+    assert!(printed.starts_with("  stdout | {"), "{seen:#?}");
+    assert!(
+        printed.contains("\"authorizationToken\": \"[token]\""),
+        "{seen:#?}"
+    );
+    assert!(seen.iter().all(|l| !l.contains(token)), "{seen:#?}");
+}
+
 #[test]
 fn gateway_serve_says_when_its_sample_token_expires() {
     let child = support::authprobe_command()

@@ -83,7 +83,10 @@ pub(super) async fn gateway_serve(
             "check --stage, --route, --cache-ttl, --identity-source and --validation-expression",
         )
     })?;
-    let gateway = std::sync::Arc::new(gateway);
+    let stage = args.stage.clone();
+    let gateway = std::sync::Arc::new(gateway.with_request_log(Box::new(
+        move |request, response, secrets| eprint!("{}", served(&stage, request, response, secrets)),
+    )));
     let control_token = args.expose.then(crate::net::ControlToken::generate);
     let limits = crate::gateway::front::Limits {
         header_read_timeout: args.header_read_timeout,
@@ -151,4 +154,51 @@ pub(super) async fn gateway_serve(
     drop(front);
     harness.target.shutdown().await;
     Ok(EXIT_OK)
+}
+
+/// One request `gateway serve` answered, as it prints it on stderr: the request, the status
+/// and the authorizer's part, then what the handler printed while it answered, with the
+/// request's token (and every other identity-source value) taken out.
+fn served(
+    stage: &str,
+    request: &crate::gateway::GatewayRequest,
+    response: &crate::gateway::GatewayResponse,
+    secrets: &[String],
+) -> String {
+    use crate::gateway::AuthStep;
+    use crate::report::printable_line;
+    let authorizer = match &response.auth {
+        AuthStep::Invoked(answer) => format!(
+            "authorizer invoked{}, {:.1} ms",
+            if answer.cold { " (cold start)" } else { "" },
+            answer.elapsed.as_secs_f64() * 1e3
+        ),
+        AuthStep::Cached(_) => "cached policy".to_string(),
+        AuthStep::NotInvoked => "authorizer not invoked".to_string(),
+    };
+    let outcome = response
+        .outcome
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{} /{stage}{} -> {}{outcome} ({authorizer})\n",
+        printable_line(&request.method),
+        printable_line(&request.path),
+        response.status,
+    );
+    if let AuthStep::Invoked(answer) = &response.auth {
+        let pairs: Vec<(&str, &str)> = secrets.iter().map(|s| (s.as_str(), "[token]")).collect();
+        let output = answer.output.redacted(&pairs);
+        for line in &output.lines {
+            text.push_str(&format!(
+                "  {:<6} | {}\n",
+                line.stream.name(),
+                printable_line(&line.text.replace('\t', "  "))
+            ));
+        }
+        if output.dropped > 0 {
+            text.push_str(&format!("  … {} more line(s) not kept\n", output.dropped));
+        }
+    }
+    text
 }

@@ -54,7 +54,14 @@ pub struct Gateway {
     arn_prefix: String,
     /// `GET /hello` for each route, in order.
     route_keys: Vec<String>,
+    /// Told of every request once it is answered (`gateway serve` prints them).
+    request_log: Option<RequestLog>,
 }
+
+/// What a gateway tells of each request it answered: the request, the answer with the
+/// authorizer's part in it (its output among it), and the values the request carried in its
+/// identity sources (the token), which whatever is shown must not repeat.
+pub type RequestLog = Box<dyn Fn(&GatewayRequest, &GatewayResponse, &[String]) + Send + Sync>;
 
 /// Counters as kept per request: no strings, routes by index (the last slot is "no route").
 #[derive(Default)]
@@ -119,6 +126,55 @@ impl Identity<'_> {
 }
 
 impl Gateway {
+    /// The same gateway telling `log` of every request it answers.
+    pub fn with_request_log(self, log: RequestLog) -> Gateway {
+        Gateway {
+            request_log: Some(log),
+            ..self
+        }
+    }
+
+    /// The values a request carries in the authorizer's identity sources (its headers and
+    /// query parameters; the token among them), for redacting them from what is shown.
+    fn identity_values(&self, req: &GatewayRequest) -> Vec<String> {
+        let mut values = Vec::new();
+        for source in &self.config.authorizer.identity_sources {
+            match source {
+                IdentitySource::Header(name) => values.extend(
+                    req.headers
+                        .iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.clone()),
+                ),
+                IdentitySource::Query(name) => values.extend(
+                    req.query
+                        .iter()
+                        .filter(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone()),
+                ),
+                IdentitySource::StageVariable(_) | IdentitySource::Context(_) => {}
+            }
+        }
+        // An Authorization header is a credential whichever source the authorizer reads.
+        values.extend(
+            req.headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                .map(|(_, v)| v.clone()),
+        );
+        // `Bearer TOKEN`: a handler that logs the token logs it without its scheme.
+        let bare: Vec<String> = values
+            .iter()
+            .filter_map(|v| v.trim().split_once(' ').map(|(_, t)| t.trim().to_string()))
+            .collect();
+        values.extend(bare);
+        values.retain(|v| !v.trim().is_empty());
+        // Longest first, so that a whole value is replaced before the token inside it.
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        values
+    }
+
     /// A gateway in front of `target`; refuses settings API Gateway would refuse.
     pub fn new(config: GatewayConfig, target: Arc<dyn Target>) -> Result<Gateway, ConfigError> {
         let a = &config.authorizer;
@@ -205,6 +261,7 @@ impl Gateway {
                 ..Counters::default()
             }),
             client: std::sync::OnceLock::new(),
+            request_log: None,
             config,
         })
     }
@@ -509,6 +566,9 @@ impl Gateway {
             status = response.status,
             "decided"
         );
+        if let Some(log) = &self.request_log {
+            log(&req, &response, &self.identity_values(&req));
+        }
         let mut c = self.counters.lock().expect("counters lock");
         let c = &mut *c;
         let index = route.map_or(self.config.routes.len(), |(i, _)| i);

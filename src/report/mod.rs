@@ -6,13 +6,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod blocks;
+mod charts;
 pub mod load;
 pub mod style;
 mod terminal;
 
+use blocks::{calibration_line, policy_excerpt};
 pub use style::{ColorChoice, use_color};
 pub use terminal::{Terminal, Verbosity};
-use terminal::{calibration_line, policy_excerpt};
 
 use serde_json::Value;
 
