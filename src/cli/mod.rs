@@ -70,10 +70,10 @@ pub enum Command {
     /// Review, accept, reject, list and prune policy snapshots (no Cargo needed).
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) that completes
-    /// case names, token kinds, profiles, scenarios and targets from the line typed so far.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
-    /// `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`, or
+    /// It completes case names, token kinds, profiles, scenarios and targets from the line
+    /// typed so far. `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`, or
     /// `source <(COMPLETE=bash authprobe)` in ~/.bashrc. The script calls authprobe back for
     /// each completion; `--static` prints one that does not (flags and fixed values only).
     Completions {
