@@ -93,9 +93,24 @@ pub fn cases(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(spec) = profile_of(&line()) else {
         return Vec::new();
     };
+    let cells = spec
+        .matrix
+        .iter()
+        .flat_map(|m| &m.principals)
+        .flat_map(|p| {
+            spec.routes.iter().map(move |r| {
+                (
+                    format!("{} {r}", p.name),
+                    "a cell of the authorization matrix",
+                )
+            })
+        });
     starting_with(
         current,
-        spec.cases.iter().map(|c| (c.name.clone(), c.what())),
+        spec.cases
+            .iter()
+            .map(|c| (c.name.clone(), c.what()))
+            .chain(cells),
     )
 }
 

@@ -21,10 +21,29 @@ pub(super) async fn conform(
         message,
         hint: "`--list` shows the case names".into(),
     })?;
+    // The matrix's cells, listed after the cases: name, expectation, route, principal.
+    let cells: Vec<(String, &str, String, String)> = spec
+        .matrix
+        .iter()
+        .flat_map(|m| &m.principals)
+        .flat_map(|p| {
+            spec.routes
+                .iter()
+                .zip(&p.allowed)
+                .map(move |(route, allowed)| {
+                    (
+                        format!("{} {route}", p.name),
+                        if *allowed { "allow" } else { "deny" },
+                        route.to_string(),
+                        format!("matrix: principal `{}` ({})", p.name, p.claims_line()),
+                    )
+                })
+        })
+        .collect();
     if args.list
         && let Some(path) = &args.json
     {
-        let cases: Vec<serde_json::Value> = spec
+        let mut cases: Vec<serde_json::Value> = spec
             .cases
             .iter()
             .map(|case| {
@@ -36,6 +55,9 @@ pub(super) async fn conform(
                 })
             })
             .collect();
+        cases.extend(cells.iter().map(|(name, expect, route, what)| {
+            serde_json::json!({"name": name, "expect": expect, "route": route, "what": what})
+        }));
         let text = serde_json::to_string_pretty(&cases).expect("JSON values serialize") + "\n";
         if path == std::path::Path::new("-") {
             out.write_all(text.as_bytes())?;
@@ -54,6 +76,9 @@ pub(super) async fn conform(
                 case.route,
                 case.what()
             )?;
+        }
+        for (name, expect, route, what) in &cells {
+            writeln!(out, "{name}\t{expect}\t{route}\t{what}")?;
         }
         return Ok(EXIT_OK);
     }

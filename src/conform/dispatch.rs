@@ -135,6 +135,7 @@ pub async fn run(
                 interrupted: Some(signal),
                 calibration: None,
                 deployed: None,
+                matrix: None,
             });
         }
     };
@@ -344,6 +345,54 @@ pub async fn run(
         cases.push(result);
     }
     drop(in_flight);
+    // The authorization matrix, after every other case: it asks the same target through fresh
+    // gateways of its own and leaves the IdP alone.
+    let matrix = match (&p.matrix, interrupted) {
+        (Some(spec), None) => {
+            let why_not = if runner.gateway.is_none() {
+                Some(
+                    "a url: target is a deployed API behind its own gateway and cache, which the matrix cannot set; run it against the handler (lambda:, invoke:, aws-lambda:)",
+                )
+            } else if harness.minter.is_keyless() {
+                Some("a key-less run cannot mint the principals' claims onto the real IdP's token")
+            } else {
+                None
+            };
+            match why_not {
+                None => {
+                    let (cells, grid) = runner.matrix(spec).await;
+                    let all = total + cells.len();
+                    for (i, cell) in cells.into_iter().enumerate() {
+                        on_event(Event::CaseDone {
+                            index: total + i + 1,
+                            total: all,
+                            result: &cell,
+                        });
+                        cases.push(cell);
+                    }
+                    Some(grid)
+                }
+                Some(why) => {
+                    for principal in &spec.principals {
+                        for route in &p.routes {
+                            let case = CaseSpec {
+                                name: format!("{} {route}", principal.name),
+                                kind: CaseKind::Token(harness.minter.good_kind()),
+                                expect_allow: false,
+                                header: HeaderForm::AsMinted,
+                                route: route.clone(),
+                            };
+                            let mut cell = runner.skipped(&case, &principal.claims_line(), why);
+                            cell.kind = "matrix".into();
+                            cases.push(cell);
+                        }
+                    }
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     mark_inconclusive(
         &mut cases,
         runner
@@ -406,6 +455,7 @@ pub async fn run(
             sent: b.sent(),
             limit: b.limit(),
         }),
+        matrix,
     })
 }
 

@@ -9,6 +9,7 @@ mod dispatch;
 mod evidence;
 mod guess;
 pub mod keysource;
+pub mod matrix;
 pub mod profile;
 mod runner;
 pub mod snapshot;
@@ -283,6 +284,9 @@ pub struct RunReport {
     /// For a deployed target (`url:`, `aws-lambda:`): the requests it was sent, and the most
     /// the run could send it.
     pub deployed: Option<DeployedRequests>,
+    /// The authorization matrix, when the profile has one and it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<matrix::MatrixReport>,
 }
 
 /// What a run sent a deployed target, against what its cases allowed.

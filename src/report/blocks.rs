@@ -101,6 +101,9 @@ fn case_list(names: &[String], limit: usize) -> String {
 fn expected_words(case: &CaseResult) -> String {
     if case.expected == "allow" {
         "allow".to_string()
+    } else if case.kind == "matrix" {
+        // A valid token on a route its holder may not call: API Gateway's 403.
+        "deny (403: a valid token, on a route its principal may not call)".to_string()
     } else {
         format!(
             "reject (the error `Unauthorized`, 401){}",
@@ -207,9 +210,18 @@ pub(super) fn cause_block(cause: &Cause, report: &RunReport, p: &Paint, width: u
         line("fix:", &cause.fix);
         return b;
     }
-    let example = if cases.len() > 1 { "first:" } else { "token:" };
-    line(example, &format!("{} ({})", first.kind, first.what));
-    if cases.len() == 1 {
+    let matrix = first.kind == "matrix";
+    let example = match (cases.len() > 1, matrix) {
+        (true, _) => "first:",
+        (false, true) => "cell:",
+        (false, false) => "token:",
+    };
+    if matrix {
+        line(example, &format!("{}, {}", first.what, first.route));
+    } else {
+        line(example, &format!("{} ({})", first.kind, first.what));
+    }
+    if cases.len() == 1 || matrix {
         line("expected:", &expected_words(first));
     } else if first.expected == "allow" {
         line("expected:", "allow");

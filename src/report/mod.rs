@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod blocks;
 mod charts;
+pub mod grid;
 pub mod load;
 pub mod style;
 mod terminal;
@@ -221,6 +222,9 @@ pub fn markdown(report: &RunReport) -> String {
     }
     if let Some(k) = &report.key_source {
         md.push_str(&format!("**Keys.** {}.\n\n", capitalized(&k.summary)));
+    }
+    if let Some(m) = &report.matrix {
+        md.push_str(&grid::markdown(m));
     }
     if !report.causes.is_empty() {
         md.push_str("## Findings, by cause, in the order to fix them\n\n");

@@ -233,6 +233,10 @@ impl<'a> Terminal<'a> {
             bar.finish_and_clear();
         }
         let _ = writeln!(self.out);
+        if let Some(m) = &report.matrix {
+            let grid = super::grid::terminal(m, &self.paint, self.width);
+            let _ = writeln!(self.out, "{grid}");
+        }
         for cause in &report.causes {
             let block = cause_block(cause, report, &self.paint, self.width);
             let _ = writeln!(self.out, "{block}");

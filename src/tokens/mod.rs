@@ -473,6 +473,16 @@ impl Minter {
         edited
     }
 
+    /// The same minter with `claims` set on every token (they replace the good token's own,
+    /// as `--claim` does): an authorization matrix's principal.
+    pub fn with_claims(&self, claims: &Map<String, Value>) -> Minter {
+        let mut other = self.clone();
+        for (k, v) in claims {
+            other.settings.extra.insert(k.clone(), v.clone());
+        }
+        other
+    }
+
     /// The same minter, signing HS256 tokens with `secret` instead of the profile's.
     pub fn with_secret(&self, secret: &[u8]) -> Minter {
         let mut other = self.clone();

@@ -11,6 +11,7 @@ use crate::event::EventKind;
 use crate::tokens::{Kind, Profile, TokenUse};
 
 mod cases;
+pub mod matrix;
 
 use cases::expand_groups;
 pub use cases::{CASE_GROUPS, CaseGlob, CaseKind, CaseSpec, HeaderForm, KindsOf, Route, Stateful};
@@ -40,6 +41,7 @@ struct RawProfile {
     #[serde(default)]
     api: RawApi,
     run: RawRun,
+    matrix: Option<matrix::RawMatrix>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +71,8 @@ struct RawAuthorizer {
     key_publish_ahead_seconds: Option<u64>,
     jwks_timeout: Option<Spanned<String>>,
     shared_keys: Option<bool>,
+    #[serde(default)]
+    claims: toml::Table,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +180,11 @@ pub struct ProfileSpec {
     pub routes: Vec<Route>,
     /// The cases, in order.
     pub cases: Vec<CaseSpec>,
+    /// Who may call which route (`[matrix]`), checked through the gateway's cache.
+    pub matrix: Option<matrix::MatrixSpec>,
+    /// Claims every good token carries (`[authorizer] claims`), for an authorizer that needs
+    /// them to allow (a group, a tenant id); they replace the minted defaults.
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ProfileSpec {
@@ -186,10 +195,22 @@ impl ProfileSpec {
         if globs.is_empty() {
             return Ok(());
         }
-        if let Some(unmatched) = globs
+        // A matrix cell is named `PRINCIPAL METHOD /path`; a pattern that matches one keeps
+        // that principal's whole row (its passes need every route).
+        let cells: Vec<(usize, String)> = self
+            .matrix
             .iter()
-            .find(|g| !self.cases.iter().any(|c| g.matches(&c.name)))
-        {
+            .flat_map(|m| m.principals.iter().enumerate())
+            .flat_map(|(i, p)| {
+                self.routes
+                    .iter()
+                    .map(move |r| (i, format!("{} {r}", p.name)))
+            })
+            .collect();
+        if let Some(unmatched) = globs.iter().find(|g| {
+            !self.cases.iter().any(|c| g.matches(&c.name))
+                && !cells.iter().any(|(_, name)| g.matches(name))
+        }) {
             let pattern = unmatched.to_string();
             let closest = self
                 .cases
@@ -206,6 +227,21 @@ impl ProfileSpec {
         }
         self.cases
             .retain(|c| globs.iter().any(|g| g.matches(&c.name)));
+        if let Some(m) = &mut self.matrix {
+            let kept: Vec<usize> = cells
+                .iter()
+                .filter(|(_, name)| globs.iter().any(|g| g.matches(name)))
+                .map(|(i, _)| *i)
+                .collect();
+            let mut index = 0;
+            m.principals.retain(|_| {
+                index += 1;
+                kept.contains(&(index - 1))
+            });
+            if m.principals.is_empty() {
+                self.matrix = None;
+            }
+        }
         Ok(())
     }
 
@@ -225,6 +261,7 @@ impl ProfileSpec {
         if !self.scopes.is_empty() {
             settings.scope = self.scopes.join(" ");
         }
+        settings.extra = self.claims.clone();
         settings
     }
 }
@@ -450,6 +487,12 @@ fn parse_with(
             "[api] routes is empty: name at least one route, e.g. [\"GET /hello\"]".into(),
         ));
     }
+    let matrix = raw
+        .matrix
+        .as_ref()
+        .map(|m| matrix::check(m, &routes))
+        .transpose()
+        .map_err(|(span, message)| at(span, message))?;
     if *raw.api.cache_ttl.get_ref() > crate::gateway::MAX_TTL {
         return Err(at(
             raw.api.cache_ttl.span(),
@@ -696,6 +739,8 @@ fn parse_with(
         .bearer
         .unwrap_or(raw.profile != Profile::Static);
     Ok(ProfileSpec {
+        matrix,
+        claims: matrix::json_claims(&raw.authorizer.claims),
         origin: origin.to_string(),
         name: raw.name.map(Spanned::into_inner),
         profile: raw.profile,
