@@ -9,14 +9,29 @@ use std::path::Path;
 
 use support::authprobe_in;
 
-/// `conform` with the example's matrix profile, `MAPPING=mapping`; exit code, report.json and
+/// `conform` with the example's group matrix, `MAPPING=mapping`; exit code, report.json and
 /// what was printed.
 fn run(dir: &Path, mapping: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    run_with(dir, "groups.toml", mapping, extra)
+}
+
+/// `conform` with the example's `profile` (groups.toml, scopes.toml) and `MAPPING=mapping`.
+fn run_with(
+    dir: &Path,
+    profile: &str,
+    mapping: &str,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
     let python = support::python::venv_python();
     let target = format!("lambda:{} -m awslambdaric app.handler", python.display());
     let workdir = support::python::example_dir("groups");
-    let scenario = workdir.join("groups.toml");
+    let scenario = workdir.join(profile);
     let mapping = format!("MAPPING={mapping}");
+    let claim = if profile == "scopes.toml" {
+        "CLAIM=scope"
+    } else {
+        "CLAIM=cognito:groups"
+    };
     let mut args = vec![
         "conform",
         "--scenario",
@@ -33,6 +48,8 @@ fn run(dir: &Path, mapping: &str, extra: &[&str]) -> (Option<i32>, serde_json::V
         "CLIENT_ID={client_id}",
         "--env",
         &mapping,
+        "--env",
+        claim,
         "--no-snapshots",
         "--report-dir",
         "reports",
@@ -215,4 +232,49 @@ fn case_patterns_pick_matrix_rows_and_a_pattern_matching_nothing_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn scopes_read_as_a_list_instead_of_a_space_separated_string_never_grant_and_are_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report, shown) = run_with(dir.path(), "scopes.toml", "flawed", &[]);
+    assert_eq!(code, Some(1), "{shown}");
+    for cell in [
+        "reader GET /items",
+        "writer GET /items",
+        "writer DELETE /items",
+        "admin GET /admin",
+    ] {
+        assert_eq!(
+            severities_of(&report, cell),
+            ["availability"],
+            "{cell}: {shown}"
+        );
+    }
+    for cell in ["reader DELETE /items", "writer GET /admin"] {
+        assert!(severities_of(&report, cell).is_empty(), "{cell}: {shown}");
+    }
+    let cause = report["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == "admin GET /admin")
+        })
+        .unwrap();
+    assert!(
+        cause["why"]
+            .as_str()
+            .unwrap()
+            .contains("space-separated `scope` string"),
+        "{cause}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, shown) = run_with(dir.path(), "scopes.toml", "correct", &[]);
+    assert_eq!(code, Some(0), "{shown}");
 }

@@ -14,8 +14,16 @@ samples, each marked ``# MISTAKE:``:
 3. an admin's Allow names exactly the method ARN it was asked for: under caching, the next
    route an admin calls is refused until the policy expires.
 
+With ``CLAIM=scope`` the same routes are granted by OAuth scopes instead (``items/read``,
+``items/write``, ``admin``; ``scopes.toml`` beside this file), read from the space-separated
+``scope`` string as RFC 6749 writes it. ``MAPPING=flawed`` then plants the mistake of samples
+that treat ``scope`` as a list:
+
+4. ``set(claims["scope"]) & {...}`` intersects the *characters* of the string with the scope
+   names, so no scope ever grants anything.
+
 Configuration: JWKS_URL, ISSUER, CLIENT_ID (authprobe fills ``{jwks_url}``, ``{issuer}``,
-``{client_id}``), MAPPING.
+``{client_id}``), MAPPING, CLAIM (``cognito:groups``, the default, or ``scope``).
 """
 
 import os
@@ -26,11 +34,18 @@ JWKS = jwt.PyJWKClient(os.environ["JWKS_URL"], cache_keys=True, timeout=5)
 ISSUER = os.environ["ISSUER"]
 CLIENT_ID = os.environ["CLIENT_ID"]
 MAPPING = os.environ.get("MAPPING", "correct")
+CLAIM = os.environ.get("CLAIM", "cognito:groups")
 
 # Which routes each group may call.
 ROUTES = {
     "readers": [("GET", "/items")],
     "admins": [("GET", "/items"), ("DELETE", "/items"), ("GET", "/admin")],
+}
+# Which routes each scope grants.
+SCOPE_ROUTES = {
+    "items/read": [("GET", "/items")],
+    "items/write": [("DELETE", "/items")],
+    "admin": [("GET", "/admin")],
 }
 
 
@@ -71,6 +86,8 @@ def handler(event, context):
     # arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/METHOD/PATH
     arn = event["methodArn"]
     base = "/".join(arn.split("/")[:2])
+    if CLAIM == "scope":
+        return _by_scope(claims, base)
     if MAPPING == "flawed":
         return _flawed(claims["sub"], groups, arn, base)
     routes = sorted({r for g in groups for r in ROUTES.get(g, [])})
@@ -90,3 +107,16 @@ def _flawed(sub, groups, arn, base):
         return _policy(sub, "Allow", [f"{base}/*{path}"])
     # MISTAKE: exactly the method ARN asked for, cached for every route.
     return _policy(sub, "Allow", [arn])
+
+
+def _by_scope(claims, base):
+    scope = claims.get("scope") or ""
+    if MAPPING == "flawed":
+        # MISTAKE: the scope string as a list: its characters are intersected.
+        granted = [s for s in SCOPE_ROUTES if set(scope) & {s}]
+    else:
+        granted = [s for s in scope.split() if s in SCOPE_ROUTES]
+    routes = sorted({r for s in granted for r in SCOPE_ROUTES[s]})
+    if not routes:
+        return _policy(claims["sub"], "Deny", [base + "/*/*"])
+    return _policy(claims["sub"], "Allow", [f"{base}/{m}{p}" for m, p in routes])
