@@ -50,10 +50,12 @@ fn run_with(
         &mapping,
         "--env",
         claim,
-        "--no-snapshots",
         "--report-dir",
         "reports",
     ];
+    if !extra.contains(&"--snapshots") {
+        args.push("--no-snapshots");
+    }
     args.extend(extra);
     let out = authprobe_in(dir, &args, &[("COLUMNS", "100")]);
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -277,4 +279,80 @@ fn scopes_read_as_a_list_instead_of_a_space_separated_string_never_grant_and_are
     let dir = tempfile::tempdir().unwrap();
     let (code, _, shown) = run_with(dir.path(), "scopes.toml", "correct", &[]);
     assert_eq!(code, Some(0), "{shown}");
+}
+
+#[test]
+fn the_observed_matrix_is_kept_as_snapshots_and_a_change_in_who_may_call_what_is_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    // The profile inside the run's folder (the repository here), so that `snapshots prune`
+    // can read it back.
+    let profile = dir.path().join("groups.toml");
+    std::fs::copy(
+        support::python::example_dir("groups").join("groups.toml"),
+        &profile,
+    )
+    .unwrap();
+    let profile = profile.to_str().unwrap();
+    let run = |dir: &Path, mapping: &str, extra: &[&str]| run_with(dir, profile, mapping, extra);
+    let snaps = ["--snapshots", "snaps"];
+    let (code, report, shown) = run(dir.path(), "correct", &snaps);
+    assert_eq!(code, Some(0), "{shown}");
+    let cell = |report: &serde_json::Value, name: &str| {
+        report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        cell(&report, "reader DELETE /items")["snapshot"]["status"],
+        "new"
+    );
+    assert!(
+        dir.path()
+            .join("snaps/matrix.reader.DELETE_20_2Fitems.snap")
+            .is_file()
+    );
+    // (One run folder at a time: each run's report is read back from it.)
+    std::fs::remove_dir_all(dir.path().join("reports")).unwrap();
+    let (code, report, shown) = run(dir.path(), "correct", &snaps);
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(
+        cell(&report, "reader DELETE /items")["snapshot"]["status"],
+        "matched"
+    );
+    // The flawed mapping changes who may call what: each changed cell is a regression too.
+    std::fs::remove_dir_all(dir.path().join("reports")).unwrap();
+    let (code, report, shown) = run(dir.path(), "flawed", &snaps);
+    assert_eq!(code, Some(1), "{shown}");
+    let changed = cell(&report, "reader DELETE /items");
+    assert_eq!(changed["snapshot"]["status"], "changed", "{changed}");
+    assert!(
+        severities_of(&report, "reader DELETE /items").contains(&"regression".to_string()),
+        "{shown}"
+    );
+    // `snapshots prune` knows the cells: nothing of the matrix is stale.
+    let out = authprobe_in(
+        dir.path(),
+        &["snapshots", "prune", "snaps", "--dry-run"],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("matrix."), "{text}");
+    // A principal taken out of the profile leaves its cells' snapshots stale.
+    let edited = std::fs::read_to_string(dir.path().join("groups.toml"))
+        .unwrap()
+        .replace("name = \"nobody\"", "name = \"someone\"");
+    std::fs::write(dir.path().join("groups.toml"), edited).unwrap();
+    let out = authprobe_in(
+        dir.path(),
+        &["snapshots", "prune", "snaps", "--dry-run"],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("matrix.nobody.GET_20_2Fitems.snap"), "{text}");
+    assert!(!text.contains("matrix.reader."), "{text}");
 }

@@ -13,7 +13,7 @@
 
 use super::profile::Route;
 use super::profile::matrix::{MatrixSpec, Principal};
-use super::runner::{Runner, Sent};
+use super::runner::{Runner, Sent, status_of};
 use super::verdict::{Finding, Severity};
 use super::*;
 
@@ -235,7 +235,7 @@ impl Runner {
                 observed,
             };
             for (r, route) in routes.iter().enumerate() {
-                cases.push(judge_cell(
+                let mut cell = judge_cell(
                     principal,
                     &row,
                     r,
@@ -243,10 +243,13 @@ impl Runner {
                     &Policies {
                         names: &route_names,
                         uncached: &policies,
+                        strict: self.options.strict,
                     },
                     refused_mint.as_deref(),
                     elapsed / routes.len().max(1) as f64,
-                ));
+                );
+                self.snapshot_cell(&mut cell, &row, r);
+                cases.push(cell);
             }
             rows.push(row);
         }
@@ -258,6 +261,44 @@ impl Runner {
                 cache_ttl: ttl,
             },
         )
+    }
+
+    /// Keeps what the cell got in each pass, and the policy it got with TTL 0, as a policy
+    /// snapshot: a change in who may call what is a regression like a changed policy.
+    fn snapshot_cell(&self, cell: &mut CaseResult, row: &MatrixRow, r: usize) {
+        let Some(snaps) = &self.options.snapshots else {
+            return;
+        };
+        if cell.status == Status::Errored
+            || self.good_refused.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let mut seen = serde_json::Map::new();
+        for pass in Pass::ALL {
+            if let Some(s) = row.seen(pass).get(r) {
+                seen.insert(
+                    serde_json::to_value(pass)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    Value::from(s.mark()),
+                );
+            }
+        }
+        let document = serde_json::json!({
+            "principal": row.name,
+            "claims": row.claims,
+            "route": cell.route,
+            "may_call": row.expected[r],
+            "got": seen,
+            "policy_with_ttl_0": cell.response.clone().unwrap_or(Value::Null),
+        });
+        let key = super::profile::matrix::cell_key(&row.name, &cell.route);
+        let status = snaps.check(&key, &document);
+        cell.findings.extend(snaps.finding(&status));
+        cell.snapshot = Some(status);
+        cell.status = status_of(&cell.findings, false, self.options.strict);
     }
 
     /// The token of `principal`: the good token (or the principal's kind) with its claims.
@@ -300,10 +341,12 @@ fn seen_of(sent: &Sent, cached_from: Option<String>) -> Seen {
     }
 }
 
-/// The policy each route got with TTL 0, by route name.
+/// What judging a cell needs besides the cell: the policy each route got with TTL 0 (by route
+/// name), and whether contract findings fail the run (`--strict`).
 struct Policies<'a> {
     names: &'a [String],
     uncached: &'a [Option<Value>],
+    strict: bool,
 }
 
 impl Policies<'_> {
@@ -444,13 +487,6 @@ fn judge_cell(
             )
         });
     }
-    let fails = |f: &Finding| !matches!(f.severity, Severity::Contract | Severity::Hardening);
-    result.status = if result.findings.iter().any(fails) {
-        Status::Failed
-    } else if result.findings.is_empty() {
-        Status::Passed
-    } else {
-        Status::Warned
-    };
+    result.status = status_of(&result.findings, false, policies.strict);
     result
 }

@@ -84,6 +84,24 @@ impl Principal {
     }
 }
 
+/// The name a cell's policy snapshot is kept under: `matrix.PRINCIPAL.ROUTE`, each part with
+/// every character but letters, digits and `-` written as `_XX` (hex), so that no two cells
+/// share a file and no name leaves the snapshot folder (`GET /items` is `GET_20_2Fitems`).
+pub fn cell_key(principal: &str, route: &str) -> String {
+    let escape = |text: &str| {
+        let mut out = String::with_capacity(text.len());
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("_{b:02X}"));
+            }
+        }
+        out
+    };
+    format!("matrix.{}.{}", escape(principal), escape(route))
+}
+
 /// Claims written in TOML, as the JSON a token carries.
 pub(super) fn json_claims(table: &toml::Table) -> Map<String, Value> {
     table
@@ -216,6 +234,17 @@ mod tests {
         }
         let doc: Doc = toml::from_str(text).map_err(|e| e.to_string())?;
         check(&doc.matrix, &routes()).map_err(|(_, m)| m)
+    }
+
+    #[test]
+    fn cell_keys_are_file_names_that_no_two_cells_share() {
+        assert_eq!(
+            cell_key("reader", "GET /items"),
+            "matrix.reader.GET_20_2Fitems"
+        );
+        assert_ne!(cell_key("a b", "GET /x"), cell_key("a-b", "GET /x"));
+        assert_ne!(cell_key("r", "GET /a_b"), cell_key("r", "GET /a/b"));
+        assert!(!cell_key("../..", "GET /../x").contains('/'));
     }
 
     #[test]

@@ -291,7 +291,22 @@ fn case_names(label: &str, repo: &Path) -> Result<Vec<String>, String> {
         None => profile::load_for(&repo.join(name), token_use)
             .map_err(|e| format!("its profile {label} cannot be read: {e}"))?,
     };
-    Ok(spec.cases.into_iter().map(|c| c.name).collect())
+    let cells: Vec<String> = spec
+        .matrix
+        .iter()
+        .flat_map(|m| &m.principals)
+        .flat_map(|p| {
+            spec.routes
+                .iter()
+                .map(|r| profile::matrix::cell_key(&p.name, &r.to_string()))
+        })
+        .collect();
+    Ok(spec
+        .cases
+        .into_iter()
+        .map(|c| c.name)
+        .chain(cells)
+        .collect())
 }
 
 /// Removes the planned files, then every folder under `root` left empty (`root` included).
