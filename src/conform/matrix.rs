@@ -125,6 +125,24 @@ fn privilege_order(spec: &MatrixSpec, routes: usize) -> Vec<usize> {
     order
 }
 
+/// The routes (by index) that `doc` allows and the principal may not call.
+fn beyond(
+    doc: &Value,
+    api: crate::policy::ApiKind,
+    arns: &[MethodArn],
+    allowed: &[bool],
+) -> Vec<usize> {
+    arns.iter()
+        .enumerate()
+        .filter(|(r, arn)| {
+            !allowed.get(*r).copied().unwrap_or(true)
+                && crate::policy::evaluate(doc, api, &arn.to_string())
+                    == Ok(crate::policy::Decision::Allow)
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
 /// The Resources of a policy's Allow statements, in one line.
 fn allowed_resources(doc: Option<&Value>) -> String {
     let Some(statements) = doc.and_then(|d| d.pointer("/policyDocument/Statement")) else {
@@ -234,8 +252,9 @@ impl Runner {
                 expected: principal.allowed.clone(),
                 observed,
             };
+            let first_cell = cases.len();
             for (r, route) in routes.iter().enumerate() {
-                let mut cell = judge_cell(
+                let cell = judge_cell(
                     principal,
                     &row,
                     r,
@@ -248,8 +267,11 @@ impl Runner {
                     refused_mint.as_deref(),
                     elapsed / routes.len().max(1) as f64,
                 );
-                self.snapshot_cell(&mut cell, &row, r);
                 cases.push(cell);
+            }
+            self.least_privilege(principal, &mut cases[first_cell..]);
+            for (r, cell) in cases[first_cell..].iter_mut().enumerate() {
+                self.snapshot_cell(cell, &row, r);
             }
             rows.push(row);
         }
@@ -261,6 +283,52 @@ impl Runner {
                 cache_ttl: ttl,
             },
         )
+    }
+
+    /// Least privilege: the policy a principal got (with TTL 0) for a route it may call must
+    /// not allow routes it may not call. Where a cached pass already let such a route in, the
+    /// over-grant is reported there (security); where no pass's order exposed it, the policy is
+    /// reported here (hardening): the first caller to ask for that route first gets the rest.
+    fn least_privilege(&self, principal: &Principal, cells: &mut [CaseResult]) {
+        let api = self
+            .options
+            .profile
+            .event
+            .api(self.options.profile.simple_responses);
+        let exposed: Vec<bool> = cells
+            .iter()
+            .map(|c| c.findings.iter().any(|f| f.severity == Severity::Security))
+            .collect();
+        for (r, cell) in cells.iter_mut().enumerate() {
+            let (true, Some(doc)) = (principal.allowed[r], cell.response.as_ref()) else {
+                continue;
+            };
+            let beyond: Vec<String> = beyond(doc, api, &self.route_arns, &principal.allowed)
+                .into_iter()
+                .filter(|other| !exposed[*other])
+                .map(|other| self.options.profile.routes[other].to_string())
+                .collect();
+            if beyond.is_empty() {
+                continue;
+            }
+            cell.findings.push(Finding {
+                threat: None,
+                severity: Severity::Hardening,
+                message: format!(
+                    "the policy principal `{}` ({}) gets also allows routes it may not call",
+                    principal.name,
+                    principal.claims_line()
+                ),
+                why: "with caching on, whoever calls this route first is then let into the others for the whole TTL; no order tried here happened to show it".into(),
+                fix: "return a policy whose Resource lists exactly the routes the principal may call, or set the TTL to 0".into(),
+            });
+            cell.notes.push(format!(
+                "its policy ({}) also allows {}",
+                allowed_resources(Some(doc)),
+                beyond.join(", ")
+            ));
+            cell.status = status_of(&cell.findings, false, self.options.strict);
+        }
     }
 
     /// Keeps what the cell got in each pass, and the policy it got with TTL 0, as a policy
@@ -489,4 +557,47 @@ fn judge_cell(
     }
     result.status = status_of(&result.findings, false, policies.strict);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arn(method: &str, path: &str) -> MethodArn {
+        let mut req = ClientRequest::get(path, None);
+        req.method = method.into();
+        req.method_arn(&Api::default())
+    }
+
+    fn allow(resources: &[&str]) -> Value {
+        serde_json::json!({
+            "principalId": "user",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}
+            ]}
+        })
+    }
+
+    #[test]
+    fn a_policy_that_allows_a_route_beyond_the_principals_rights_is_found() {
+        let arns = [
+            arn("GET", "/items"),
+            arn("DELETE", "/items"),
+            arn("GET", "/admin"),
+        ];
+        let base = arns[0].to_string();
+        let base = base.rsplit_once("/GET/").unwrap().0;
+        let api = crate::policy::ApiKind::Rest;
+        let reader = [true, false, false];
+        // Every method of /items: DELETE too.
+        let broad = allow(&[&format!("{base}/*/items")]);
+        assert_eq!(beyond(&broad, api, &arns, &reader), [1]);
+        // Exactly the routes it may call: nothing beyond.
+        let exact = allow(&[&format!("{base}/GET/items")]);
+        assert!(beyond(&exact, api, &arns, &reader).is_empty());
+        // Everything, for an admin who may call everything: nothing beyond either.
+        let all = allow(&[&format!("{base}/*/*")]);
+        assert!(beyond(&all, api, &arns, &[true, true, true]).is_empty());
+        assert_eq!(beyond(&all, api, &arns, &reader), [1, 2]);
+    }
 }
