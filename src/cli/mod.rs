@@ -106,6 +106,10 @@ pub enum ProfileCommand {
         /// The profile.
         #[arg(value_enum)]
         name: Profile,
+        /// With a starter authorization matrix over the profile's routes (a reader and an
+        /// admin) in place of the commented example, to fill in with your own principals.
+        #[arg(long)]
+        matrix: bool,
     },
 }
 

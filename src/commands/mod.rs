@@ -61,12 +61,25 @@ pub(crate) async fn dispatch(cli: Cli, out: &mut (dyn Write + Send)) -> Result<u
         Command::Conform(args) => conform(args, out).await,
         Command::Gateway(GatewayCommand::Serve(args)) => gateway_serve(args, out).await,
         Command::Load(args) => load(args, out).await,
-        Command::Profile(ProfileCommand::Show { name }) => {
+        Command::Profile(ProfileCommand::Show { name, matrix }) => {
             let (_, text) = crate::conform::profile::BUILTIN
                 .iter()
                 .find(|(n, _)| *n == name.name())
                 .expect("every profile is built in");
-            out.write_all(text.as_bytes())?;
+            if !matrix {
+                out.write_all(text.as_bytes())?;
+                return Ok(EXIT_OK);
+            }
+            let with_matrix =
+                crate::conform::profile::matrix::starter(name, text).ok_or_else(|| {
+                    Error::Usage {
+                        message: format!(
+                            "the {name} profile's tokens carry no claims to tell principals apart"
+                        ),
+                        hint: "use --matrix with the jwks, cognito or hs256 profile".into(),
+                    }
+                })?;
+            out.write_all(with_matrix.as_bytes())?;
             Ok(EXIT_OK)
         }
         Command::Completions { shell, fixed: true } => {

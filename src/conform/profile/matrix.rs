@@ -102,6 +102,40 @@ pub fn cell_key(principal: &str, route: &str) -> String {
     format!("matrix.{}.{}", escape(principal), escape(route))
 }
 
+/// The built-in profile `text` with a starter matrix in place of its commented example: a
+/// reader that may call the first route and an admin that may call all of them, told apart by
+/// the claim such authorizers usually read (`cognito:groups` on Cognito, `scope` elsewhere).
+/// None for the static profile, whose tokens carry no claims.
+pub fn starter(profile: crate::tokens::Profile, text: &str) -> Option<String> {
+    use crate::tokens::Profile;
+    let (reader, admin) = match profile {
+        Profile::Static => return None,
+        Profile::Cognito => (
+            r#"{ "cognito:groups" = ["readers"] }"#,
+            r#"{ "cognito:groups" = ["admins"] }"#,
+        ),
+        Profile::Jwks | Profile::Hs256 => {
+            (r#"{ scope = "read" }"#, r#"{ scope = "read write admin" }"#)
+        }
+    };
+    let raw: toml::Table = toml::from_str(text).ok()?;
+    let first = raw
+        .get("api")
+        .and_then(|a| a.get("routes"))
+        .and_then(|r| r.as_array())
+        .and_then(|r| r.first())
+        .and_then(|r| r.as_str())
+        .unwrap_or("GET /hello")
+        .to_string();
+    let kept = text
+        .split_once("\n# Who may call what:")
+        .map_or(text, |(before, _)| before);
+    Some(format!(
+        "{}\n\n# Who may call what (README, \"Authorization matrix\"): name your principals, the claims that\n# tell them apart, and the routes of [api] each may call; every other route is denied.\n[[matrix.principal]]\nname = \"reader\"\nclaims = {reader}\nallow = [\"{first}\"]\n\n[[matrix.principal]]\nname = \"admin\"\nclaims = {admin}\nallow = [\"*\"]\n",
+        kept.trim_end()
+    ))
+}
+
 /// Claims written in TOML, as the JSON a token carries.
 pub(super) fn json_claims(table: &toml::Table) -> Map<String, Value> {
     table
@@ -234,6 +268,23 @@ mod tests {
         }
         let doc: Doc = toml::from_str(text).map_err(|e| e.to_string())?;
         check(&doc.matrix, &routes()).map_err(|(_, m)| m)
+    }
+
+    #[test]
+    fn every_starter_matrix_parses_over_its_profiles_routes() {
+        use crate::tokens::Profile;
+        for (name, text) in crate::conform::profile::BUILTIN {
+            let profile = <Profile as clap::ValueEnum>::from_str(name, true).unwrap();
+            let Some(text) = starter(profile, text) else {
+                assert_eq!(profile, Profile::Static);
+                continue;
+            };
+            let spec = crate::conform::profile::parse(&text, name).unwrap();
+            let m = spec.matrix.unwrap_or_else(|| panic!("{name}: no matrix"));
+            assert_eq!(m.principals.len(), 2, "{name}");
+            assert!(m.principals[0].allowed[0], "{name}");
+            assert!(m.principals[1].allowed.iter().all(|a| *a), "{name}");
+        }
     }
 
     #[test]
