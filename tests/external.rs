@@ -516,3 +516,95 @@ async fn key_rotation_asks_a_deployed_stage_twice_after_its_warm_up_however_long
     assert_eq!(requests.load(Ordering::Relaxed), 4, "{stdout}");
     assert_eq!(report["deployed"]["sent"], 4);
 }
+
+/// A principal's real token, as the IdP would issue it to that user: a Cognito access token
+/// for the app client with `cognito:groups`, signed by the IdP's key in this process.
+fn principal_token(idp: &Idp, groups: &[&str]) -> String {
+    use authprobe::tokens::{Kind, MintSettings, Minter, Profile};
+    let mut settings = MintSettings {
+        issuer: idp.cognito_issuer(),
+        client_id: CLIENT_ID.into(),
+        ..MintSettings::default()
+    };
+    settings
+        .extra
+        .insert("cognito:groups".into(), serde_json::json!(groups));
+    Minter::new(Profile::Cognito, support::keyring(), settings)
+        .mint(Kind::CognitoAccess)
+        .unwrap()
+        .credential
+}
+
+#[tokio::test]
+async fn a_keyless_matrix_takes_each_principals_real_token_and_says_which_lack_one() {
+    let idp = idp().await;
+    let dir = tempfile::tempdir().unwrap();
+    let reader = dir.path().join("reader.jwt");
+    std::fs::write(&reader, principal_token(&idp, &["readers"])).unwrap();
+    let admin = format!("echo {}", principal_token(&idp, &["admins"]));
+    let python = support::python::venv_python();
+    let workdir = support::python::example_dir("groups");
+    let output = tokio::process::Command::from(support::authprobe_command())
+        .args([
+            "conform",
+            "--scenario",
+            workdir.join("groups.toml").to_str().unwrap(),
+            "--target",
+            &format!("lambda:{} -m awslambdaric app.handler", python.display()),
+            "--workdir",
+            workdir.to_str().unwrap(),
+            "--env",
+            "JWKS_URL={jwks_url}",
+            "--env",
+            "ISSUER={issuer}",
+            "--env",
+            "CLIENT_ID={client_id}",
+            "--oauth-token-url",
+            &idp.cognito_token_url(),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-env",
+            SECRET_VAR,
+            "--scope",
+            "hello/read",
+            "--principal-token-file",
+            &format!("reader={}", reader.display()),
+            "--principal-token-cmd",
+            &format!("admin={admin}"),
+            "--no-snapshots",
+            "--report-dir",
+            dir.path().join("reports").to_str().unwrap(),
+        ])
+        .env(SECRET_VAR, client_secret())
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("authprobe runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::run_dir(dir.path()).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    // The given tokens are judged cell by cell, as minted ones would be.
+    for (name, status) in [
+        ("reader GET /items", "passed"),
+        ("reader DELETE /items", "passed"),
+        ("admin DELETE /items", "passed"),
+        ("admin GET /admin", "passed"),
+    ] {
+        assert_eq!(case(&report, name)["status"], status, "{name}: {stdout}");
+    }
+    // A principal with no token given cannot be judged in a key-less run, and says why.
+    let missing = case(&report, "nobody GET /items");
+    assert_eq!(missing["status"], "errored", "{stdout}");
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--principal-token-file nobody=FILE"),
+        "{missing}"
+    );
+    // The given tokens are printed nowhere.
+    let given = std::fs::read_to_string(&reader).unwrap();
+    support::assert_nowhere(&output, dir.path().join("reports").as_path(), &given, 3);
+}

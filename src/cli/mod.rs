@@ -294,6 +294,15 @@ pub struct ConformArgs {
     /// one than Authorization (its identity source).
     #[arg(long, value_name = "NAME")]
     pub token_header: Option<String>,
+    /// The token of an authorization-matrix principal, from a file, repeatable: NAME=FILE. A
+    /// key-less run (real tokens from a real IdP) needs one per principal; a minted run uses it
+    /// instead of minting the principal's claims.
+    #[arg(long = "principal-token-file", value_name = "NAME=FILE", value_parser = parse_env)]
+    pub principal_token_files: Vec<(String, String)>,
+    /// The token of an authorization-matrix principal, printed by a shell command, repeatable:
+    /// NAME=CMD (as --token-cmd).
+    #[arg(long = "principal-token-cmd", value_name = "NAME=CMD", value_parser = parse_env)]
+    pub principal_token_cmds: Vec<(String, String)>,
 }
 
 /// Parses `--header 'NAME: VALUE'`.

@@ -149,6 +149,7 @@ pub(super) async fn conform(
         });
     }
     let spec_rotation_window = spec.rotation_window;
+    let principal_tokens = principal_tokens(&args, &spec)?;
     let options = ConformOptions {
         profile: spec,
         target,
@@ -171,6 +172,7 @@ pub(super) async fn conform(
         jobs: args.jobs.map(usize::from),
         extra_headers,
         token_header: args.token_header.clone(),
+        principal_tokens,
     };
     let color = crate::report::use_color(args.color);
     let verbosity = match (args.quiet, args.verbose) {
@@ -230,4 +232,53 @@ pub(super) async fn conform(
         }
         Ok(()) => Ok(report.exit_code()),
     }
+}
+
+/// `--principal-token-file` and `--principal-token-cmd`, each naming a principal of the
+/// profile's matrix.
+fn principal_tokens(
+    args: &ConformArgs,
+    spec: &crate::conform::profile::ProfileSpec,
+) -> Result<Vec<(String, crate::tokens::source::TokenSource)>, Error> {
+    use crate::tokens::source::TokenSource;
+    let names: Vec<&str> = spec
+        .matrix
+        .iter()
+        .flat_map(|m| &m.principals)
+        .map(|p| p.name.as_str())
+        .collect();
+    let sources = args
+        .principal_token_files
+        .iter()
+        .map(|(name, file)| (name, TokenSource::File(file.into())))
+        .chain(
+            args.principal_token_cmds
+                .iter()
+                .map(|(name, cmd)| (name, TokenSource::Command(cmd.clone()))),
+        );
+    let mut tokens: Vec<(String, TokenSource)> = Vec::new();
+    for (name, source) in sources {
+        if !names.contains(&name.as_str()) {
+            return Err(Error::Usage {
+                message: format!(
+                    "--principal-token-*: `{name}` is not a principal of {}'s matrix",
+                    spec.origin
+                ),
+                hint: if names.is_empty() {
+                    "the profile has no [matrix]".into()
+                } else {
+                    format!("its principals: {}", names.join(", "))
+                },
+            });
+        }
+        if tokens.iter().any(|(n, _)| n == name) {
+            return Err(Error::Usage {
+                message: format!("principal `{name}` is given two tokens"),
+                hint: "give each principal one --principal-token-file or --principal-token-cmd"
+                    .into(),
+            });
+        }
+        tokens.push((name.clone(), source));
+    }
+    Ok(tokens)
 }

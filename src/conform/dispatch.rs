@@ -349,15 +349,10 @@ pub async fn run(
     // gateways of its own and leaves the IdP alone.
     let matrix = match (&p.matrix, interrupted) {
         (Some(spec), None) => {
-            let why_not = if runner.gateway.is_none() {
-                Some(
-                    "a url: target is a deployed API behind its own gateway and cache, which the matrix cannot set; run it against the handler (lambda:, invoke:, aws-lambda:)",
-                )
-            } else if harness.minter.is_keyless() {
-                Some("a key-less run cannot mint the principals' claims onto the real IdP's token")
-            } else {
-                None
-            };
+            // A key-less run needs a real token per principal: the runner says which lack one.
+            let why_not = runner.gateway.is_none().then_some(
+                "a url: target is a deployed API behind its own gateway and cache, which the matrix cannot set; run it against the handler (lambda:, invoke:, aws-lambda:)",
+            );
             match why_not {
                 None => {
                     let (cells, grid) = runner.matrix(spec).await;
@@ -473,7 +468,15 @@ fn mark_inconclusive(cases: &mut [CaseResult], good_refused: bool) {
     if !no_good {
         return;
     }
+    // A matrix refusal is proved by the matrix's own allowed cells: the authorizer took those
+    // principals' tokens, whatever became of the profile's good token.
+    let matrix_allowed = cases
+        .iter()
+        .any(|c| c.kind == "matrix" && c.observed == Some(Outcome::Allow));
     for case in cases.iter_mut() {
+        if case.kind == "matrix" && matrix_allowed {
+            continue;
+        }
         if case.expected == "reject" && matches!(case.status, Status::Passed | Status::Warned) {
             case.status = Status::Inconclusive;
             case.detail = format!(

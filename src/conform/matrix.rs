@@ -189,6 +189,8 @@ impl Runner {
         let mut rows = Vec::new();
         let mut cases = Vec::new();
         for principal in &spec.principals {
+            // One token per principal: the cache keys on it.
+            let token = self.principal_token(principal).await;
             let mut observed = Vec::new();
             let mut policies: Vec<Option<Value>> = vec![None; routes.len()];
             let mut elapsed = 0.0;
@@ -216,16 +218,15 @@ impl Runner {
                 // The route whose policy the cache holds: the last one that asked the
                 // authorizer and got a policy back.
                 let mut cached_for: Option<usize> = None;
-                // One token per principal and pass: the cache keys on it.
-                let minted = match self.principal_token(principal) {
+                let minted = match &token {
                     Ok(minted) => minted,
                     Err(why) => {
-                        refused_mint = Some(why);
+                        refused_mint = Some(why.clone());
                         break;
                     }
                 };
                 for &r in &sequence {
-                    let request = self.principal_request(principal, &minted, &routes[r]);
+                    let request = self.principal_request(principal, minted, &routes[r]);
                     let sent = self.send_via(&gateway, request).await;
                     elapsed += sent.elapsed_ms;
                     let from = if sent.cached {
@@ -369,8 +370,42 @@ impl Runner {
         cell.status = status_of(&cell.findings, false, self.options.strict);
     }
 
-    /// The token of `principal`: the good token (or the principal's kind) with its claims.
-    fn principal_token(&self, principal: &Principal) -> Result<crate::tokens::Minted, String> {
+    /// The token of `principal`: the one given for it (`--principal-token-file`, `-cmd`),
+    /// else the good token (or the principal's kind) minted with its claims; a key-less run
+    /// cannot mint, and needs one given.
+    async fn principal_token(
+        &self,
+        principal: &Principal,
+    ) -> Result<crate::tokens::Minted, String> {
+        if let Some((_, source)) = self
+            .options
+            .principal_tokens
+            .iter()
+            .find(|(name, _)| *name == principal.name)
+        {
+            let token = source
+                .fetch()
+                .await
+                .map_err(|e| format!("principal `{}`: {e}", principal.name))?;
+            // As a client sends it: `Bearer ` added unless the token carries its own scheme.
+            let (scheme, credential) = match token.split_once(' ') {
+                Some((s, rest)) if s.eq_ignore_ascii_case("bearer") => {
+                    (crate::tokens::Scheme::Bearer, rest.trim().to_string())
+                }
+                _ => (crate::tokens::Scheme::Bearer, token),
+            };
+            return Ok(crate::tokens::Minted {
+                kind: self.minter().good_kind(),
+                credential,
+                scheme,
+            });
+        }
+        if self.harness.minter.is_keyless() {
+            return Err(format!(
+                "a key-less run cannot mint principal `{}`'s claims: give its real token with --principal-token-file {}=FILE or --principal-token-cmd {}=CMD",
+                principal.name, principal.name, principal.name
+            ));
+        }
         let minter = self.minter().with_claims(&principal.claims);
         let kind = principal.kind.unwrap_or_else(|| minter.good_kind());
         minter

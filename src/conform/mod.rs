@@ -98,6 +98,9 @@ pub struct ConformOptions {
     pub extra_headers: Vec<(String, crate::tokens::source::Secret)>,
     /// The header that carries the token instead of Authorization (`--token-header`, `url:`).
     pub token_header: Option<String>,
+    /// Where an authorization-matrix principal's token comes from, when it is not minted
+    /// (`--principal-token-file`, `--principal-token-cmd`): by principal name.
+    pub principal_tokens: Vec<(String, crate::tokens::source::TokenSource)>,
 }
 
 impl ConformOptions {
@@ -123,6 +126,7 @@ impl ConformOptions {
             jobs: None,
             extra_headers: Vec::new(),
             token_header: None,
+            principal_tokens: Vec::new(),
         }
     }
 }
