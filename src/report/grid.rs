@@ -64,8 +64,9 @@ pub fn cell(row: &MatrixRow, route: usize) -> (Mark, &'static str) {
 /// What the marks mean, in one line.
 pub const LEGEND: &str = "✓ as expected in every pass; ✗ wrong with TTL 0 (the authorizer's own decision); ~ wrong only with caching on (another route's cached policy answered)";
 
-/// The grid for a terminal `width` columns wide, or the list of wrong cells when it does not
-/// fit.
+/// The grid for a terminal `width` columns wide: with the routes as column heads; when that
+/// is too wide, with numbered columns, one letter per answer and the routes listed under it;
+/// when even that does not fit, the list of the cells that went wrong.
 pub fn terminal(m: &MatrixReport, paint: &Paint, width: usize) -> String {
     let name_width = m
         .principals
@@ -76,6 +77,8 @@ pub fn terminal(m: &MatrixReport, paint: &Paint, width: usize) -> String {
         .clamp(6, 20);
     let col = |r: &String| r.chars().count().max(7);
     let total = 2 + name_width + m.routes.iter().map(|r| col(r) + 2).sum::<usize>();
+    // Numbered columns: `✓a`, `✗d` under 1, 2, 3, ... (at most two digits wide).
+    let compact_total = 2 + name_width + m.routes.len() * 4;
     let head = format!(
         "{}: {} principal(s) by {} route(s), each in three passes (TTL 0, and TTL {} s in both orders)",
         paint.bold("matrix"),
@@ -106,6 +109,47 @@ pub fn terminal(m: &MatrixReport, paint: &Paint, width: usize) -> String {
             }
             out.push('\n');
         }
+    } else if compact_total <= width {
+        out.push_str(&format!("  {:<name_width$}", ""));
+        for i in 1..=m.routes.len() {
+            out.push_str(&format!("  {i:<2}"));
+        }
+        out.push('\n');
+        for row in &m.principals {
+            let name: String = printable_line(&row.name).chars().take(name_width).collect();
+            out.push_str(&format!("  {name:<name_width$}"));
+            for i in 0..m.routes.len() {
+                let (mark, word) = cell(row, i);
+                let text = format!("{}{}", mark.symbol(), &word[..1]);
+                let shown = match mark {
+                    Mark::Right => paint.green(&text),
+                    Mark::Wrong | Mark::Failed => paint.red(&text),
+                    Mark::CacheDependent => paint.yellow(&text),
+                };
+                out.push_str(&format!("  {shown}"));
+            }
+            out.push('\n');
+        }
+        let key: Vec<String> = m
+            .routes
+            .iter()
+            .enumerate()
+            // No-break spaces: a route's name is never split over two lines.
+            .map(|(i, r)| {
+                format!(
+                    "{}\u{a0}{}",
+                    i + 1,
+                    printable_line(r).replace(' ', "\u{a0}")
+                )
+            })
+            .collect();
+        out.push_str(&wrap(
+            &format!("routes: {}; a allow, d deny, e error", key.join(", ")),
+            width,
+            "   = ",
+            "     ",
+        ));
+        out.push('\n');
     } else {
         let mut wrong = 0;
         for row in &m.principals {
@@ -214,7 +258,13 @@ mod tests {
         let m = report();
         let wide = terminal(&m, &Paint(false), 100);
         assert!(wide.contains("  reader  ✓ allow     ~ allow"), "{wide}");
-        let narrow = terminal(&m, &Paint(false), 40);
+        let compact = terminal(&m, &Paint(false), 40);
+        assert!(compact.contains("  reader  ✓a  ~a  !e\n"), "{compact}");
+        let key = compact.replace('\u{a0}', " ");
+        for route in ["1 GET /items", "2 DELETE /items", "3 GET /admin"] {
+            assert!(key.contains(route), "{compact}");
+        }
+        let narrow = terminal(&m, &Paint(false), 16);
         assert!(
             narrow.contains("  ~ reader DELETE /items: allow\n"),
             "{narrow}"
@@ -224,6 +274,9 @@ mod tests {
             "{narrow}"
         );
         assert!(!narrow.contains("GET /items: "), "{narrow}");
-        assert!(narrow.lines().all(|l| l.chars().count() <= 40), "{narrow}");
+        assert!(
+            compact.lines().all(|l| l.chars().count() <= 40),
+            "{compact}"
+        );
     }
 }
