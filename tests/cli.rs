@@ -63,7 +63,7 @@ fn completions_and_the_manual_page_come_from_the_same_definitions_as_help() {
     assert!(stdout(&zsh).starts_with("#compdef authprobe"));
     let zsh = authprobe(&["completions", "zsh"]);
     assert!(
-        stdout(&zsh).contains("COMPLETE=\"zsh\""),
+        stdout(&zsh).contains("AUTHPROBE_COMPLETE=\"zsh\""),
         "{}",
         stdout(&zsh)
     );
@@ -1011,7 +1011,7 @@ printf '%s\n' "${{COMPREPLY[@]}}""#
     let output = Command::new("bash")
         .args(["-c", &script])
         .env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap()))
-        .env_remove("COMPLETE")
+        .env_remove("AUTHPROBE_COMPLETE")
         .output()
         .expect("bash runs");
     assert!(output.status.success(), "{}", stderr(&output));

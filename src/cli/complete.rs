@@ -1,6 +1,6 @@
 //! Completions that know the run, through clap_complete's environment-driven engine: the shell
-//! calls `authprobe` back with `COMPLETE=SHELL` and the words typed so far, and these
-//! functions answer with what fits there: the case names of the profile the line names,
+//! calls `authprobe` back with `AUTHPROBE_COMPLETE=SHELL` and the words typed so far, and
+//! these functions answer with what fits there: the case names of the profile the line names,
 //! token kinds, built-in load scenarios and the target forms.
 //!
 //! A completer sees only the word being completed, so the profile is read from the rest of the
@@ -12,11 +12,12 @@ use std::ffi::OsStr;
 
 use clap_complete::engine::CompletionCandidate;
 
-/// The variable the shell scripts set (clap_complete's default).
-pub const VAR: &str = "COMPLETE";
+/// The variable the shell scripts set: authprobe's own, not clap_complete's default `COMPLETE`,
+/// which another tool may leave set (and which would then stop every run).
+pub const VAR: &str = "AUTHPROBE_COMPLETE";
 
-/// Answers a completion request and exits, when the shell asked for one (`COMPLETE` set);
-/// otherwise returns and the run goes on.
+/// Answers a completion request and exits, when the shell asked for one
+/// (`AUTHPROBE_COMPLETE` set); otherwise returns and the run goes on.
 pub fn complete_if_asked() {
     clap_complete::CompleteEnv::with_factory(super::manual::command)
         .var(VAR)

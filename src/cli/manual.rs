@@ -60,6 +60,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
         "The width terminal reports wrap to (default: the terminal's, else 100).",
     ),
     (
+        "AUTHPROBE_COMPLETE",
+        "Set by the completion script (authprobe completions SHELL) when it asks authprobe what fits the line: a shell's name answers a completion and exits.",
+    ),
+    (
         "RUST_LOG",
         "Diagnostics of authprobe's own steps on stderr, as tracing's filters: RUST_LOG=authprobe=debug (as -vv), authprobe::idp=trace, ...",
     ),

@@ -73,8 +73,9 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     ///
     /// It completes case names, token kinds, profiles, scenarios and targets from the line
-    /// typed so far. `authprobe completions bash > ~/.local/share/bash-completion/completions/authprobe`, or
-    /// `source <(COMPLETE=bash authprobe)` in ~/.bashrc. The script calls authprobe back for
+    /// typed so far: `authprobe completions bash >
+    /// ~/.local/share/bash-completion/completions/authprobe`, or `source
+    /// <(AUTHPROBE_COMPLETE=bash authprobe)` in ~/.bashrc. The script calls authprobe back for
     /// each completion; `--static` prints one that does not (flags and fixed values only).
     Completions {
         /// The shell.

@@ -102,6 +102,7 @@ pub fn authprobe_command() -> std::process::Command {
         "CLICOLOR",
         "CLICOLOR_FORCE",
         "RUST_LOG",
+        "AUTHPROBE_COMPLETE",
     ] {
         command.env_remove(var);
     }
