@@ -1112,6 +1112,47 @@ async fn gateway_serve_streams_each_request_with_the_handlers_output_and_never_t
     assert!(seen.iter().all(|l| !l.contains(token)), "{seen:#?}");
 }
 
+#[tokio::test]
+async fn gateway_serve_quiet_prints_no_request_lines() {
+    for quiet in [false, true] {
+        let mut args = vec![
+            "gateway",
+            "serve",
+            "--target",
+            "builtin:static",
+            "--route",
+            "GET /hello",
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let child = support::authprobe_command()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut server = Server(child);
+        let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+        let base = lines.next().unwrap().unwrap();
+        let status = support::http()
+            .get(format!("{base}/hello"))
+            .header("Authorization", "allow-token")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 200);
+        unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+        let _ = server.0.wait();
+        let line = "GET /dev/hello -> 200 allow (authorizer invoked";
+        assert_eq!(stderr.contains(line), !quiet, "quiet {quiet}: {stderr}");
+        assert!(!stderr.contains("allow-token\n"), "{stderr}");
+    }
+}
+
 #[test]
 fn gateway_serve_says_when_its_sample_token_expires() {
     let child = support::authprobe_command()

@@ -188,6 +188,10 @@ pub struct GatewayServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = crate::gateway::MAX_PAYLOAD as u32,
           value_parser = clap::value_parser!(u32).range(1..=crate::gateway::MAX_PAYLOAD as i64))]
     pub max_body: u32,
+    /// Do not print each request and the handler's output on stderr (under heavy load the
+    /// lines cost more than the requests).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Arguments of `conform`.

@@ -84,9 +84,13 @@ pub(super) async fn gateway_serve(
         )
     })?;
     let stage = args.stage.clone();
-    let gateway = std::sync::Arc::new(gateway.with_request_log(Box::new(
-        move |request, response, secrets| eprint!("{}", served(&stage, request, response, secrets)),
-    )));
+    let gateway = std::sync::Arc::new(if args.quiet {
+        gateway
+    } else {
+        gateway.with_request_log(Box::new(move |request, response, secrets| {
+            eprint!("{}", served(&stage, request, response, secrets))
+        }))
+    });
     let control_token = args.expose.then(crate::net::ControlToken::generate);
     let limits = crate::gateway::front::Limits {
         header_read_timeout: args.header_read_timeout,
