@@ -45,41 +45,33 @@ pub fn init(verbose: u8) -> Option<String> {
     warning
 }
 
+/// Runs the request; returns its method, printable path, status and time taken in ms.
+async fn timed(request: Request, next: Next) -> (Response, String, String, u16, f64) {
+    let method = request.method().to_string();
+    let path = crate::report::printable_line(request.uri().path());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    (
+        response,
+        method,
+        path,
+        status,
+        started.elapsed().as_secs_f64() * 1e3,
+    )
+}
+
 /// Logs each request the mock IdP serves: method, path, status, time taken.
 pub async fn idp_requests(request: Request, next: Next) -> Response {
-    let (method, path, started) = (
-        request.method().clone(),
-        request.uri().path().to_string(),
-        Instant::now(),
-    );
-    let response = next.run(request).await;
-    tracing::debug!(
-        target: "authprobe::idp",
-        %method,
-        path = %crate::report::printable_line(&path),
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "served"
-    );
+    let (response, method, path, status, ms) = timed(request, next).await;
+    tracing::debug!(target: "authprobe::idp", method, path, status, ms, "served");
     response
 }
 
 /// Logs each call a handler makes to the embedded Runtime API: `next` when an invocation is
 /// handed out (after waiting for one), `response` and `error` when it answers.
 pub async fn runtime_api_calls(request: Request, next: Next) -> Response {
-    let (method, path, started) = (
-        request.method().clone(),
-        request.uri().path().to_string(),
-        Instant::now(),
-    );
-    let response = next.run(request).await;
-    tracing::debug!(
-        target: "authprobe::runtime_api",
-        %method,
-        path = %crate::report::printable_line(&path),
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_secs_f64() * 1e3,
-        "handler called"
-    );
+    let (response, method, path, status, ms) = timed(request, next).await;
+    tracing::debug!(target: "authprobe::runtime_api", method, path, status, ms, "handler called");
     response
 }
